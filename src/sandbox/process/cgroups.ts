@@ -1,0 +1,308 @@
+/**
+ * cgroup limits for one sandboxed process tree. Supports cgroup v2 (a unified
+ * hierarchy with controllers enabled) and v1 (one hierarchy per controller), and
+ * mixes them: each controller is taken from wherever it is available, and
+ * `cgroup.kill` from v2 even when v2 has no controllers. The process joins its
+ * cgroups itself before exec (see process-sandbox.ts), so no fork escapes.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** cpuacct is v1-only CPU accounting; v2 reports usage in every cgroup's cpu.stat. */
+export type Controller = 'memory' | 'pids' | 'cpu' | 'cpuacct';
+
+export interface CgroupLayout {
+  /** Where each controller comes from; absent when unavailable. */
+  controllers: Partial<Record<Controller, { version: 'v1' | 'v2'; parent: string }>>;
+  /** A v2 directory that can hold per-run cgroups (for cgroup.kill), if any. */
+  v2Parent: string | null;
+  problems: string[];
+}
+
+interface MountInfo {
+  v1: Map<string, string>; // controller -> mount point
+  v2: string | null;
+}
+
+function readMounts(): MountInfo {
+  const v1 = new Map<string, string>();
+  let v2: string | null = null;
+  let text = '';
+  try {
+    text = readFileSync('/proc/self/mounts', 'utf8');
+  } catch {
+    return { v1, v2 };
+  }
+  for (const line of text.split('\n')) {
+    const [, mountPoint, fsType, options] = line.split(' ');
+    if (!mountPoint || !fsType) continue;
+    if (fsType === 'cgroup2') v2 ??= mountPoint;
+    if (fsType === 'cgroup' && options) {
+      for (const opt of options.split(',')) {
+        if (opt === 'memory' || opt === 'pids' || opt === 'cpu' || opt === 'cpuacct') v1.set(opt, mountPoint);
+      }
+    }
+  }
+  return { v1, v2 };
+}
+
+/** Our own cgroup path per hierarchy, from /proc/self/cgroup ("" key = v2). */
+function ownCgroups(): Map<string, string> {
+  const own = new Map<string, string>();
+  try {
+    for (const line of readFileSync('/proc/self/cgroup', 'utf8').split('\n')) {
+      const m = /^\d+:([^:]*):(.*)$/.exec(line);
+      if (!m) continue;
+      for (const c of m[1]!.split(',')) own.set(c, m[2]!);
+    }
+  } catch {
+    // not Linux, or /proc hidden
+  }
+  return own;
+}
+
+function tryMkdir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readTrim(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Find where per-run cgroups can be created. `prefix` names our subtree
+ * (e.g. "codemode-1234"). Creates the parent directories; reports problems.
+ */
+export function detectCgroups(prefix: string): CgroupLayout {
+  const mounts = readMounts();
+  const own = ownCgroups();
+  const layout: CgroupLayout = { controllers: {}, v2Parent: null, problems: [] };
+
+  if (mounts.v2) {
+    const ownPath = own.get('') ?? '/';
+    // The v2 "no internal processes" rule: prefer our own cgroup's subtree,
+    // fall back to the root, which is exempt.
+    for (const base of [path.join(mounts.v2, ownPath), mounts.v2]) {
+      const parent = path.join(base, prefix);
+      if (!tryMkdir(parent)) continue;
+      const available = (readTrim(path.join(base, 'cgroup.controllers')) ?? '').split(/\s+/);
+      for (const c of ['memory', 'pids', 'cpu'] as const) {
+        if (!available.includes(c)) continue;
+        try {
+          writeFileSync(path.join(base, 'cgroup.subtree_control'), `+${c}`);
+        } catch {
+          // busy (processes in base) or not delegated
+        }
+        try {
+          writeFileSync(path.join(parent, 'cgroup.subtree_control'), `+${c}`);
+        } catch {
+          // checked below
+        }
+        const enabled = (readTrim(path.join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/);
+        if (enabled.includes(c)) layout.controllers[c] = { version: 'v2', parent };
+      }
+      if (existsSync(path.join(parent, 'cgroup.procs'))) {
+        layout.v2Parent = parent;
+        break;
+      }
+    }
+  }
+
+  for (const c of ['memory', 'pids', 'cpu', 'cpuacct'] as const) {
+    if (layout.controllers[c] || (c === 'cpuacct' && layout.v2Parent)) continue;
+    const mount = mounts.v1.get(c);
+    if (!mount) continue;
+    const ownPath = own.get(c) ?? '/';
+    for (const base of [path.join(mount, ownPath), mount]) {
+      const parent = path.join(base, prefix);
+      if (tryMkdir(parent) && existsSync(path.join(parent, 'cgroup.procs'))) {
+        layout.controllers[c] = { version: 'v1', parent };
+        break;
+      }
+    }
+  }
+  for (const c of ['memory', 'pids'] as const) {
+    if (!layout.controllers[c]) layout.problems.push(`no writable ${c} cgroup controller (v1 or v2)`);
+  }
+  return layout;
+}
+
+export interface CgroupLimits {
+  memoryBytes: number;
+  processes: number;
+  /** Relative CPU weight, 1..10000 (v2 cpu.weight scale; default 100). */
+  cpuWeight?: number;
+}
+
+export interface CgroupStats {
+  oomKilled: boolean;
+  pidsLimitHit: boolean;
+  cpuMs: number | null;
+  memoryPeakBytes: number | null;
+}
+
+/** The cgroups of one run: created, limited, joined by the child, read, killed, removed. */
+export class RunCgroups {
+  /** Files the child writes its pid into before exec. */
+  readonly procsFiles: string[] = [];
+  private readonly dirs = new Map<string, { version: 'v1' | 'v2'; dir: string }>();
+  private v2Dir: string | null = null;
+  private removed = false;
+
+  constructor(
+    readonly layout: CgroupLayout,
+    readonly name: string,
+  ) {}
+
+  create(limits: CgroupLimits): void {
+    const made = new Set<string>();
+    const ensure = (parent: string): string => {
+      const dir = path.join(parent, this.name);
+      if (!made.has(dir)) {
+        mkdirSync(dir);
+        made.add(dir);
+        this.procsFiles.push(path.join(dir, 'cgroup.procs'));
+      }
+      return dir;
+    };
+    for (const [c, where] of Object.entries(this.layout.controllers) as [
+      Controller,
+      { version: 'v1' | 'v2'; parent: string },
+    ][]) {
+      const dir = ensure(where.parent);
+      this.dirs.set(c, { version: where.version, dir });
+      if (where.version === 'v2') this.v2Dir = dir;
+    }
+    if (!this.v2Dir && this.layout.v2Parent) this.v2Dir = ensure(this.layout.v2Parent);
+
+    const mem = this.dirs.get('memory');
+    if (mem) {
+      if (mem.version === 'v2') {
+        writeFileSync(path.join(mem.dir, 'memory.max'), String(limits.memoryBytes));
+        tryWrite(path.join(mem.dir, 'memory.swap.max'), '0');
+      } else {
+        writeFileSync(path.join(mem.dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+        tryWrite(path.join(mem.dir, 'memory.memsw.limit_in_bytes'), String(limits.memoryBytes));
+        tryWrite(path.join(mem.dir, 'memory.swappiness'), '0');
+      }
+    }
+    const pids = this.dirs.get('pids');
+    if (pids) writeFileSync(path.join(pids.dir, 'pids.max'), String(limits.processes));
+    const cpu = this.dirs.get('cpu');
+    if (cpu && limits.cpuWeight) {
+      if (cpu.version === 'v2') tryWrite(path.join(cpu.dir, 'cpu.weight'), String(limits.cpuWeight));
+      else tryWrite(path.join(cpu.dir, 'cpu.shares'), String(Math.round((limits.cpuWeight * 1024) / 100)));
+    }
+  }
+
+  /** Pids currently in the tree (from any of our cgroups). */
+  pids(): number[] {
+    const seen = new Set<number>();
+    for (const file of this.procsFiles) {
+      const text = readTrim(file);
+      if (!text) continue;
+      for (const p of text.split('\n')) if (p) seen.add(Number(p));
+    }
+    return [...seen];
+  }
+
+  /** Kill every process in the tree. cgroup.kill (v2) is atomic; v1 loops over the pids. */
+  kill(): void {
+    if (this.v2Dir && tryWrite(path.join(this.v2Dir, 'cgroup.kill'), '1')) return;
+    for (let round = 0; round < 5; round++) {
+      const pids = this.pids();
+      if (pids.length === 0) return;
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
+  stats(): CgroupStats {
+    const out: CgroupStats = { oomKilled: false, pidsLimitHit: false, cpuMs: null, memoryPeakBytes: null };
+    const mem = this.dirs.get('memory');
+    if (mem) {
+      const events =
+        mem.version === 'v2' ? readTrim(path.join(mem.dir, 'memory.events')) : readTrim(path.join(mem.dir, 'memory.oom_control'));
+      const m = /oom_kill (\d+)/.exec(events ?? '');
+      out.oomKilled = m !== null && Number(m[1]) > 0;
+      const peak =
+        mem.version === 'v2'
+          ? readTrim(path.join(mem.dir, 'memory.peak'))
+          : readTrim(path.join(mem.dir, 'memory.max_usage_in_bytes'));
+      if (peak && /^\d+$/.test(peak)) out.memoryPeakBytes = Number(peak);
+    }
+    const pids = this.dirs.get('pids');
+    if (pids) {
+      const events = readTrim(path.join(pids.dir, 'pids.events'));
+      const m = /max (\d+)/.exec(events ?? '');
+      out.pidsLimitHit = m !== null && Number(m[1]) > 0;
+    }
+    const usage = this.v2Dir
+      ? /usage_usec (\d+)/.exec(readTrim(path.join(this.v2Dir, 'cpu.stat')) ?? '')?.[1]
+      : readTrim(path.join(this.dirs.get('cpuacct')?.dir ?? '/nonexistent', 'cpuacct.usage'));
+    if (usage && /^\d+$/.test(usage)) out.cpuMs = this.v2Dir ? Number(usage) / 1000 : Number(usage) / 1e6;
+    return out;
+  }
+
+  /** Remove the run's cgroups (after the tree is dead). Idempotent. */
+  remove(): void {
+    if (this.removed) return;
+    this.removed = true;
+    const dirs = new Set(this.procsFiles.map((f) => path.dirname(f)));
+    for (const dir of dirs) {
+      for (let i = 0; i < 20; i++) {
+        try {
+          rmdirSync(dir);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') break;
+          this.kill();
+        }
+      }
+    }
+  }
+}
+
+function tryWrite(file: string, value: string): boolean {
+  try {
+    writeFileSync(file, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Remove leftover per-run cgroups under our prefix (from a crashed earlier process with the same prefix). */
+export function cleanupParents(layout: CgroupLayout): void {
+  const parents = new Set<string>(Object.values(layout.controllers).map((c) => c.parent));
+  if (layout.v2Parent) parents.add(layout.v2Parent);
+  for (const parent of parents) {
+    try {
+      for (const entry of readdirSync(parent, { withFileTypes: true })) {
+        if (entry.isDirectory()) {
+          try {
+            rmdirSync(path.join(parent, entry.name));
+          } catch {
+            // still in use
+          }
+        }
+      }
+    } catch {
+      // gone
+    }
+  }
+}

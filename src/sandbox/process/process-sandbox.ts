@@ -1,0 +1,283 @@
+/**
+ * The OS sandbox: starts a process inside bubblewrap, in its own cgroups, with
+ * rlimits, as an unprivileged uid, under a seccomp filter. Refuses to start when
+ * a layer is missing, unless the loudly named unsandboxed mode is chosen.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { AppError } from '../../errors.js';
+import type { IsolationInfo } from '../executor.js';
+import type { ProcessExit, Sandbox, SandboxProcess, SandboxStats, SpawnSpec } from '../sandbox.js';
+import { BASE_ENV, SANDBOX_WORKSPACE, buildBwrapArgs, type SystemLayout } from './bwrap-args.js';
+import { RunCgroups, cleanupParents, detectCgroups, type CgroupLayout } from './cgroups.js';
+import { findExecutable, findInterpreters, interpreterDirs, systemLayout } from './host-probe.js';
+import { buildSeccompFilter } from './seccomp.js';
+
+export const SANDBOX_UID = 65534;
+export const SANDBOX_GID = 65534;
+
+/** The opt-out's name says what it is; it appears in results and logs. */
+export const UNSANDBOXED_FLAG = '--unsandboxed-i-know-this-is-unsafe';
+
+export interface ProcessSandboxOptions {
+  /** Run without bubblewrap and cgroups, as the host user. Only for trusted local use. */
+  unsandboxed?: boolean;
+  /** Directory for generated files (passwd, seccomp program). Default: a private dir under os.tmpdir(). */
+  stateDir?: string;
+}
+
+export interface SandboxReport {
+  ready: boolean;
+  bwrap: string | null;
+  prlimit: string | null;
+  setpriv: string | null;
+  userNamespaces: boolean;
+  cgroups: CgroupLayout;
+  seccomp: boolean;
+  runAsUid: number;
+  python: string | null;
+  node: string;
+  bash: string | null;
+  /** What is missing, each with how to fix it. */
+  problems: string[];
+}
+
+const INSTALL_HINT = 'install it with: sudo apt-get install -y bubblewrap (Debian/Ubuntu)';
+
+/** Inspect the host without starting anything long-lived. Creates (empty) cgroup parents. */
+export function probeSandbox(): SandboxReport {
+  const bwrap = findExecutable('bwrap');
+  const prlimit = findExecutable('prlimit');
+  const setpriv = findExecutable('setpriv');
+  const isRoot = process.getuid?.() === 0;
+  const interpreters = findInterpreters();
+  const cgroups = detectCgroups(`codemode-${process.pid}`);
+  const problems: string[] = [];
+  if (!bwrap) problems.push(`bubblewrap (bwrap) is not installed: ${INSTALL_HINT}`);
+  if (!prlimit) problems.push('prlimit (util-linux) is not installed: sudo apt-get install -y util-linux');
+  if (isRoot && !setpriv) problems.push('setpriv (util-linux) is not installed: sudo apt-get install -y util-linux');
+  for (const p of cgroups.problems) {
+    problems.push(
+      `${p}: run codemode as root, or give it a delegated cgroup v2 subtree (e.g. systemd-run --user --scope -p Delegate=yes codemode ...)`,
+    );
+  }
+  let userNamespaces = false;
+  if (bwrap) {
+    const args = ['--unshare-all', '--ro-bind', '/', '/', '--', '/bin/true'];
+    const r = isRoot && setpriv
+      ? spawnSync(setpriv, ['--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--', bwrap, ...args], { timeout: 5000 })
+      : spawnSync(bwrap, args, { timeout: 5000 });
+    userNamespaces = r.status === 0;
+    if (!userNamespaces) {
+      problems.push(
+        `bubblewrap cannot create namespaces here (${String(r.stderr ?? '').trim() || 'exit ' + r.status}): enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 / user.max_user_namespaces > 0)`,
+      );
+    }
+  }
+  if (!interpreters.python) problems.push('Debian python3 is missing at /usr/bin/python3: sudo apt-get install -y python3');
+  return {
+    ready: problems.length === 0,
+    bwrap,
+    prlimit,
+    setpriv,
+    userNamespaces,
+    cgroups,
+    seccomp: buildSeccompFilter() !== null,
+    runAsUid: isRoot ? SANDBOX_UID : (process.getuid?.() ?? -1),
+    python: interpreters.python,
+    node: interpreters.node,
+    bash: interpreters.bash,
+    problems,
+  };
+}
+
+export async function createProcessSandbox(options: ProcessSandboxOptions = {}): Promise<Sandbox> {
+  const stateDir = options.stateDir ?? path.join(os.tmpdir(), `codemode-${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+  if (options.unsandboxed) return new UnsandboxedSandbox();
+  const report = probeSandbox();
+  if (!report.ready) {
+    throw new AppError(
+      'SANDBOX_UNAVAILABLE',
+      `refusing to run untrusted code: the sandbox is not available on this machine.\n- ${report.problems.join('\n- ')}\n` +
+        `Run \`codemode doctor\` for details. For trusted local use only, ${UNSANDBOXED_FLAG} runs code without isolation.`,
+      { problems: report.problems },
+    );
+  }
+  cleanupParents(report.cgroups);
+  return new BwrapSandbox(report, stateDir);
+}
+
+class BwrapSandbox implements Sandbox {
+  readonly info: IsolationInfo;
+  private readonly system: SystemLayout;
+  private readonly seccompFile: string | null;
+  private readonly isRoot = process.getuid?.() === 0;
+  private counter = 0;
+
+  constructor(
+    private readonly report: SandboxReport,
+    stateDir: string,
+  ) {
+    const uid = report.runAsUid;
+    this.system = systemLayout(interpreterDirs(findInterpreters()));
+    const etc = path.join(stateDir, 'etc');
+    mkdirSync(etc, { recursive: true, mode: 0o755 });
+    writeFileSync(path.join(etc, 'passwd'), `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${uid}:sandbox:${SANDBOX_WORKSPACE}:/bin/sh\n`);
+    writeFileSync(path.join(etc, 'group'), `root:x:0:\nsandbox:x:${uid}:\n`);
+    writeFileSync(path.join(etc, 'hosts'), '127.0.0.1 localhost sandbox\n::1 localhost\n');
+    for (const f of ['passwd', 'group', 'hosts']) this.system.generated.push({ host: path.join(etc, f), sandbox: `/etc/${f}` });
+    const filter = buildSeccompFilter();
+    this.seccompFile = filter ? path.join(stateDir, 'seccomp.bpf') : null;
+    if (filter && this.seccompFile) writeFileSync(this.seccompFile, filter);
+    const controllers = report.cgroups.controllers;
+    const version = controllers.memory?.version ?? controllers.pids?.version ?? 'none';
+    this.info = { backend: 'bwrap', cgroup: version, seccomp: filter !== null, uid };
+  }
+
+  async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
+    const extra = spec.extraPipes ?? 0;
+    const seccompFd = this.seccompFile ? 3 + extra : null;
+    const argv = buildBwrapArgs({
+      system: this.system,
+      workspaceDir: spec.workspaceDir,
+      tmpBytes: spec.limits.tmpBytes,
+      env: spec.env ?? {},
+      roBinds: spec.roBinds ?? [],
+      uid: this.info.uid ?? SANDBOX_UID,
+      gid: this.info.uid ?? SANDBOX_GID,
+      seccompFd,
+      argv: spec.argv,
+    });
+    const cgroups = new RunCgroups(this.report.cgroups, `run-${process.pid}-${++this.counter}-${randomBytes(3).toString('hex')}`);
+    try {
+      cgroups.create({ memoryBytes: spec.limits.memoryBytes, processes: spec.limits.processes });
+    } catch (e) {
+      cgroups.remove();
+      throw new AppError('SANDBOX_UNAVAILABLE', `could not create the run's cgroup: ${(e as Error).message}`, undefined, { cause: e });
+    }
+    const rlimits = [`--nofile=${spec.limits.openFiles}`, `--fsize=${spec.limits.diskBytes}`];
+    if (spec.cpuRlimit) {
+      const s = Math.max(1, Math.ceil(spec.limits.cpuMs / 1000));
+      rlimits.push(`--cpu=${s}:${s + 1}`);
+    }
+    const dropUid =
+      this.isRoot && this.report.setpriv
+        ? [this.report.setpriv, '--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--']
+        : [];
+    // The shell joins the cgroups before exec, so nothing the program starts is ever outside them.
+    const joinScript = 'for f in $CODEMODE_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; exec "$@"';
+    const command = [this.report.prlimit!, ...rlimits, '--', ...dropUid, this.report.bwrap!, ...argv];
+    const seccompFdHost = this.seccompFile ? openSync(this.seccompFile, 'r') : null;
+    const stdio: (('pipe' | number))[] = ['pipe', 'pipe', 'pipe'];
+    for (let i = 0; i < extra; i++) stdio.push('pipe');
+    if (seccompFdHost !== null) stdio.push(seccompFdHost);
+    let child: ChildProcess;
+    try {
+      child = spawn('/bin/sh', ['-c', joinScript, 'codemode-sandbox', ...command], {
+        stdio,
+        env: { PATH: '/usr/bin:/bin', CODEMODE_CGROUP_PROCS: cgroups.procsFiles.join(' ') },
+        detached: false,
+      });
+    } finally {
+      if (seccompFdHost !== null) closeSync(seccompFdHost);
+    }
+    return wrapChild(child, extra, cgroups);
+  }
+}
+
+function wrapChild(child: ChildProcess, extra: number, cgroups: RunCgroups | null): SandboxProcess {
+  let exitInfo: ProcessExit | null = null;
+  const exited = new Promise<ProcessExit>((resolve) => {
+    child.once('error', () => {
+      exitInfo ??= { exitCode: null, signal: null };
+      resolve(exitInfo);
+    });
+    child.once('exit', (code, signal) => {
+      exitInfo = { exitCode: code, signal };
+      // Anything still alive in the tree goes now, so the pipes close.
+      cgroups?.kill();
+    });
+    child.once('close', () => resolve(exitInfo ?? { exitCode: child.exitCode, signal: child.signalCode }));
+  });
+  let disposed = false;
+  const proc: SandboxProcess = {
+    pid: child.pid ?? -1,
+    stdin: child.stdin as Writable,
+    stdout: child.stdout as Readable,
+    stderr: child.stderr as Readable,
+    extra: Array.from({ length: extra }, (_, i) => child.stdio[3 + i] as Readable & Writable),
+    exited,
+    signalTree(signal) {
+      if (!cgroups) {
+        if (child.pid) trySignal(-child.pid, signal) || trySignal(child.pid, signal);
+        return;
+      }
+      // The outer bwrap is child.pid; its inner init is its only direct child. Signal everything else.
+      const skip = new Set<number>([child.pid ?? -1, ...childrenOf(child.pid ?? -1)]);
+      for (const pid of cgroups.pids()) if (!skip.has(pid)) trySignal(pid, signal);
+    },
+    kill() {
+      cgroups?.kill();
+      if (!cgroups && child.pid) trySignal(-child.pid, 'SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+    stats(): SandboxStats {
+      return cgroups?.stats() ?? { oomKilled: false, pidsLimitHit: false, cpuMs: null, memoryPeakBytes: null };
+    },
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      proc.kill();
+      await exited;
+      cgroups?.remove();
+    },
+  };
+  return proc;
+}
+
+function trySignal(pid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * No isolation at all: the program runs as the host user in the workspace
+ * directory. Sandbox paths in argv are mapped to their host files.
+ */
+class UnsandboxedSandbox implements Sandbox {
+  readonly info: IsolationInfo = { backend: 'unsandboxed', cgroup: 'none', seccomp: false, uid: process.getuid?.() ?? null };
+
+  async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
+    const map = new Map((spec.roBinds ?? []).map((b) => [b.sandbox, b.host]));
+    const argv = spec.argv.map((a) => map.get(a) ?? a.replace(SANDBOX_WORKSPACE, spec.workspaceDir));
+    const stdio: 'pipe'[] = Array.from({ length: 3 + (spec.extraPipes ?? 0) }, () => 'pipe' as const);
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: spec.workspaceDir,
+      env: { ...BASE_ENV, HOME: spec.workspaceDir, MPLCONFIGDIR: path.join(spec.workspaceDir, '.matplotlib'), ...spec.env },
+      stdio,
+      detached: true,
+    });
+    return wrapChild(child, spec.extraPipes ?? 0, null);
+  }
+}
+
+export function removeStateDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}

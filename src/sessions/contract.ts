@@ -1,0 +1,93 @@
+/**
+ * The session service contract: stateful kernels (one sandboxed process per
+ * session) with private workspaces. The MCP server and the CLI depend on this
+ * interface, not on the implementation. Types only.
+ *
+ * Ownership: every call takes the caller's `owner` (the MCP principal). A
+ * session is visible only to the owner that created it; to anyone else it does
+ * not exist (NOT_FOUND), so ids cannot be probed.
+ */
+import type { DisplayOutput, ExecResult, Language, OutputChunk, WorkspaceEntry } from '../sandbox/executor.js';
+import type { LimitOverrides, Limits } from '../sandbox/limits.js';
+
+export type SessionState = 'starting' | 'idle' | 'busy' | 'dead' | 'closed';
+
+export interface SessionInfo {
+  id: string;
+  language: Language;
+  owner: string;
+  state: SessionState;
+  createdAt: string; // ISO time
+  lastUsedAt: string; // ISO time
+  executionCount: number;
+  limits: Limits;
+  /** True when the session's kernel came from the warm pool. */
+  pooled: boolean;
+}
+
+export interface SessionExecResult extends ExecResult {
+  executionId: string;
+  sessionId: string;
+  /** 1-based execution counter within the session (like Jupyter's In [n]). */
+  executionCount: number;
+  /** Set when the kernel died during or before this run: its variables are gone, files are kept. */
+  kernelRestarted?: boolean;
+  note?: string;
+}
+
+export interface ExecutionRecord {
+  id: string;
+  sessionId: string;
+  executionCount: number;
+  language: Language;
+  code: string;
+  status: ExecResult['status'];
+  stdout: string;
+  stderr: string;
+  outputs: DisplayOutput[];
+  error?: ExecResult['error'];
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface CreateSessionOptions {
+  language: Language;
+  owner?: string;
+  limits?: LimitOverrides;
+  /** Resume a session saved in the store (after a server restart). */
+  resumeId?: string;
+  /** With resumeId: re-run the successful history to rebuild variables. */
+  replayHistory?: boolean;
+}
+
+export interface SessionExecOptions {
+  owner?: string;
+  limits?: LimitOverrides;
+  signal?: AbortSignal;
+  onOutput?: (chunk: OutputChunk) => void;
+}
+
+export interface SessionService {
+  create(options: CreateSessionOptions): Promise<SessionInfo>;
+  list(owner?: string): SessionInfo[];
+  get(id: string, owner?: string): SessionInfo;
+  execute(id: string, code: string, options?: SessionExecOptions): Promise<SessionExecResult>;
+  /** Run a workspace file with arguments, in the session's sandbox. */
+  runScript(id: string, path: string, args: string[], options?: SessionExecOptions): Promise<SessionExecResult>;
+  /** Stop the running execution and keep state where the language allows. */
+  interrupt(id: string, owner?: string): Promise<void>;
+  /** Fresh kernel; workspace files are kept. */
+  restart(id: string, owner?: string): Promise<SessionInfo>;
+  close(id: string, owner?: string): Promise<void>;
+
+  writeFile(id: string, path: string, content: Uint8Array, owner?: string): Promise<WorkspaceEntry>;
+  readFile(id: string, path: string, owner?: string): Promise<Uint8Array>;
+  listFiles(id: string, path?: string, owner?: string): Promise<WorkspaceEntry[]>;
+  deleteFile(id: string, path: string, owner?: string): Promise<void>;
+
+  history(id: string, owner?: string): ExecutionRecord[];
+  /** Export as a Jupyter notebook (nbformat 4) JSON string. */
+  exportNotebook(id: string, owner?: string): string;
+
+  shutdown(): Promise<void>;
+}
