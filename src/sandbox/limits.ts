@@ -97,9 +97,13 @@ export function resolveLimits(
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     if (!(LIMIT_KEYS as readonly string[]).includes(key)) {
-      throw new AppError('INVALID_ARGUMENT', `limits.${key} is not a known limit; known limits: ${LIMIT_KEYS.join(', ')}`, {
-        argument: `limits.${key}`,
-      });
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `limits.${key} is not a known limit; known limits: ${LIMIT_KEYS.join(', ')}`,
+        {
+          argument: `limits.${key}`,
+        },
+      );
     }
     const k = key as keyof Limits;
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {

@@ -236,7 +236,9 @@ export class RunCgroups {
     const mem = this.dirs.get('memory');
     if (mem) {
       const events =
-        mem.version === 'v2' ? readTrim(path.join(mem.dir, 'memory.events')) : readTrim(path.join(mem.dir, 'memory.oom_control'));
+        mem.version === 'v2'
+          ? readTrim(path.join(mem.dir, 'memory.events'))
+          : readTrim(path.join(mem.dir, 'memory.oom_control'));
       const m = /oom_kill (\d+)/.exec(events ?? '');
       out.oomKilled = m !== null && Number(m[1]) > 0;
       const peak =

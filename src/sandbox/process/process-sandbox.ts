@@ -68,9 +68,14 @@ export function probeSandbox(): SandboxReport {
   let userNamespaces = false;
   if (bwrap) {
     const args = ['--unshare-all', '--ro-bind', '/', '/', '--', '/bin/true'];
-    const r = isRoot && setpriv
-      ? spawnSync(setpriv, ['--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--', bwrap, ...args], { timeout: 5000 })
-      : spawnSync(bwrap, args, { timeout: 5000 });
+    const r =
+      isRoot && setpriv
+        ? spawnSync(
+            setpriv,
+            ['--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--', bwrap, ...args],
+            { timeout: 5000 },
+          )
+        : spawnSync(bwrap, args, { timeout: 5000 });
     userNamespaces = r.status === 0;
     if (!userNamespaces) {
       problems.push(
@@ -78,7 +83,8 @@ export function probeSandbox(): SandboxReport {
       );
     }
   }
-  if (!interpreters.python) problems.push('Debian python3 is missing at /usr/bin/python3: sudo apt-get install -y python3');
+  if (!interpreters.python)
+    problems.push('Debian python3 is missing at /usr/bin/python3: sudo apt-get install -y python3');
   return {
     ready: problems.length === 0,
     bwrap,
@@ -96,7 +102,8 @@ export function probeSandbox(): SandboxReport {
 }
 
 export async function createProcessSandbox(options: ProcessSandboxOptions = {}): Promise<Sandbox> {
-  const stateDir = options.stateDir ?? path.join(os.tmpdir(), `codemode-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const stateDir =
+    options.stateDir ?? path.join(os.tmpdir(), `codemode-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
   if (options.unsandboxed) return new UnsandboxedSandbox();
   const report = probeSandbox();
@@ -127,10 +134,14 @@ class BwrapSandbox implements Sandbox {
     this.system = systemLayout(interpreterDirs(findInterpreters()));
     const etc = path.join(stateDir, 'etc');
     mkdirSync(etc, { recursive: true, mode: 0o755 });
-    writeFileSync(path.join(etc, 'passwd'), `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${uid}:sandbox:${SANDBOX_WORKSPACE}:/bin/sh\n`);
+    writeFileSync(
+      path.join(etc, 'passwd'),
+      `root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:${uid}:${uid}:sandbox:${SANDBOX_WORKSPACE}:/bin/sh\n`,
+    );
     writeFileSync(path.join(etc, 'group'), `root:x:0:\nsandbox:x:${uid}:\n`);
     writeFileSync(path.join(etc, 'hosts'), '127.0.0.1 localhost sandbox\n::1 localhost\n');
-    for (const f of ['passwd', 'group', 'hosts']) this.system.generated.push({ host: path.join(etc, f), sandbox: `/etc/${f}` });
+    for (const f of ['passwd', 'group', 'hosts'])
+      this.system.generated.push({ host: path.join(etc, f), sandbox: `/etc/${f}` });
     const filter = buildSeccompFilter();
     this.seccompFile = filter ? path.join(stateDir, 'seccomp.bpf') : null;
     if (filter && this.seccompFile) writeFileSync(this.seccompFile, filter);
@@ -153,12 +164,20 @@ class BwrapSandbox implements Sandbox {
       seccompFd,
       argv: spec.argv,
     });
-    const cgroups = new RunCgroups(this.report.cgroups, `run-${process.pid}-${++this.counter}-${randomBytes(3).toString('hex')}`);
+    const cgroups = new RunCgroups(
+      this.report.cgroups,
+      `run-${process.pid}-${++this.counter}-${randomBytes(3).toString('hex')}`,
+    );
     try {
       cgroups.create({ memoryBytes: spec.limits.memoryBytes, processes: spec.limits.processes });
     } catch (e) {
       cgroups.remove();
-      throw new AppError('SANDBOX_UNAVAILABLE', `could not create the run's cgroup: ${(e as Error).message}`, undefined, { cause: e });
+      throw new AppError(
+        'SANDBOX_UNAVAILABLE',
+        `could not create the run's cgroup: ${(e as Error).message}`,
+        undefined,
+        { cause: e },
+      );
     }
     const rlimits = [`--nofile=${spec.limits.openFiles}`, `--fsize=${spec.limits.diskBytes}`];
     if (spec.cpuRlimit) {
@@ -173,7 +192,7 @@ class BwrapSandbox implements Sandbox {
     const joinScript = 'for f in $CODEMODE_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; exec "$@"';
     const command = [this.report.prlimit!, ...rlimits, '--', ...dropUid, this.report.bwrap!, ...argv];
     const seccompFdHost = this.seccompFile ? openSync(this.seccompFile, 'r') : null;
-    const stdio: (('pipe' | number))[] = ['pipe', 'pipe', 'pipe'];
+    const stdio: ('pipe' | number)[] = ['pipe', 'pipe', 'pipe'];
     for (let i = 0; i < extra; i++) stdio.push('pipe');
     if (seccompFdHost !== null) stdio.push(seccompFdHost);
     let child: ChildProcess;
@@ -262,7 +281,12 @@ function childrenOf(pid: number): number[] {
  * directory. Sandbox paths in argv are mapped to their host files.
  */
 class UnsandboxedSandbox implements Sandbox {
-  readonly info: IsolationInfo = { backend: 'unsandboxed', cgroup: 'none', seccomp: false, uid: process.getuid?.() ?? null };
+  readonly info: IsolationInfo = {
+    backend: 'unsandboxed',
+    cgroup: 'none',
+    seccomp: false,
+    uid: process.getuid?.() ?? null,
+  };
 
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
     const map = new Map((spec.roBinds ?? []).map((b) => [b.sandbox, b.host]));
@@ -270,7 +294,12 @@ class UnsandboxedSandbox implements Sandbox {
     const stdio: 'pipe'[] = Array.from({ length: 3 + (spec.extraPipes ?? 0) }, () => 'pipe' as const);
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: spec.workspaceDir,
-      env: { ...BASE_ENV, HOME: spec.workspaceDir, MPLCONFIGDIR: path.join(spec.workspaceDir, '.matplotlib'), ...spec.env },
+      env: {
+        ...BASE_ENV,
+        HOME: spec.workspaceDir,
+        MPLCONFIGDIR: path.join(spec.workspaceDir, '.matplotlib'),
+        ...spec.env,
+      },
       stdio,
       detached: true,
     });

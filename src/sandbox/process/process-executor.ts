@@ -1,0 +1,329 @@
+/**
+ * One-shot runs in the OS sandbox: write the code and input files, start the
+ * language's runner, enforce wall time, CPU, output and disk limits from the
+ * host, and turn whatever happened into an honest ExecResult. Never throws
+ * because the user's program failed; throws AppError only for bad requests.
+ */
+import { constants as osConstants } from 'node:os';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AppError } from '../../errors.js';
+import {
+  LANGUAGES,
+  type ExecError,
+  type ExecRequest,
+  type ExecResult,
+  type ExecStatus,
+  type Executor,
+  type Language,
+} from '../executor.js';
+import { DEFAULT_LIMITS, MAX_LIMITS, resolveLimits, type Limits } from '../limits.js';
+import { OutputBuffer } from '../output-buffer.js';
+import type { ReadOnlyBind, Sandbox, SandboxProcess, SandboxStats } from '../sandbox.js';
+import { transpileTypeScript } from '../transpile.js';
+import { giveToSandbox, walkWorkspace, writeInputFiles } from '../workspace-fs.js';
+import { SANDBOX_RUN_DIR } from './bwrap-args.js';
+
+export const MAX_CODE_BYTES = 2 * 1024 * 1024;
+const RUNTIME_DIR = '/run/codemode-runtime';
+const RUNNERS_HOST_DIR = fileURLToPath(new URL('./runners/', import.meta.url));
+const WATCH_INTERVAL_MS = 50;
+
+export interface ProcessExecutorOptions {
+  defaults?: Limits;
+  ceiling?: Limits;
+  /** Where temporary workspaces are created. Default: os.tmpdir(). */
+  tmpRoot?: string;
+  python?: string;
+  node?: string;
+  bash?: string;
+}
+
+interface Prepared {
+  argv: string[];
+  files: Record<string, string>;
+  env?: Record<string, string>;
+}
+
+export class ProcessExecutor implements Executor {
+  private readonly defaults: Limits;
+  private readonly ceiling: Limits;
+  private readonly tmpRoot: string;
+
+  constructor(
+    private readonly sandbox: Sandbox,
+    private readonly options: ProcessExecutorOptions = {},
+  ) {
+    this.ceiling = options.ceiling ?? { ...MAX_LIMITS };
+    this.defaults = resolveLimits(undefined, options.defaults ?? DEFAULT_LIMITS, this.ceiling);
+    this.tmpRoot = options.tmpRoot ?? os.tmpdir();
+  }
+
+  async run(request: ExecRequest): Promise<ExecResult> {
+    validateRequest(request);
+    const limits = resolveLimits(request.limits, this.defaults, this.ceiling);
+    const started = performance.now();
+    const base = (status: ExecStatus, extra: Partial<ExecResult> = {}): ExecResult => ({
+      status,
+      exitCode: null,
+      signal: null,
+      stdout: '',
+      stderr: '',
+      stdoutDroppedBytes: 0,
+      stderrDroppedBytes: 0,
+      durationMs: performance.now() - started,
+      limits,
+      isolation: this.sandbox.info,
+      ...extra,
+    });
+    if (request.signal?.aborted) return base('cancelled', { reason: 'cancelled before the run started' });
+
+    const prepared = await this.prepare(request, limits);
+    if ('error' in prepared) return base('error', { error: prepared.error, reason: 'the code did not compile' });
+
+    const uid = this.sandbox.info.uid;
+    const ownWorkspace = request.workspaceDir === undefined;
+    const workspace = request.workspaceDir ?? mkdtempSync(path.join(this.tmpRoot, 'codemode-ws-'));
+    const codeDir = mkdtempSync(path.join(this.tmpRoot, 'codemode-code-'));
+    chmodSync(codeDir, 0o755);
+    try {
+      if (ownWorkspace) giveToSandbox(workspace, uid);
+      for (const [name, content] of Object.entries(prepared.files)) {
+        writeFileSync(path.join(codeDir, name), content, { mode: 0o644 });
+      }
+      if (request.files?.length) writeInputFiles(workspace, request.files, uid, limits.diskBytes);
+      const roBinds: ReadOnlyBind[] = [
+        { host: codeDir, sandbox: SANDBOX_RUN_DIR },
+        { host: RUNNERS_HOST_DIR, sandbox: RUNTIME_DIR },
+      ];
+      let proc: SandboxProcess;
+      try {
+        proc = await this.sandbox.spawn({
+          argv: [...prepared.argv, ...(request.args ?? [])],
+          workspaceDir: workspace,
+          limits,
+          env: prepared.env ?? {},
+          roBinds,
+          extraPipes: 1,
+          cpuRlimit: true,
+        });
+      } catch (e) {
+        return base('not_started', { reason: e instanceof Error ? e.message : String(e) });
+      }
+      const result = await supervise(proc, request, limits, workspace);
+      const walked = walkWorkspace(workspace);
+      return {
+        ...base(result.status),
+        ...result,
+        files: walked.entries,
+        durationMs: performance.now() - started,
+      };
+    } finally {
+      rmSync(codeDir, { recursive: true, force: true });
+      if (ownWorkspace) rmSync(workspace, { recursive: true, force: true });
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  private async prepare(request: ExecRequest, limits: Limits): Promise<Prepared | { error: ExecError }> {
+    const python = this.options.python ?? '/usr/bin/python3';
+    const node = this.options.node ?? process.execPath;
+    const bash = this.options.bash ?? '/bin/bash';
+    const heapMb = Math.max(16, Math.floor((limits.memoryBytes * 0.75) / (1024 * 1024)));
+    const nodeArgv = (extra: string[]) => [
+      node,
+      `--max-old-space-size=${heapMb}`,
+      '--disable-proto=delete',
+      ...extra,
+      `${RUNTIME_DIR}/node-runner.cjs`,
+    ];
+    const nodeEnv = { NODE_PATH: '/workspace/node_modules', NODE_OPTIONS: '' };
+    switch (request.language) {
+      case 'python':
+        return { argv: [python, '-s', `${RUNTIME_DIR}/python-runner.py`], files: { 'main.py': request.code } };
+      case 'javascript':
+        return { argv: nodeArgv([]), files: { 'main.cjs': request.code, 'main.mjs': request.code }, env: nodeEnv };
+      case 'typescript': {
+        const out = await transpileTypeScript(request.code, 'main.ts');
+        if (!out.ok) return { error: out.error };
+        return {
+          argv: nodeArgv(['--enable-source-maps']),
+          files: { 'main.cjs': out.code, 'main.mjs': out.code, 'main.ts': request.code },
+          env: nodeEnv,
+        };
+      }
+      case 'bash':
+        return { argv: [bash, `${SANDBOX_RUN_DIR}/main.sh`], files: { 'main.sh': request.code } };
+    }
+  }
+}
+
+function validateRequest(request: ExecRequest): void {
+  if (!request || typeof request !== 'object') throw new AppError('INVALID_ARGUMENT', 'the request must be an object');
+  if (!(LANGUAGES as readonly string[]).includes(request.language)) {
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      `language must be one of ${LANGUAGES.join(', ')}; got ${JSON.stringify(request.language)}`,
+      { argument: 'language' },
+    );
+  }
+  if (typeof request.code !== 'string')
+    throw new AppError('INVALID_ARGUMENT', 'code must be a string', { argument: 'code' });
+  if (Buffer.byteLength(request.code) > MAX_CODE_BYTES) {
+    throw new AppError('TOO_LARGE', `code is larger than ${MAX_CODE_BYTES} bytes; put data in a file instead`, {
+      argument: 'code',
+    });
+  }
+  if (request.args !== undefined && (!Array.isArray(request.args) || request.args.some((a) => typeof a !== 'string'))) {
+    throw new AppError('INVALID_ARGUMENT', 'args must be an array of strings', { argument: 'args' });
+  }
+}
+
+type Supervised = Pick<
+  ExecResult,
+  | 'status'
+  | 'exitCode'
+  | 'signal'
+  | 'stdout'
+  | 'stderr'
+  | 'stdoutDroppedBytes'
+  | 'stderrDroppedBytes'
+  | 'error'
+  | 'reason'
+>;
+
+/** Watch a running program until it ends, enforcing the host-side limits. */
+async function supervise(
+  proc: SandboxProcess,
+  request: ExecRequest,
+  limits: Limits,
+  workspace: string,
+): Promise<Supervised> {
+  const out = new OutputBuffer(limits.outputBytes);
+  const err = new OutputBuffer(limits.outputBytes);
+  let stopped: { status: ExecStatus; reason: string } | null = null;
+  const stop = (status: ExecStatus, reason: string) => {
+    if (stopped) return;
+    stopped = { status, reason };
+    proc.kill();
+  };
+  const onChunk = (buf: OutputBuffer, stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    buf.push(chunk);
+    request.onOutput?.({ stream, text: chunk.toString('utf8') });
+    if (out.total + err.total > limits.outputTotalBytes) {
+      stop('output_limit', `the program printed more than ${limits.outputTotalBytes} bytes`);
+    }
+  };
+  proc.stdout.on('data', onChunk(out, 'stdout'));
+  proc.stderr.on('data', onChunk(err, 'stderr'));
+  const errorChannel: Buffer[] = [];
+  proc.extra[0]?.on('data', (c: Buffer) => {
+    if (errorChannel.length < 64) errorChannel.push(c);
+  });
+  proc.extra[0]?.on('error', () => {});
+  proc.stdin.on('error', () => {});
+  if (request.stdin !== undefined) proc.stdin.end(Buffer.from(request.stdin));
+  else proc.stdin.end();
+
+  const wall = setTimeout(() => stop('timeout', `wall time limit of ${limits.wallMs} ms reached`), limits.wallMs);
+  const onAbort = () => stop('cancelled', 'the run was cancelled');
+  request.signal?.addEventListener('abort', onAbort, { once: true });
+  let lastStats: SandboxStats = proc.stats();
+  let watching = false;
+  const watcher = setInterval(() => {
+    if (watching) return;
+    watching = true;
+    lastStats = proc.stats();
+    if (lastStats.cpuMs !== null && lastStats.cpuMs > limits.cpuMs) {
+      stop('cpu_time', `CPU time limit of ${limits.cpuMs} ms reached`);
+    }
+    const used = walkWorkspace(workspace, 0).bytes;
+    if (used > limits.diskBytes) stop('disk_limit', `the workspace grew past ${limits.diskBytes} bytes`);
+    watching = false;
+  }, WATCH_INTERVAL_MS);
+
+  const exit = await proc.exited;
+  clearTimeout(wall);
+  clearInterval(watcher);
+  request.signal?.removeEventListener('abort', onAbort);
+  const stats = proc.stats();
+  await proc.dispose();
+
+  const stderr = err.text();
+  let error = parseErrorRecord(Buffer.concat(errorChannel).toString('utf8'));
+  const signal = exit.signal ?? signalFromStatus(exit.exitCode);
+  const finalStopped = stopped as { status: ExecStatus; reason: string } | null;
+  let status: ExecStatus;
+  let reason: string | undefined;
+  if (finalStopped) {
+    ({ status, reason } = finalStopped);
+  } else if (signal === 'SIGXCPU' || (signal === 'SIGKILL' && stats.cpuMs !== null && stats.cpuMs >= limits.cpuMs)) {
+    status = 'cpu_time';
+    reason = `CPU time limit of ${limits.cpuMs} ms reached`;
+  } else if (stats.oomKilled || /JavaScript heap out of memory|Reached heap limit/.test(stderr)) {
+    status = 'memory';
+    reason = `memory limit of ${limits.memoryBytes} bytes reached`;
+  } else if (stats.pidsLimitHit) {
+    status = 'process_limit';
+    reason = `process limit of ${limits.processes} reached`;
+  } else if (
+    exit.exitCode !== 0 &&
+    (signal === 'SIGXFSZ' || /File too large|No space left on device|EFBIG|ENOSPC/.test(stderr))
+  ) {
+    status = 'disk_limit';
+    reason = `disk limit reached (files up to ${limits.diskBytes} bytes, /tmp up to ${limits.tmpBytes} bytes)`;
+  } else {
+    status = exit.exitCode === 0 ? 'ok' : 'error';
+  }
+  if (status === 'error' && !error && request.language === 'bash') error = bashError(stderr, exit.exitCode);
+  const result: Supervised = {
+    status,
+    exitCode: exit.exitCode,
+    signal,
+    stdout: out.text(),
+    stderr,
+    stdoutDroppedBytes: out.droppedBytes,
+    stderrDroppedBytes: err.droppedBytes,
+  };
+  if (error) result.error = error;
+  if (reason) result.reason = reason;
+  return result;
+}
+
+function parseErrorRecord(text: string): ExecError | undefined {
+  if (!text) return undefined;
+  try {
+    const r = JSON.parse(text) as Record<string, unknown>;
+    const error: ExecError = { type: String(r.type ?? 'Error'), message: String(r.message ?? '') };
+    if (typeof r.line === 'number') error.line = r.line;
+    if (typeof r.column === 'number') error.column = r.column;
+    if (typeof r.traceback === 'string') error.traceback = r.traceback;
+    return error;
+  } catch {
+    return undefined;
+  }
+}
+
+function bashError(stderr: string, exitCode: number | null): ExecError {
+  const lines = stderr.trim().split('\n').filter(Boolean);
+  const last = lines.at(-1) ?? `exited with status ${exitCode}`;
+  const error: ExecError = { type: 'ExitStatus', message: last.replace(/^\/run\/codemode\/main\.sh: /, '') };
+  const m = /main\.sh: line (\d+):/.exec(stderr);
+  if (m) error.line = Number(m[1]);
+  return error;
+}
+
+/** bwrap reports a child killed by signal N as exit status 128+N. */
+function signalFromStatus(code: number | null): string | null {
+  if (code === null || code <= 128 || code > 128 + 64) return null;
+  const n = code - 128;
+  for (const [name, num] of Object.entries(osConstants.signals)) if (num === n) return name;
+  return null;
+}
+
+export function isLanguage(value: unknown): value is Language {
+  return typeof value === 'string' && (LANGUAGES as readonly string[]).includes(value);
+}

@@ -1,0 +1,80 @@
+'use strict';
+// One-shot runner: runs /run/codemode/main.cjs (CommonJS) or, when the code
+// needs it (import/export, top-level await), main.mjs (ESM). An uncaught error
+// is printed without runner frames and reported as JSON on fd 3.
+const fs = require('node:fs');
+const vm = require('node:vm');
+const Module = require('node:module');
+
+const MAIN_CJS = '/run/codemode/main.cjs';
+const MAIN_MJS = '/run/codemode/main.mjs';
+const USER_FRAME = /\/run\/codemode\/main\.(?:c|m)?[jt]s:(\d+)(?::(\d+))?/;
+const ESM_ONLY =
+  /await is only valid|Cannot use import statement|Unexpected token 'export'|import\.meta|Cannot use 'import\.meta'/;
+
+function cleanStack(err) {
+  const stack = err && typeof err.stack === 'string' ? err.stack : String(err);
+  return stack
+    .split('\n')
+    .filter(
+      (l) =>
+        !/node-runner\.cjs|node:internal|\(node:vm|at new Script|at Module\._compile|at Object\.<anonymous> \(node:/.test(
+          l,
+        ),
+    )
+    .join('\n');
+}
+
+let reported = false;
+function report(err) {
+  if (reported) return;
+  reported = true;
+  const isError = err instanceof Error || (err && typeof err === 'object' && 'stack' in err);
+  const stack = cleanStack(err);
+  const m = USER_FRAME.exec(isError ? String(err.stack) : '');
+  const record = {
+    type: isError ? String(err.name || (err.constructor && err.constructor.name) || 'Error') : 'UncaughtValue',
+    message: isError ? String(err.message) : `Uncaught ${typeof err}: ${safeString(err)}`,
+    line: m ? Number(m[1]) : null,
+    column: m && m[2] ? Number(m[2]) : null,
+    traceback: stack,
+  };
+  process.stderr.write((isError ? stack : record.message) + '\n');
+  try {
+    fs.writeSync(3, JSON.stringify(record));
+  } catch {
+    // no channel: the stderr text still says what happened
+  }
+}
+
+function safeString(v) {
+  try {
+    return typeof v === 'string' ? v : JSON.stringify(v);
+  } catch {
+    return String(v);
+  }
+}
+
+function fail(err) {
+  report(err);
+  process.exitCode = 1;
+  // Let stdout drain before leaving.
+  setImmediate(() => process.exit(1));
+}
+
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+process.argv = [process.argv[0], MAIN_CJS, ...process.argv.slice(2)];
+
+const source = fs.readFileSync(MAIN_CJS, 'utf8');
+let esm = false;
+try {
+  new vm.Script(Module.wrap(source), { filename: MAIN_CJS });
+} catch (err) {
+  if (err instanceof SyntaxError && ESM_ONLY.test(err.message)) esm = true;
+  else fail(err);
+}
+if (!reported) {
+  if (esm) import(MAIN_MJS).catch(fail);
+  else require(MAIN_CJS);
+}

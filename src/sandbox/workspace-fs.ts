@@ -1,0 +1,123 @@
+/**
+ * Host-side workspace helpers shared by the executor and the sessions: safe
+ * relative paths, input files, and a bounded walk that measures disk use.
+ */
+import { chownSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../errors.js';
+import type { InputFile, WorkspaceEntry } from './executor.js';
+
+/**
+ * Resolve `rel` inside `root`, refusing anything that could land outside it:
+ * absolute paths, `..` segments, NUL bytes, empty names. Symlinks are checked
+ * by the callers that open files (lstat), since this function is pure.
+ */
+export function safeRelativePath(rel: string, argument = 'path'): string {
+  if (typeof rel !== 'string' || rel.length === 0) {
+    throw new AppError('INVALID_ARGUMENT', `${argument} must be a non-empty relative path`, { argument });
+  }
+  if (rel.includes('\0')) throw new AppError('PATH_ESCAPE', `${argument} contains a NUL byte`, { argument });
+  if (path.isAbsolute(rel) || rel.startsWith('~')) {
+    throw new AppError('PATH_ESCAPE', `${argument} "${rel}" is absolute; use a path relative to the workspace`, {
+      argument,
+    });
+  }
+  const normalized = path.posix.normalize(rel.replace(/\\/g, '/'));
+  if (normalized === '..' || normalized.startsWith('../') || normalized.split('/').includes('..')) {
+    throw new AppError('PATH_ESCAPE', `${argument} "${rel}" leaves the workspace`, { argument });
+  }
+  if (normalized === '.' || normalized === '') {
+    throw new AppError('INVALID_ARGUMENT', `${argument} "${rel}" names the workspace itself, not a file`, { argument });
+  }
+  return normalized;
+}
+
+/** chown to the sandbox user when we are root, so the sandbox can write. No-op otherwise. */
+export function giveToSandbox(p: string, uid: number | null): void {
+  if (uid === null || process.getuid?.() !== 0) return;
+  try {
+    chownSync(p, uid, uid);
+  } catch {
+    // best effort: a read-only input stays readable
+  }
+}
+
+export function writeInputFiles(root: string, files: InputFile[], uid: number | null, maxBytes: number): void {
+  let total = 0;
+  for (const [i, file] of files.entries()) {
+    const rel = safeRelativePath(file.path, `files[${i}].path`);
+    const data = typeof file.content === 'string' ? Buffer.from(file.content, 'utf8') : Buffer.from(file.content);
+    total += data.length;
+    if (total > maxBytes) {
+      throw new AppError('TOO_LARGE', `input files add up to more than the workspace limit of ${maxBytes} bytes`, {
+        argument: `files[${i}]`,
+      });
+    }
+    const target = path.join(root, rel);
+    // Create parents one by one so none of them can be a pre-existing symlink out.
+    let dir = root;
+    for (const part of path
+      .dirname(rel)
+      .split('/')
+      .filter((p) => p && p !== '.')) {
+      dir = path.join(dir, part);
+      try {
+        const st = lstatSync(dir);
+        if (!st.isDirectory())
+          throw new AppError('PATH_ESCAPE', `files[${i}].path goes through "${part}", which is not a directory`);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        mkdirSync(dir);
+        giveToSandbox(dir, uid);
+      }
+    }
+    writeFileSync(target, data, { flag: 'w' });
+    giveToSandbox(target, uid);
+  }
+}
+
+export interface WalkResult {
+  bytes: number;
+  entries: WorkspaceEntry[];
+  /** True when the walk stopped at maxEntries. */
+  truncated: boolean;
+}
+
+/** Sum file sizes below root (no symlink following), listing up to maxEntries files. */
+export function walkWorkspace(root: string, maxEntries = 1000): WalkResult {
+  const out: WalkResult = { bytes: 0, entries: [], truncated: false };
+  const stack = [''];
+  let visited = 0;
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    let names: string[];
+    try {
+      names = readdirSync(path.join(root, rel));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (++visited > 100_000) {
+        out.truncated = true;
+        return out;
+      }
+      const childRel = rel ? `${rel}/${name}` : name;
+      let st;
+      try {
+        st = lstatSync(path.join(root, childRel));
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) stack.push(childRel);
+      else {
+        out.bytes += st.size;
+        if (st.isFile()) {
+          if (out.entries.length < maxEntries) out.entries.push({ path: childRel, size: st.size });
+          else out.truncated = true;
+        }
+      }
+    }
+  }
+  out.entries.sort((a, b) => a.path.localeCompare(b.path));
+  return out;
+}
