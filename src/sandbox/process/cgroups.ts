@@ -63,11 +63,54 @@ function ownCgroups(): Map<string, string> {
 
 function tryMkdir(dir: string): boolean {
   try {
+    removeDeadSiblings(path.dirname(dir));
     mkdirSync(dir, { recursive: true });
     return true;
   } catch {
     return false;
   }
+}
+
+/** Remove `codemode-<pid>` subtrees left by processes that no longer exist. */
+function removeDeadSiblings(base: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(base);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^codemode-(\d+)$/.exec(name);
+    if (!m || isAlive(Number(m[1]))) continue;
+    removeTree(path.join(base, name));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function removeTree(dir: string): void {
+  try {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) removeTree(path.join(dir, entry.name));
+    }
+    rmdirSync(dir);
+  } catch {
+    // in use, or already gone
+  }
+}
+
+/** Remove our whole subtree (at process exit). */
+export function removeLayout(layout: CgroupLayout): void {
+  const parents = new Set<string>(Object.values(layout.controllers).map((c) => c.parent));
+  if (layout.v2Parent) parents.add(layout.v2Parent);
+  for (const parent of parents) removeTree(parent);
 }
 
 function readTrim(file: string): string | null {

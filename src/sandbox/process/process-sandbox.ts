@@ -13,7 +13,7 @@ import { AppError } from '../../errors.js';
 import type { IsolationInfo } from '../executor.js';
 import type { ProcessExit, Sandbox, SandboxProcess, SandboxStats, SpawnSpec } from '../sandbox.js';
 import { BASE_ENV, SANDBOX_WORKSPACE, buildBwrapArgs, type SystemLayout } from './bwrap-args.js';
-import { RunCgroups, cleanupParents, detectCgroups, type CgroupLayout } from './cgroups.js';
+import { RunCgroups, cleanupParents, detectCgroups, removeLayout, type CgroupLayout } from './cgroups.js';
 import { findExecutable, findInterpreters, interpreterDirs, systemLayout } from './host-probe.js';
 import { buildSeccompFilter } from './seccomp.js';
 
@@ -116,6 +116,10 @@ export async function createProcessSandbox(options: ProcessSandboxOptions = {}):
     );
   }
   cleanupParents(report.cgroups);
+  process.once('exit', () => {
+    removeLayout(report.cgroups);
+    removeStateDir(stateDir);
+  });
   return new BwrapSandbox(report, stateDir);
 }
 

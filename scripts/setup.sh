@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up codemode on a Debian/Ubuntu machine: the system packages the sandbox
+# needs, the npm dependencies, the build, and a doctor run that proves it works.
+# Installs system packages itself when run as root (or with passwordless sudo);
+# otherwise prints the exact command to run and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(bubblewrap util-linux procps python3 python3-numpy python3-pandas python3-matplotlib)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  install=(apt-get install -y -qq --no-install-recommends "${missing[@]}")
+  if [ "$(id -u)" = 0 ]; then sudo=(); elif sudo -n true 2>/dev/null; then sudo=(sudo); else
+    echo "codemode setup: these system packages are missing: ${missing[*]}" >&2
+    echo "run this, then run the setup again:" >&2
+    echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive ${install[*]}" >&2
+    exit 1
+  fi
+  echo "codemode setup: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive "${install[@]}" >/dev/null
+fi
+
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "codemode setup: Node.js 20 or newer is needed (found $(node --version))" >&2
+  exit 1
+fi
+
+# npm ci only when the lock file changed since the last install (native addons take a minute to build).
+stamp=node_modules/.codemode-lock-sha
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "codemode setup: npm ci (builds isolated-vm and better-sqlite3 from source, about 2 minutes)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$want" > "$stamp"
+fi
+
+npm run --silent build
+node bin/codemode.js doctor

@@ -1,0 +1,20 @@
+/** Argument parsing shared by the commands: node's parseArgs with errors that name the flag. */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { AppError } from '../errors.js';
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new AppError('INVALID_ARGUMENT', (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+  }
+}
+
+/** A positive number from a flag, or undefined when the flag was not given. */
+export function numberFlag(value: string | undefined, flag: string, scale = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new AppError('INVALID_ARGUMENT', `--${flag} must be a positive number, got "${value}"`);
+  return Math.round(n * scale);
+}

@@ -1,0 +1,131 @@
+/**
+ * `codemode doctor`: which isolation layers and limits are in force here, and
+ * a real sandboxed run per language. Exit 0 when untrusted code can run safely.
+ */
+import { LANGUAGES, type Language } from '../../sandbox/executor.js';
+import { DEFAULT_LIMITS } from '../../sandbox/limits.js';
+import { ProcessExecutor } from '../../sandbox/process/process-executor.js';
+import { createProcessSandbox, probeSandbox, type SandboxReport } from '../../sandbox/process/process-sandbox.js';
+import { parse } from '../args.js';
+import type { Command } from '../io.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const PROBES: Record<Language, string> = {
+  python: 'import numpy, pandas, matplotlib; print("ok")',
+  javascript: 'console.log("ok")',
+  typescript: 'const s: string = "ok"; console.log(s)',
+  bash: 'echo ok',
+};
+
+export function layerChecks(r: SandboxReport): Check[] {
+  const c = r.cgroups.controllers;
+  const where = (k: keyof typeof c) => (c[k] ? `cgroup ${c[k]!.version} (${c[k]!.parent})` : 'unavailable');
+  const L = DEFAULT_LIMITS;
+  return [
+    { name: 'bubblewrap', ok: r.bwrap !== null, detail: r.bwrap ?? 'not installed: apt-get install -y bubblewrap' },
+    {
+      name: 'namespaces',
+      ok: r.userNamespaces,
+      detail: r.userNamespaces
+        ? 'all unshared: user, pid, net (no network), ipc, uts, cgroup, mount'
+        : 'bwrap could not create namespaces',
+    },
+    {
+      name: 'filesystem',
+      ok: r.bwrap !== null,
+      detail: 'read-only system, /workspace the only writable bind, tmpfs /tmp and /dev/shm',
+    },
+    { name: 'uid', ok: r.runAsUid !== 0, detail: `runs as uid ${r.runAsUid}, all capabilities dropped` },
+    {
+      name: 'seccomp',
+      ok: r.seccomp,
+      detail: r.seccomp
+        ? `filter for ${process.arch}: ptrace, mount, namespaces, bpf, keyrings, modules denied`
+        : `no filter for ${process.arch}`,
+    },
+    {
+      name: 'memory limit',
+      ok: Boolean(c.memory),
+      detail: `${where('memory')}, default ${L.memoryBytes / 2 ** 20} MiB`,
+    },
+    { name: 'process limit', ok: Boolean(c.pids), detail: `${where('pids')}, default ${L.processes}` },
+    { name: 'cpu share', ok: Boolean(c.cpu), detail: where('cpu') },
+    {
+      name: 'cpu accounting',
+      ok: Boolean(r.cgroups.v2Parent || c.cpuacct),
+      detail: r.cgroups.v2Parent
+        ? 'cgroup v2 cpu.stat'
+        : c.cpuacct
+          ? 'cgroup v1 cpuacct'
+          : 'unavailable: CPU limit from RLIMIT_CPU only',
+    },
+    {
+      name: 'tree kill',
+      ok: true,
+      detail: r.cgroups.v2Parent ? 'cgroup v2 cgroup.kill + pid namespace' : 'pid namespace + cgroup v1 sweep',
+    },
+    {
+      name: 'rlimits',
+      ok: r.prlimit !== null,
+      detail: r.prlimit ? `CPU time, file size (= disk limit), open files (default ${L.openFiles})` : 'prlimit missing',
+    },
+    {
+      name: 'host limits',
+      ok: true,
+      detail: `wall time (default ${L.wallMs} ms), output (${L.outputBytes / 1024} KiB kept per stream), workspace disk (${L.diskBytes / 2 ** 20} MiB)`,
+    },
+  ];
+}
+
+export const doctorCommand: Command = async (argv, io) => {
+  const { values } = parse(argv, { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help) {
+    io.stdout.write(
+      'usage: codemode doctor [--json]\n\nShows the isolation layers and limits in force, and runs a probe per language.\n',
+    );
+    return 0;
+  }
+  const report = probeSandbox();
+  const checks = layerChecks(report);
+  const languages: Check[] = [];
+  if (report.ready) {
+    const executor = new ProcessExecutor(await createProcessSandbox());
+    for (const language of LANGUAGES) {
+      const r = await executor.run({ language, code: PROBES[language], limits: { wallMs: 30_000 } });
+      const ok = r.status === 'ok' && r.stdout.trim() === 'ok';
+      languages.push({
+        name: language,
+        ok,
+        detail: ok
+          ? `runs in the sandbox (${Math.round(r.durationMs)} ms cold)`
+          : `${r.status}: ${(r.error?.message ?? r.stderr).trim().split('\n').at(-1) ?? ''}`,
+      });
+    }
+  }
+  const ready = report.ready && languages.every((l) => l.ok);
+  if (values.json) {
+    io.stdout.write(
+      JSON.stringify({ ready, problems: report.problems, layers: checks, languages, report }, null, 2) + '\n',
+    );
+    return ready ? 0 : 1;
+  }
+  const width = Math.max(...[...checks, ...languages].map((c) => c.name.length));
+  const line = (c: Check) => `  ${c.ok ? 'ok  ' : 'MISSING'.padEnd(4)} ${c.name.padEnd(width)}  ${c.detail}\n`;
+  io.stdout.write('isolation layers and limits\n');
+  for (const c of checks) io.stdout.write(line(c));
+  if (languages.length) {
+    io.stdout.write('\nlanguages\n');
+    for (const c of languages) io.stdout.write(line(c));
+  }
+  io.stdout.write(
+    ready
+      ? '\nready: untrusted code runs sandboxed on this machine\n'
+      : `\nNOT READY: codemode will refuse to run untrusted code here.\n- ${report.problems.join('\n- ') || 'a language probe failed (see above)'}\n`,
+  );
+  return ready ? 0 : 1;
+};

@@ -1,0 +1,85 @@
+/**
+ * The codemode CLI entry: one command table, each command lazy-loaded. Only
+ * this function decides the process exit code; commands return it.
+ */
+import { AppError, errorMessage, isAppError } from '../errors.js';
+import { processIO, type CliIO, type Command } from './io.js';
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  exec: {
+    summary: 'run code (a file, a string or stdin) in the sandbox and print the result',
+    load: async () => (await import('./commands/exec.js')).execCommand,
+  },
+  serve: {
+    summary: 'serve the MCP tools over stdio (default) or Streamable HTTP (--http)',
+    load: async () => (await import('./commands/serve.js')).serveCommand,
+  },
+  doctor: {
+    summary: 'show which isolation layers and limits are in force on this machine',
+    load: async () => (await import('./commands/doctor.js')).doctorCommand,
+  },
+};
+
+export const VERSION = '0.1.0';
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return [
+    'codemode: run LLM-written code in a real sandbox, over MCP',
+    '',
+    'usage: codemode <command> [options]      (codemode <command> --help for details)',
+    '',
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    '',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage());
+    return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    io.stdout.write(`codemode ${VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr.write(`codemode: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  try {
+    return await (
+      await command.load()
+    )(rest, io);
+  } catch (e) {
+    if (isAppError(e)) {
+      io.stderr.write(`codemode ${name}: ${e.message}\n`);
+      return exitCodeFor(e);
+    }
+    io.stderr.write(`codemode ${name}: internal error: ${errorMessage(e)}\n${e instanceof Error ? e.stack : ''}\n`);
+    return 70;
+  }
+}
+
+/** Exit codes: 2 usage, 3 sandbox unavailable, 4 not found, 70 internal (sysexits' EX_SOFTWARE). */
+export function exitCodeFor(e: AppError): number {
+  switch (e.code) {
+    case 'INVALID_ARGUMENT':
+    case 'INVALID_CONFIG':
+    case 'LIMIT_EXCEEDED':
+    case 'PATH_ESCAPE':
+    case 'TOO_LARGE':
+      return 2;
+    case 'SANDBOX_UNAVAILABLE':
+      return 3;
+    case 'NOT_FOUND':
+      return 4;
+    default:
+      return 1;
+  }
+}
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) process.exitCode = await main(process.argv.slice(2));
