@@ -51,7 +51,10 @@ describe('transpileTypeScript', () => {
     // "const b = (2 + ;": the ';' is the 16th character.
     assert.equal(out.error.column, 16);
     assert.match(out.error.message, /Unexpected ";"/);
-    assert.equal(out.error.traceback, 'main.ts:2:16\n  const b = (2 + ;\n                 ^\nSyntaxError: Unexpected ";"');
+    assert.equal(
+      out.error.traceback,
+      'main.ts:2:16\n  const b = (2 + ;\n                 ^\nSyntaxError: Unexpected ";"',
+    );
   });
 
   it('locates a syntax error on the first line at column 1', async () => {

@@ -57,7 +57,8 @@ describe('safeRelativePath', () => {
   it('names the argument in the error', () => {
     assert.throws(
       () => safeRelativePath('../x', 'files[3].path'),
-      (e: unknown) => e instanceof AppError && e.data?.argument === 'files[3].path' && e.message.includes('files[3].path'),
+      (e: unknown) =>
+        e instanceof AppError && e.data?.argument === 'files[3].path' && e.message.includes('files[3].path'),
     );
   });
 });
@@ -157,7 +158,16 @@ describe('writeInputFiles', () => {
   it('refuses an escaping path, naming its index', () => {
     const root = tempDir();
     assert.throws(
-      () => writeInputFiles(root, [{ path: 'ok', content: '' }, { path: '../x', content: '' }], null, 100),
+      () =>
+        writeInputFiles(
+          root,
+          [
+            { path: 'ok', content: '' },
+            { path: '../x', content: '' },
+          ],
+          null,
+          100,
+        ),
       (e: unknown) => e instanceof AppError && e.code === 'PATH_ESCAPE' && e.data?.argument === 'files[1].path',
     );
   });

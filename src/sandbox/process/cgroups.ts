@@ -27,7 +27,7 @@ interface MountInfo {
 function readMounts(): MountInfo {
   const v1 = new Map<string, string>();
   let v2: string | null = null;
-  let text = '';
+  let text: string;
   try {
     text = readFileSync('/proc/self/mounts', 'utf8');
   } catch {

@@ -5,11 +5,11 @@
  * because the user's program failed; throws AppError only for bad requests.
  */
 import { constants as osConstants } from 'node:os';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AppError } from '../../errors.js';
+import { AppError, isAppError } from '../../errors.js';
 import {
   LANGUAGES,
   type ExecError,
@@ -89,7 +89,8 @@ export class ProcessExecutor implements Executor {
     const codeDir = mkdtempSync(path.join(this.tmpRoot, 'codemode-code-'));
     chmodSync(codeDir, 0o755);
     try {
-      if (ownWorkspace) giveToSandbox(workspace, uid);
+      if (!ownWorkspace) mkdirSync(workspace, { recursive: true });
+      giveToSandbox(workspace, uid);
       for (const [name, content] of Object.entries(prepared.files)) {
         writeFileSync(path.join(codeDir, name), content, { mode: 0o644 });
       }
@@ -110,6 +111,7 @@ export class ProcessExecutor implements Executor {
           cpuRlimit: true,
         });
       } catch (e) {
+        if (isAppError(e, 'INVALID_ARGUMENT')) throw e;
         return base('not_started', { reason: e instanceof Error ? e.message : String(e) });
       }
       const result = await supervise(proc, request, limits, workspace);

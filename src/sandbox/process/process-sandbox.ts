@@ -15,6 +15,7 @@ import type { ProcessExit, Sandbox, SandboxProcess, SandboxStats, SpawnSpec } fr
 import { BASE_ENV, SANDBOX_WORKSPACE, buildBwrapArgs, type SystemLayout } from './bwrap-args.js';
 import { RunCgroups, cleanupParents, detectCgroups, removeLayout, type CgroupLayout } from './cgroups.js';
 import { findExecutable, findInterpreters, interpreterDirs, systemLayout } from './host-probe.js';
+import { stageIfUnreachable, unreachableAncestor } from './reachability.js';
 import { buildSeccompFilter } from './seccomp.js';
 
 export const SANDBOX_UID = 65534;
@@ -129,12 +130,14 @@ class BwrapSandbox implements Sandbox {
   private readonly seccompFile: string | null;
   private readonly isRoot = process.getuid?.() === 0;
   private counter = 0;
+  private readonly stageDir: string;
 
   constructor(
     private readonly report: SandboxReport,
     stateDir: string,
   ) {
     const uid = report.runAsUid;
+    this.stageDir = path.join(stateDir, 'staged');
     this.system = systemLayout(interpreterDirs(findInterpreters()));
     const etc = path.join(stateDir, 'etc');
     mkdirSync(etc, { recursive: true, mode: 0o755 });
@@ -155,6 +158,17 @@ class BwrapSandbox implements Sandbox {
   }
 
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
+    const uid = this.info.uid ?? SANDBOX_UID;
+    const blocked = unreachableAncestor(spec.workspaceDir, uid);
+    if (blocked !== null) {
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `the workspace ${spec.workspaceDir} is not reachable by the sandbox user (uid ${uid}): ${blocked} does not let it in. ` +
+          `Use a directory under ${os.tmpdir()} or /var/lib/codemode, or run: chmod o+x ${blocked}`,
+        { argument: 'workspaceDir' },
+      );
+    }
+    const roBinds = (spec.roBinds ?? []).map((b) => ({ ...b, host: stageIfUnreachable(b.host, uid, this.stageDir) }));
     const extra = spec.extraPipes ?? 0;
     const seccompFd = this.seccompFile ? 3 + extra : null;
     const argv = buildBwrapArgs({
@@ -162,9 +176,9 @@ class BwrapSandbox implements Sandbox {
       workspaceDir: spec.workspaceDir,
       tmpBytes: spec.limits.tmpBytes,
       env: spec.env ?? {},
-      roBinds: spec.roBinds ?? [],
-      uid: this.info.uid ?? SANDBOX_UID,
-      gid: this.info.uid ?? SANDBOX_GID,
+      roBinds,
+      uid,
+      gid: uid,
       seccompFd,
       argv: spec.argv,
     });
@@ -237,7 +251,7 @@ function wrapChild(child: ChildProcess, extra: number, cgroups: RunCgroups | nul
     exited,
     signalTree(signal) {
       if (!cgroups) {
-        if (child.pid) trySignal(-child.pid, signal) || trySignal(child.pid, signal);
+        if (child.pid && !trySignal(-child.pid, signal)) trySignal(child.pid, signal);
         return;
       }
       // The outer bwrap is child.pid; its inner init is its only direct child. Signal everything else.

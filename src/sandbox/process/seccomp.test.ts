@@ -145,6 +145,5 @@ describe('seccomp filter decisions (arm64)', () => {
   it('denies every syscall in the deny table', () => {
     for (const [name, nr] of Object.entries(ARCHES.arm64.deny)) assert.equal(arm64(nr), ERRNO_EPERM, name);
   });
-  it('allows nanosleep(101) on arm64, though 101 is ptrace on x86_64', () =>
-    assert.equal(arm64(101), ALLOW));
+  it('allows nanosleep(101) on arm64, though 101 is ptrace on x86_64', () => assert.equal(arm64(101), ALLOW));
 });

@@ -1,0 +1,283 @@
+/**
+ * `codemode serve`: the MCP server over stdio (default) or Streamable HTTP.
+ * stdout is the protocol on stdio, so every log line goes to stderr. Shuts
+ * down cleanly (all kernels killed) on SIGINT, SIGTERM or stdin closing.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { AppError, errorMessage, isAppError } from '../../errors.js';
+import { createCodemodeServer } from '../../mcp/codemode-server.js';
+import { isLoopback, startHttpServer } from '../../mcp/http-server.js';
+import { OutputStore } from '../../mcp/output-store.js';
+import type { Executor } from '../../sandbox/executor.js';
+import type { Sandbox } from '../../sandbox/sandbox.js';
+import type { SessionService } from '../../sessions/contract.js';
+import type { CliIO, Command } from '../io.js';
+
+export interface ServeOptions {
+  http: boolean;
+  host: string;
+  port: number;
+  /** Bearer tokens from --token (repeatable) or CODEMODE_TOKEN (comma-separated). */
+  tokens: string[];
+  /** Extra host names accepted in Host/Origin (--allow-host). */
+  allowedHosts: string[];
+  /** mcpServers JSON for Code Mode. */
+  config?: string;
+  store: boolean;
+  db?: string;
+  unsandboxed: boolean;
+}
+
+/** What the server runs on; built by a RuntimeFactory so tests can swap it. */
+export interface ServeRuntime {
+  executor: Executor;
+  sessions: SessionService;
+  /** Extra tool registrations, e.g. Code Mode. */
+  extensions: ((server: McpServer) => void)[];
+  close(): Promise<void>;
+}
+
+export type RuntimeFactory = (options: ServeOptions, io: CliIO, log: (m: string) => void) => Promise<ServeRuntime>;
+
+export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [--port 8765] [--token T]...
+                      [--allow-host NAME]... [--config mcp.json] [--no-store] [--db PATH]
+                      [--unsandboxed-i-know-this-is-unsafe]
+
+  (default)        serve MCP over stdio
+  --http           serve Streamable HTTP at http://HOST:PORT/mcp (health: /healthz)
+  --token T        bearer token clients must send (also CODEMODE_TOKEN, comma-separated);
+                   required beyond loopback: generated and saved on first start if absent
+  --config FILE    upstream MCP servers ({"mcpServers": {...}}) exposed to code (Code Mode)
+  --no-store       keep sessions in memory only
+  --db PATH        session store database (default ~/.codemode/codemode.db)`;
+
+/** Parse argv and env; throws AppError INVALID_ARGUMENT naming the bad flag. */
+export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        http: { type: 'boolean', default: false },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        token: { type: 'string', multiple: true },
+        'allow-host': { type: 'string', multiple: true },
+        config: { type: 'string' },
+        'no-store': { type: 'boolean', default: false },
+        db: { type: 'string' },
+        'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (e) {
+    throw new AppError('INVALID_ARGUMENT', errorMessage(e));
+  }
+  if (values.help) throw new AppError('INVALID_ARGUMENT', 'help requested', { help: true });
+  const port = values.port === undefined ? 8765 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new AppError('INVALID_ARGUMENT', `--port must be an integer from 0 to 65535, got ${values.port}`, {
+      argument: '--port',
+    });
+  }
+  if (!values.http && (values.host !== undefined || values.port !== undefined || values.token !== undefined)) {
+    throw new AppError('INVALID_ARGUMENT', '--host, --port and --token only apply with --http', { argument: '--http' });
+  }
+  const fromEnv = (env['CODEMODE_TOKEN'] ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t !== '');
+  const tokens = [...(values.token ?? []), ...fromEnv];
+  for (const t of tokens) {
+    if (t.length < 16 || /\s/.test(t)) {
+      throw new AppError('INVALID_ARGUMENT', 'a token must be at least 16 characters without spaces', {
+        argument: '--token',
+      });
+    }
+  }
+  return {
+    http: values.http,
+    host: values.host ?? '127.0.0.1',
+    port,
+    tokens,
+    allowedHosts: values['allow-host'] ?? [],
+    ...(values.config === undefined ? {} : { config: values.config }),
+    store: !values['no-store'],
+    ...(values.db === undefined ? {} : { db: values.db }),
+    unsandboxed: values['unsandboxed-i-know-this-is-unsafe'],
+  };
+}
+
+export function codemodeHome(env: NodeJS.ProcessEnv): string {
+  return env['CODEMODE_HOME'] ?? path.join(homedir(), '.codemode');
+}
+
+/** The saved HTTP token, or a new one (32 random bytes) saved with mode 0600. */
+export function loadOrCreateToken(home: string): { token: string; created: boolean } {
+  const file = path.join(home, 'http-token');
+  try {
+    const token = readFileSync(file, 'utf8').trim();
+    if (token.length >= 16) return { token, created: false };
+  } catch {
+    // not created yet
+  }
+  const token = randomBytes(32).toString('base64url');
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  return { token, created: true };
+}
+
+/** Wait for the first of: SIGINT, SIGTERM, stdin closing (stdio only), or `also`. */
+function shutdownSignal(io: CliIO, watchStdin: boolean, also?: Promise<void>): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (why: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      io.stdin.off('end', onEnd);
+      io.stdin.off('close', onEnd);
+      resolve(why);
+    };
+    const onInt = () => done('SIGINT');
+    const onTerm = () => done('SIGTERM');
+    const onEnd = () => done('stdin closed');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    if (watchStdin) {
+      io.stdin.on('end', onEnd);
+      io.stdin.on('close', onEnd);
+    }
+    void also?.then(() => done('transport closed'));
+  });
+}
+
+export function createServeCommand(buildRuntime: RuntimeFactory): Command {
+  return async (argv, io) => {
+    const log = (m: string) => void io.stderr.write(`codemode: ${m}\n`);
+    let options: ServeOptions;
+    try {
+      options = parseServeArgs(argv, io.env);
+    } catch (e) {
+      if (isAppError(e) && e.data?.['help'] === true) {
+        io.stderr.write(`${SERVE_USAGE}\n`);
+        return 0;
+      }
+      io.stderr.write(`codemode serve: ${errorMessage(e)}\n${SERVE_USAGE}\n`);
+      return 2;
+    }
+
+    let runtime: ServeRuntime;
+    try {
+      runtime = await buildRuntime(options, io, log);
+    } catch (e) {
+      log(`cannot start: ${errorMessage(e)}`);
+      return isAppError(e, 'INVALID_CONFIG') || isAppError(e, 'INVALID_ARGUMENT') ? 2 : 1;
+    }
+    if (options.unsandboxed)
+      log('WARNING: running UNSANDBOXED: code runs as your user with full access to this machine');
+    const outputs = new OutputStore();
+    const serverFor = (principal: string) =>
+      createCodemodeServer({
+        executor: runtime.executor,
+        sessions: runtime.sessions,
+        principal,
+        outputs,
+        extensions: runtime.extensions,
+        log,
+      });
+
+    try {
+      if (!options.http) {
+        const server = serverFor('local');
+        const transport = new StdioServerTransport(io.stdin, io.stdout);
+        const closed = new Promise<void>((resolve) => {
+          transport.onclose = () => resolve();
+        });
+        await server.connect(transport);
+        log('serving MCP on stdio');
+        const why = await shutdownSignal(io, true, closed);
+        log(`shutting down (${why})`);
+        await server.close().catch(() => {});
+        return 0;
+      }
+
+      let tokens = options.tokens;
+      if (tokens.length === 0 && !isLoopback(options.host)) {
+        const { token, created } = loadOrCreateToken(codemodeHome(io.env));
+        tokens = [token];
+        if (created) log(`generated a bearer token (saved in ${codemodeHome(io.env)}/http-token): ${token}`);
+        else log(`using the bearer token saved in ${codemodeHome(io.env)}/http-token`);
+      }
+      const http = await startHttpServer({
+        createServer: serverFor,
+        host: options.host,
+        port: options.port,
+        tokens,
+        allowedHosts: options.allowedHosts,
+        log,
+      });
+      log(`serving MCP on ${http.url}${tokens.length > 0 ? ' (bearer token required)' : ''}`);
+      const why = await shutdownSignal(io, false);
+      log(`shutting down (${why})`);
+      await http.close();
+      return 0;
+    } catch (e) {
+      log(`server failed: ${errorMessage(e)}`);
+      return 1;
+    } finally {
+      await runtime.close().catch((e: unknown) => log(`shutdown: ${errorMessage(e)}`));
+    }
+  };
+}
+
+/** The real runtime: the OS sandbox, the session manager and, with --config, Code Mode. */
+export const defaultRuntime: RuntimeFactory = async (options, _io, log) => {
+  const extensions: ((server: McpServer) => void)[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  if (options.config !== undefined) {
+    const { loadCodeModeConfig } = await import('../../codemode/config.js');
+    const parsed = await loadCodeModeConfig(options.config);
+    for (const w of parsed.warnings) log(`config: ${w.path}: ${w.message}`);
+    if (parsed.errors.length > 0) {
+      const list = parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+      throw new AppError('INVALID_CONFIG', `invalid --config ${options.config}: ${list}`);
+    }
+    const { CodeModeRuntime } = await import('../../codemode/codemode.js');
+    const { registerCodeModeTools } = await import('../../mcp/codemode-tools.js');
+    const runtime = new CodeModeRuntime(parsed.config);
+    extensions.push((server) => void registerCodeModeTools(server, runtime, { log }));
+    closers.push(() => runtime.close());
+  }
+  const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
+  const { ProcessExecutor } = await import('../../sandbox/process/process-executor.js');
+  const sandbox = await createProcessSandbox({ unsandboxed: options.unsandboxed });
+  const executor = new ProcessExecutor(sandbox);
+  const sessions = await createSessionService(sandbox, options, log);
+  return {
+    executor,
+    sessions,
+    extensions,
+    async close() {
+      await sessions.shutdown();
+      await executor.close();
+      for (const close of closers) await close();
+    },
+  };
+};
+
+async function createSessionService(
+  _sandbox: Sandbox,
+  _options: ServeOptions,
+  _log: (m: string) => void,
+): Promise<SessionService> {
+  throw new AppError('SANDBOX_UNAVAILABLE', 'the session manager is not available in this build');
+}
+
+export const serveCommand: Command = createServeCommand(defaultRuntime);

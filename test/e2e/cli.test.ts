@@ -1,0 +1,140 @@
+// The codemode CLI as a user runs it: a real process, real sandbox, real exit codes.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'codemode-cli-'));
+chmodSync(tmp, 0o755); // the sandbox user must be able to reach --workspace directories
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cli(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: ROOT,
+    input: input ?? '',
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('codemode exec', () => {
+  it('runs a code string and streams its output', () => {
+    const r = cli(['exec', '--lang', 'python', '-c', 'print(6 * 7)']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, '42\n');
+  });
+
+  it('runs code from stdin with arguments after --', () => {
+    const r = cli(['exec', '--lang', 'js', '-', '--', 'x', 'y'], 'console.log(process.argv.slice(2).join("+"))');
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'x+y\n');
+  });
+
+  it('runs a file, picking the language from its extension', () => {
+    const file = path.join(tmp, 'hello.ts');
+    writeFileSync(file, 'const n: number = 3;\nconsole.log(`n=${n}`);\n');
+    const r = cli(['exec', file]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'n=3\n');
+  });
+
+  it("exits with the program's own exit code", () => {
+    assert.equal(cli(['exec', '--lang', 'bash', '-c', 'exit 7']).code, 7);
+  });
+
+  it('exits 124 on a timeout and says which limit stopped the program', () => {
+    const r = cli(['exec', '--lang', 'bash', '-c', 'echo before; sleep 10', '--timeout', '0.5']);
+    assert.equal(r.code, 124);
+    assert.equal(r.stdout, 'before\n');
+    assert.match(r.stderr, /timeout: wall time limit of 500 ms reached/);
+  });
+
+  it('prints the whole result with --json', () => {
+    const r = cli(['exec', '--lang', 'python', '-c', 'x = 1\nraise ValueError("nope")', '--json']);
+    assert.equal(r.code, 1);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.status, 'error');
+    assert.deepEqual([result.error.type, result.error.message, result.error.line], ['ValueError', 'nope', 2]);
+    assert.equal(result.isolation.backend, 'bwrap');
+  });
+
+  it('copies files in and keeps the workspace with --workspace', () => {
+    const input = path.join(tmp, 'in.txt');
+    writeFileSync(input, 'abc');
+    const ws = path.join(tmp, 'ws');
+    const r = cli([
+      'exec',
+      '--lang',
+      'python',
+      '-c',
+      'open("out.txt","w").write(open("data/in.txt").read().upper())',
+      '--file',
+      `data/in.txt=${input}`,
+      '--workspace',
+      ws,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(path.join(ws, 'out.txt'), 'utf8'), 'ABC');
+  });
+
+  it('refuses a workspace the sandbox user cannot reach, saying how to fix it', () => {
+    const locked = path.join(tmp, 'locked');
+    mkdirSync(path.join(locked, 'ws'), { recursive: true });
+    chmodSync(locked, 0o700);
+    const r = cli(['exec', '--lang', 'bash', '-c', 'true', '--workspace', path.join(locked, 'ws')]);
+    if (process.getuid?.() !== 0) return; // as a normal user the sandbox runs as that user and can reach it
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /is not reachable by the sandbox user \(uid 65534\).*chmod o\+x .*locked/s);
+  });
+
+  it('refuses bad input with a clear message and exit code 2', () => {
+    const r = cli(['exec', '--lang', 'cobol', '-c', 'x']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--lang must be one of python, javascript, typescript, bash; got "cobol"/);
+    const limit = cli(['exec', '--lang', 'bash', '-c', 'true', '--timeout', '99999']);
+    assert.equal(limit.code, 2);
+    assert.match(limit.stderr, /limits\.wallMs = 99999000 is above this server's maximum/);
+    const noLang = cli(['exec', '-c', 'x']);
+    assert.match(noLang.stderr, /cannot tell the language/);
+  });
+
+  it('reports a missing file as not found', () => {
+    const r = cli(['exec', path.join(tmp, 'nope.py')]);
+    assert.equal(r.code, 4);
+    assert.match(r.stderr, /cannot read .*nope\.py: ENOENT/);
+  });
+});
+
+describe('codemode doctor', () => {
+  it('reports every isolation layer in force and a working probe per language', () => {
+    const r = cli(['doctor', '--json']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.ready, true);
+    for (const layer of report.layers) assert.equal(layer.ok, true, `${layer.name}: ${layer.detail}`);
+    assert.deepEqual(
+      report.languages.map((l: { name: string; ok: boolean }) => [l.name, l.ok]),
+      [
+        ['python', true],
+        ['javascript', true],
+        ['typescript', true],
+        ['bash', true],
+      ],
+    );
+  });
+});
+
+describe('codemode', () => {
+  it('lists its commands and rejects an unknown one', () => {
+    const help = cli(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /exec .*\n.*serve .*\n.*doctor/s);
+    const bad = cli(['frobnicate']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown command "frobnicate"/);
+  });
+});
