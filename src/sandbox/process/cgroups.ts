@@ -206,7 +206,8 @@ export class RunCgroups {
     readonly name: string,
   ) {}
 
-  create(limits: CgroupLimits): void {
+  /** Make the directories (the slow part: see CgroupPool). */
+  create(): this {
     const made = new Set<string>();
     const ensure = (parent: string): string => {
       const dir = path.join(parent, this.name);
@@ -226,7 +227,11 @@ export class RunCgroups {
       if (where.version === 'v2') this.v2Dir = dir;
     }
     if (!this.v2Dir && this.layout.v2Parent) this.v2Dir = ensure(this.layout.v2Parent);
+    return this;
+  }
 
+  /** Set the run's limits (a few small writes). */
+  applyLimits(limits: CgroupLimits): void {
     const mem = this.dirs.get('memory');
     if (mem) {
       if (mem.version === 'v2') {
@@ -349,5 +354,63 @@ export function cleanupParents(layout: CgroupLayout): void {
     } catch {
       // gone
     }
+  }
+}
+
+/**
+ * Pre-created run cgroups. Making a cgroup costs about a millisecond per
+ * hierarchy, on the path of every run; the pool keeps a few ready and removes
+ * used ones off that path. A cgroup is never reused: each run gets a fresh one,
+ * so no counters (oom_kill, pids events) carry over.
+ */
+export class CgroupPool {
+  private readonly ready: RunCgroups[] = [];
+  private counter = 0;
+  private refilling = false;
+  private closed = false;
+
+  constructor(
+    private readonly layout: CgroupLayout,
+    private readonly size = 4,
+  ) {}
+
+  take(limits: CgroupLimits): RunCgroups {
+    const rc = this.ready.pop() ?? this.make();
+    rc.applyLimits(limits);
+    this.scheduleRefill();
+    return rc;
+  }
+
+  /** Remove a used cgroup later, off the caller's path. */
+  release(rc: RunCgroups): void {
+    setImmediate(() => rc.remove());
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const rc of this.ready.splice(0)) rc.remove();
+  }
+
+  private make(): RunCgroups {
+    return new RunCgroups(this.layout, `run-${process.pid}-${++this.counter}`).create();
+  }
+
+  /** Start filling the pool in the background. */
+  warm(): void {
+    this.scheduleRefill();
+  }
+
+  private scheduleRefill(): void {
+    if (this.refilling || this.closed) return;
+    this.refilling = true;
+    setImmediate(() => {
+      this.refilling = false;
+      if (this.closed) return;
+      try {
+        while (this.ready.length < this.size) this.ready.push(this.make());
+      } catch {
+        // created on demand by take() instead
+      }
+    });
   }
 }

@@ -13,7 +13,7 @@ import { AppError } from '../../errors.js';
 import type { IsolationInfo } from '../executor.js';
 import type { ProcessExit, Sandbox, SandboxProcess, SandboxStats, SpawnSpec } from '../sandbox.js';
 import { BASE_ENV, SANDBOX_WORKSPACE, buildBwrapArgs, type SystemLayout } from './bwrap-args.js';
-import { RunCgroups, cleanupParents, detectCgroups, removeLayout, type CgroupLayout } from './cgroups.js';
+import { CgroupPool, RunCgroups, cleanupParents, detectCgroups, removeLayout, type CgroupLayout } from './cgroups.js';
 import { findExecutable, findInterpreters, interpreterDirs, systemLayout } from './host-probe.js';
 import { stageIfUnreachable, unreachableAncestor } from './reachability.js';
 import { buildSeccompFilter } from './seccomp.js';
@@ -129,8 +129,8 @@ class BwrapSandbox implements Sandbox {
   private readonly system: SystemLayout;
   private readonly seccompFile: string | null;
   private readonly isRoot = process.getuid?.() === 0;
-  private counter = 0;
   private readonly stageDir: string;
+  private readonly cgroupPool: CgroupPool;
 
   constructor(
     private readonly report: SandboxReport,
@@ -138,6 +138,8 @@ class BwrapSandbox implements Sandbox {
   ) {
     const uid = report.runAsUid;
     this.stageDir = path.join(stateDir, 'staged');
+    this.cgroupPool = new CgroupPool(report.cgroups);
+    this.cgroupPool.warm();
     this.system = systemLayout(interpreterDirs(findInterpreters()));
     const etc = path.join(stateDir, 'etc');
     mkdirSync(etc, { recursive: true, mode: 0o755 });
@@ -182,19 +184,17 @@ class BwrapSandbox implements Sandbox {
       seccompFd,
       argv: spec.argv,
     });
-    const cgroups = new RunCgroups(
-      this.report.cgroups,
-      `run-${process.pid}-${++this.counter}-${randomBytes(3).toString('hex')}`,
-    );
+    let cgroups: RunCgroups;
     try {
-      cgroups.create({ memoryBytes: spec.limits.memoryBytes, processes: spec.limits.processes });
+      cgroups = this.cgroupPool.take({ memoryBytes: spec.limits.memoryBytes, processes: spec.limits.processes });
     } catch (e) {
-      cgroups.remove();
       throw new AppError(
         'SANDBOX_UNAVAILABLE',
         `could not create the run's cgroup: ${(e as Error).message}`,
         undefined,
-        { cause: e },
+        {
+          cause: e,
+        },
       );
     }
     const rlimits = [`--nofile=${spec.limits.openFiles}`, `--fsize=${spec.limits.diskBytes}`];
@@ -223,11 +223,16 @@ class BwrapSandbox implements Sandbox {
     } finally {
       if (seccompFdHost !== null) closeSync(seccompFdHost);
     }
-    return wrapChild(child, extra, cgroups);
+    return wrapChild(child, extra, cgroups, () => this.cgroupPool.release(cgroups));
   }
 }
 
-function wrapChild(child: ChildProcess, extra: number, cgroups: RunCgroups | null): SandboxProcess {
+function wrapChild(
+  child: ChildProcess,
+  extra: number,
+  cgroups: RunCgroups | null,
+  release: () => void = () => {},
+): SandboxProcess {
   let exitInfo: ProcessExit | null = null;
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once('error', () => {
@@ -271,7 +276,7 @@ function wrapChild(child: ChildProcess, extra: number, cgroups: RunCgroups | nul
       disposed = true;
       proc.kill();
       await exited;
-      cgroups?.remove();
+      release();
     },
   };
   return proc;
