@@ -118,7 +118,7 @@ export function resolveLimits(
         { argument: `limits.${key}`, maximum: ceiling[k] },
       );
     }
-    out[k] = Math.max(Math.floor(value), MIN_LIMITS[k]);
+    out[k] = Math.min(Math.max(Math.floor(value), MIN_LIMITS[k]), ceiling[k]);
   }
   return out;
 }

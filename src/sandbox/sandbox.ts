@@ -29,11 +29,19 @@ export interface SpawnSpec {
   extraPipes?: number;
   /** Apply RLIMIT_CPU (one-shot runs). Kernels live long and meter CPU per execution instead. */
   cpuRlimit?: boolean;
+  /**
+   * Give the tree a CPU share (1..10000, 100 = an equal share) through the cpu
+   * cgroup. Joining it costs a few ms at start, so short one-shot runs skip it;
+   * long-lived kernels should set it.
+   */
+  cpuWeight?: number;
 }
 
 export interface ProcessExit {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
+  /** False when the sandbox failed before the program started (setup error, cgroup join failure). */
+  started: boolean;
 }
 
 /** What the cgroup saw; read after (or during) the run. */

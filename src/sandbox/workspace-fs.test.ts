@@ -102,26 +102,17 @@ describe('writeInputFiles', () => {
     assert.equal(existsSync(path.join(outside, 'deeper')), false);
   });
 
-  // BUG (workspace-fs.ts writeInputFiles): only the parent directories are lstat'ed; the final
-  // component is opened with writeFileSync (follows symlinks) and chowned with chownSync (follows
-  // symlinks). A symlink left in a kept workspace by earlier sandboxed code makes the host write,
-  // and chown to the sandbox uid, a file outside the workspace. Marked todo until fixed.
-  it(
-    'refuses to write through a final-component symlink that points out of the workspace',
-    { todo: 'writeInputFiles follows a symlink at the target path (see report)' },
-    () => {
-      const root = tempDir();
-      const outside = tempDir();
-      writeFileSync(path.join(outside, 'victim'), 'original');
-      symlinkSync(path.join(outside, 'victim'), path.join(root, 'x.txt'));
-      try {
-        writeInputFiles(root, [{ path: 'x.txt', content: 'overwritten' }], null, 1024);
-      } catch {
-        // refusing is one acceptable outcome; the check below is what matters
-      }
-      assert.equal(readFileSync(path.join(outside, 'victim'), 'utf8'), 'original');
-    },
-  );
+  it('refuses to write through a final-component symlink that points out of the workspace', () => {
+    const root = tempDir();
+    const outside = tempDir();
+    writeFileSync(path.join(outside, 'victim'), 'original');
+    symlinkSync(path.join(outside, 'victim'), path.join(root, 'x.txt'));
+    assert.throws(
+      () => writeInputFiles(root, [{ path: 'x.txt', content: 'overwritten' }], null, 1024),
+      isAppError('PATH_ESCAPE'),
+    );
+    assert.equal(readFileSync(path.join(outside, 'victim'), 'utf8'), 'original');
+  });
 
   it('refuses input files whose total exceeds the limit, naming the file', () => {
     const root = tempDir();

@@ -2,7 +2,18 @@
  * Host-side workspace helpers shared by the executor and the sessions: safe
  * relative paths, input files, and a bounded walk that measures disk use.
  */
-import { chownSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  constants as fsConstants,
+  fchownSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../errors.js';
 import type { InputFile, WorkspaceEntry } from './executor.js';
@@ -71,8 +82,38 @@ export function writeInputFiles(root: string, files: InputFile[], uid: number | 
         giveToSandbox(dir, uid);
       }
     }
-    writeFileSync(target, data, { flag: 'w' });
-    giveToSandbox(target, uid);
+    writeFileNoFollow(target, data, uid, `files[${i}].path`);
+  }
+}
+
+/**
+ * Write a file without following a symlink at its final component (O_NOFOLLOW),
+ * and give it to the sandbox user through the open descriptor, so a link that
+ * sandboxed code planted cannot redirect the write or the chown outside.
+ */
+export function writeFileNoFollow(target: string, data: Uint8Array, uid: number | null, argument = 'path'): void {
+  let fd: number;
+  try {
+    fd = openSync(
+      target,
+      fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW,
+      0o644,
+    );
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP')
+      throw new AppError('PATH_ESCAPE', `${argument} is a symbolic link; refusing to write through it`, { argument });
+    if (code === 'EISDIR') throw new AppError('INVALID_ARGUMENT', `${argument} is a directory`, { argument });
+    throw e;
+  }
+  try {
+    if (!fstatSync(fd).isFile())
+      throw new AppError('INVALID_ARGUMENT', `${argument} is not a regular file`, { argument });
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    if (uid !== null && process.getuid?.() === 0) fchownSync(fd, uid, uid);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -54,7 +54,11 @@ export function layerChecks(r: SandboxReport): Check[] {
       detail: `${where('memory')}, default ${L.memoryBytes / 2 ** 20} MiB`,
     },
     { name: 'process limit', ok: Boolean(c.pids), detail: `${where('pids')}, default ${L.processes}` },
-    { name: 'cpu share', ok: Boolean(c.cpu), detail: where('cpu') },
+    {
+      name: 'cpu share',
+      ok: Boolean(c.cpu),
+      detail: `${where('cpu')}, for session kernels (short one-shot runs skip the join)`,
+    },
     {
       name: 'cpu accounting',
       ok: Boolean(r.cgroups.v2Parent || c.cpuacct),

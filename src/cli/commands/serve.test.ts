@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ReadBuffer, serializeMessage } from '@modelcontextprotocol/sdk/shared/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -74,54 +75,114 @@ function streamTransport(toServer: PassThrough, fromServer: PassThrough): Transp
   return t;
 }
 
+function fakeRuntime(onClose: () => void): ServeRuntime {
+  const executor: Executor = {
+    async run(): Promise<ExecResult> {
+      return {
+        status: 'ok',
+        exitCode: 0,
+        signal: null,
+        stdout: 'fake\n',
+        stderr: '',
+        stdoutDroppedBytes: 0,
+        stderrDroppedBytes: 0,
+        durationMs: 1,
+        limits: { ...DEFAULT_LIMITS },
+        isolation: { backend: 'unsandboxed', cgroup: 'none', seccomp: false, uid: null },
+      };
+    },
+    async close() {},
+  };
+  return {
+    executor,
+    sessions: { list: () => [] } as unknown as SessionService,
+    extensions: [],
+    async close() {
+      onClose();
+    },
+  };
+}
+
+function captureIO(env: NodeJS.ProcessEnv = {}) {
+  const io: CliIO = {
+    stdin: new PassThrough(),
+    stdout: new PassThrough(),
+    stderr: new PassThrough(),
+    env,
+    cwd: process.cwd(),
+    stdinIsTTY: false,
+  };
+  const out = { stdout: '', stderr: '' };
+  io.stdout.on('data', (c: Buffer) => (out.stdout += c.toString()));
+  io.stderr.on('data', (c: Buffer) => (out.stderr += c.toString()));
+  return { io, out };
+}
+
+async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('serve over HTTP', () => {
+  it('beyond loopback without a token, generates one, prints it once, requires it, and stops on SIGTERM', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'codemode-home-'));
+    let closed = false;
+    const { io, out } = captureIO({ CODEMODE_HOME: home });
+    try {
+      const exit = createServeCommand(async () => fakeRuntime(() => (closed = true)))(
+        ['--http', '--host', '0.0.0.0', '--port', '0'],
+        io,
+      );
+      await until(() => /serving MCP on (\S+)/.test(out.stderr));
+      const url = /serving MCP on (\S+)/.exec(out.stderr)?.[1] ?? '';
+      const token = /generated a bearer token \(saved in .*\): (\S+)/.exec(out.stderr)?.[1] ?? '';
+      assert.ok(token.length >= 40, out.stderr);
+      const anonymous = await fetch(url, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(anonymous.status, 401);
+
+      const client = new Client({ name: 'test', version: '1' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(url), {
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      const r = await client.callTool({ name: 'execute_code', arguments: { language: 'bash', code: 'echo' } });
+      assert.equal((r.structuredContent as { stdout: string }).stdout, 'fake\n');
+      await client.close();
+
+      process.emit('SIGTERM');
+      assert.equal(await exit, 0);
+      assert.equal(closed, true);
+      assert.equal(out.stdout, '', 'nothing on stdout');
+      assert.equal(loadOrCreateToken(home).token, token, 'the token was saved for the next start');
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('serve over stdio', () => {
   it('speaks MCP on stdout only, logs on stderr, and shuts the runtime down when stdin closes', async () => {
-    const stdin = new PassThrough();
-    const stdout = new PassThrough();
-    const stderr = new PassThrough();
-    let stdoutText = '';
-    let stderrText = '';
-    stdout.on('data', (c: Buffer) => (stdoutText += c.toString()));
-    stderr.on('data', (c: Buffer) => (stderrText += c.toString()));
-    const io: CliIO = { stdin, stdout, stderr, env: {}, cwd: process.cwd(), stdinIsTTY: false };
+    const { io, out } = captureIO();
     let closed = false;
-    const executor: Executor = {
-      async run(): Promise<ExecResult> {
-        return {
-          status: 'ok',
-          exitCode: 0,
-          signal: null,
-          stdout: 'fake\n',
-          stderr: '',
-          stdoutDroppedBytes: 0,
-          stderrDroppedBytes: 0,
-          durationMs: 1,
-          limits: { ...DEFAULT_LIMITS },
-          isolation: { backend: 'unsandboxed', cgroup: 'none', seccomp: false, uid: null },
-        };
-      },
-      async close() {},
-    };
-    const runtime: ServeRuntime = {
-      executor,
-      sessions: { list: () => [] } as unknown as SessionService,
-      extensions: [],
-      async close() {
-        closed = true;
-      },
-    };
-    const serve = createServeCommand(async () => runtime);
-    const exit = serve([], io);
+    const exit = createServeCommand(async () => fakeRuntime(() => (closed = true)))([], io);
 
     const client = new Client({ name: 'test', version: '1' });
-    await client.connect(streamTransport(stdin, stdout));
+    await client.connect(streamTransport(io.stdin as PassThrough, io.stdout as PassThrough));
     const r = await client.callTool({ name: 'execute_code', arguments: { language: 'bash', code: 'echo' } });
     assert.equal((r.structuredContent as { stdout: string }).stdout, 'fake\n');
     await client.close(); // ends stdin
     assert.equal(await exit, 0);
     assert.equal(closed, true, 'runtime closed (kernels killed)');
-    for (const line of stdoutText.trim().split('\n')) assert.equal(JSON.parse(line).jsonrpc, '2.0');
-    assert.match(stderrText, /serving MCP on stdio/);
-    assert.match(stderrText, /shutting down \(stdin closed\)/);
+    for (const line of out.stdout.trim().split('\n')) assert.equal(JSON.parse(line).jsonrpc, '2.0');
+    assert.match(out.stderr, /serving MCP on stdio/);
+    assert.match(out.stderr, /shutting down \(stdin closed\)/);
   });
 });

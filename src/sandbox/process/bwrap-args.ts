@@ -77,6 +77,7 @@ export function buildBwrapArgs(spec: BwrapSpec): string[] {
   for (const [k, v] of Object.entries({ ...BASE_ENV, ...spec.env })) a.push('--setenv', k, v);
   a.push('--chdir', SANDBOX_WORKSPACE);
   if (spec.seccompFd !== null) a.push('--seccomp', String(spec.seccompFd));
+
   a.push('--remount-ro', '/');
   a.push('--', ...spec.argv);
   return a;

@@ -7,6 +7,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+let runCounter = 0;
 
 /** cpuacct is v1-only CPU accounting; v2 reports usage in every cgroup's cpu.stat. */
 export type Controller = 'memory' | 'pids' | 'cpu' | 'cpuacct';
@@ -252,6 +255,18 @@ export class RunCgroups {
     }
   }
 
+  /**
+   * The cgroup.procs files a process joins. The v1 cpu hierarchy is joined only
+   * for a CPU share: moving a task into it costs several ms (an RCU sync), and
+   * CPU time is accounted in cpuacct or the v2 cgroup anyway.
+   */
+  joinFiles(withCpuShare: boolean): string[] {
+    const cpu = this.dirs.get('cpu');
+    if (withCpuShare || !cpu || cpu.version === 'v2' || cpu.dir === this.dirs.get('cpuacct')?.dir)
+      return this.procsFiles;
+    return this.procsFiles.filter((f) => path.dirname(f) !== cpu.dir);
+  }
+
   /** Pids currently in the tree (from any of our cgroups). */
   pids(): number[] {
     const seen = new Set<number>();
@@ -306,6 +321,22 @@ export class RunCgroups {
       : readTrim(path.join(this.dirs.get('cpuacct')?.dir ?? '/nonexistent', 'cpuacct.usage'));
     if (usage && /^\d+$/.test(usage)) out.cpuMs = this.v2Dir ? Number(usage) / 1000 : Number(usage) / 1e6;
     return out;
+  }
+
+  /** One attempt at removing every directory; true when all are gone. */
+  tryRemove(): boolean {
+    let done = true;
+    for (const dir of new Set(this.procsFiles.map((f) => path.dirname(f)))) {
+      try {
+        rmdirSync(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        this.kill();
+        done = false;
+      }
+    }
+    if (done) this.removed = true;
+    return done;
   }
 
   /** Remove the run's cgroups (after the tree is dead). Idempotent. */
@@ -365,7 +396,6 @@ export function cleanupParents(layout: CgroupLayout): void {
  */
 export class CgroupPool {
   private readonly ready: RunCgroups[] = [];
-  private counter = 0;
   private refilling = false;
   private closed = false;
 
@@ -381,9 +411,14 @@ export class CgroupPool {
     return rc;
   }
 
-  /** Remove a used cgroup later, off the caller's path. */
-  release(rc: RunCgroups): void {
-    setImmediate(() => rc.remove());
+  /** Remove a used cgroup later, off the caller's path, retrying while the kernel still reaps its tasks. */
+  release(rc: RunCgroups, attempt = 0): void {
+    setTimeout(
+      () => {
+        if (!rc.tryRemove() && attempt < 20) this.release(rc, attempt + 1);
+      },
+      attempt === 0 ? 0 : 10 * attempt,
+    ).unref();
   }
 
   close(): void {
@@ -392,7 +427,7 @@ export class CgroupPool {
   }
 
   private make(): RunCgroups {
-    return new RunCgroups(this.layout, `run-${process.pid}-${++this.counter}`).create();
+    return new RunCgroups(this.layout, `run-${process.pid}-${++runCounter}-${randomBytes(3).toString('hex')}`).create();
   }
 
   /** Start filling the pool in the background. */

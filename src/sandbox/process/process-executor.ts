@@ -260,7 +260,10 @@ async function supervise(
   const finalStopped = stopped as { status: ExecStatus; reason: string } | null;
   let status: ExecStatus;
   let reason: string | undefined;
-  if (finalStopped) {
+  if (!exit.started && !finalStopped) {
+    status = 'not_started';
+    reason = `the sandbox failed before the program started: ${stderr.trim() || `exit status ${exit.exitCode}`}`;
+  } else if (finalStopped) {
     ({ status, reason } = finalStopped);
   } else if (signal === 'SIGXCPU' || (signal === 'SIGKILL' && stats.cpuMs !== null && stats.cpuMs >= limits.cpuMs)) {
     status = 'cpu_time';

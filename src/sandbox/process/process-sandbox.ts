@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -106,6 +106,7 @@ export async function createProcessSandbox(options: ProcessSandboxOptions = {}):
   const stateDir =
     options.stateDir ?? path.join(os.tmpdir(), `codemode-${process.pid}-${randomBytes(4).toString('hex')}`);
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
+  chmodSync(stateDir, 0o755); // bwrap runs as the sandbox user and must reach the generated files
   if (options.unsandboxed) return new UnsandboxedSandbox();
   const report = probeSandbox();
   if (!report.ready) {
@@ -173,6 +174,7 @@ class BwrapSandbox implements Sandbox {
     const roBinds = (spec.roBinds ?? []).map((b) => ({ ...b, host: stageIfUnreachable(b.host, uid, this.stageDir) }));
     const extra = spec.extraPipes ?? 0;
     const seccompFd = this.seccompFile ? 3 + extra : null;
+
     const argv = buildBwrapArgs({
       system: this.system,
       workspaceDir: spec.workspaceDir,
@@ -186,7 +188,11 @@ class BwrapSandbox implements Sandbox {
     });
     let cgroups: RunCgroups;
     try {
-      cgroups = this.cgroupPool.take({ memoryBytes: spec.limits.memoryBytes, processes: spec.limits.processes });
+      cgroups = this.cgroupPool.take({
+        memoryBytes: spec.limits.memoryBytes,
+        processes: spec.limits.processes,
+        ...(spec.cpuWeight ? { cpuWeight: spec.cpuWeight } : {}),
+      });
     } catch (e) {
       throw new AppError(
         'SANDBOX_UNAVAILABLE',
@@ -217,13 +223,16 @@ class BwrapSandbox implements Sandbox {
     try {
       child = spawn('/bin/sh', ['-c', joinScript, 'codemode-sandbox', ...command], {
         stdio,
-        env: { PATH: '/usr/bin:/bin', CODEMODE_CGROUP_PROCS: cgroups.procsFiles.join(' ') },
+        env: {
+          PATH: '/usr/bin:/bin',
+          CODEMODE_CGROUP_PROCS: cgroups.joinFiles(spec.cpuWeight !== undefined).join(' '),
+        },
         detached: false,
       });
     } finally {
       if (seccompFdHost !== null) closeSync(seccompFdHost);
     }
-    return wrapChild(child, extra, cgroups, () => this.cgroupPool.release(cgroups));
+    return wrapChild(child, extra, cgroups, () => this.cgroupPool.release(cgroups), true);
   }
 }
 
@@ -232,19 +241,32 @@ function wrapChild(
   extra: number,
   cgroups: RunCgroups | null,
   release: () => void = () => {},
+  wrapped = false,
 ): SandboxProcess {
   let exitInfo: ProcessExit | null = null;
+  // bwrap and the cgroup-join shell fail before the program with a message of
+  // their own ("bwrap: ...", "codemode-sandbox: ...") and exit 1 or 125.
+  let setupMessage = false;
+  if (wrapped) {
+    child.stderr?.once('data', (c: Buffer) => {
+      setupMessage = /^(bwrap|codemode-sandbox): /.test(c.toString('utf8'));
+    });
+  }
+  const startedFor = (code: number | null) => !(setupMessage && (code === 1 || code === 125));
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once('error', () => {
-      exitInfo ??= { exitCode: null, signal: null };
+      exitInfo ??= { exitCode: null, signal: null, started: false };
       resolve(exitInfo);
     });
     child.once('exit', (code, signal) => {
-      exitInfo = { exitCode: code, signal };
+      exitInfo = { exitCode: code, signal, started: startedFor(code) };
       // Anything still alive in the tree goes now, so the pipes close.
       cgroups?.kill();
     });
-    child.once('close', () => resolve(exitInfo ?? { exitCode: child.exitCode, signal: child.signalCode }));
+    child.once('close', () => {
+      if (exitInfo) exitInfo.started = startedFor(exitInfo.exitCode);
+      resolve(exitInfo ?? { exitCode: child.exitCode, signal: child.signalCode, started: startedFor(child.exitCode) });
+    });
   });
   let disposed = false;
   const proc: SandboxProcess = {

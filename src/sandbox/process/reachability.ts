@@ -40,7 +40,12 @@ export function unreachableAncestor(target: string, uid: number): string | null 
  */
 export function stageIfUnreachable(host: string, uid: number, stageRoot: string): string {
   if (unreachableAncestor(host, uid) === null) return host;
-  const st = statSync(host);
+  let st;
+  try {
+    st = statSync(host);
+  } catch {
+    return host; // missing: bwrap reports it, and the run counts as not started
+  }
   const key = createHash('sha256')
     .update(`${path.resolve(host)}:${st.mtimeMs}:${st.size}`)
     .digest('hex')

@@ -1,14 +1,14 @@
 """One-shot runner: runs /run/codemode/main.py as __main__, prints a traceback
 without runner frames, and reports an uncaught exception as JSON on fd 3."""
-import json
 import os
 import sys
-import traceback
 
 MAIN = "/run/codemode/main.py"
 
 
 def report(record):
+    import json
+
     try:
         with os.fdopen(3, "w") as channel:
             channel.write(json.dumps(record))
@@ -39,6 +39,8 @@ def main():
     except SystemExit:
         raise
     except BaseException as exc:
+        import traceback
+
         tb = exc.__traceback__
         while tb is not None and tb.tb_frame.f_code.co_filename != MAIN:
             tb = tb.tb_next
