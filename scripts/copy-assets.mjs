@@ -2,7 +2,7 @@
 import { cpSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
-const ASSET = /\.(py|cjs|mjs|json|d\.ts|pyi|html|css)$/;
+const ASSET = /\.(py|cjs|mjs|sh|json|snap|pyi|html|css)$/;
 
 function walk(dir) {
   for (const name of readdirSync(dir)) {

@@ -48,6 +48,7 @@ describe('process sandbox', () => {
       b.run({ language: 'bash', code: 'echo b' }),
       a.run({ language: 'bash', code: 'echo c' }),
     ]);
+    await Promise.all([a.close(), b.close()]);
     assert.deepEqual(
       results.map((r) => [r.status, r.stdout]),
       [

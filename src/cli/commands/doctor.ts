@@ -4,7 +4,7 @@
  */
 import { LANGUAGES, type Language } from '../../sandbox/executor.js';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.js';
-import { ProcessExecutor } from '../../sandbox/process/process-executor.js';
+import { NO_PRESTART, ProcessExecutor } from '../../sandbox/process/process-executor.js';
 import { createProcessSandbox, probeSandbox, type SandboxReport } from '../../sandbox/process/process-sandbox.js';
 import { parse } from '../args.js';
 import type { Command } from '../io.js';
@@ -98,7 +98,7 @@ export const doctorCommand: Command = async (argv, io) => {
   const checks = layerChecks(report);
   const languages: Check[] = [];
   if (report.ready) {
-    const executor = new ProcessExecutor(await createProcessSandbox());
+    const executor = new ProcessExecutor(await createProcessSandbox(), { prestart: NO_PRESTART });
     for (const language of LANGUAGES) {
       const r = await executor.run({ language, code: PROBES[language], limits: { wallMs: 30_000 } });
       const ok = r.status === 'ok' && r.stdout.trim() === 'ok';
@@ -110,6 +110,7 @@ export const doctorCommand: Command = async (argv, io) => {
           : `${r.status}: ${(r.error?.message ?? r.stderr).trim().split('\n').at(-1) ?? ''}`,
       });
     }
+    await executor.close();
   }
   const ready = report.ready && languages.every((l) => l.ok);
   if (values.json) {

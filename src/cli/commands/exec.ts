@@ -8,7 +8,7 @@ import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { LANGUAGES, type ExecResult, type InputFile, type Language } from '../../sandbox/executor.js';
 import type { LimitOverrides } from '../../sandbox/limits.js';
-import { ProcessExecutor } from '../../sandbox/process/process-executor.js';
+import { NO_PRESTART, ProcessExecutor } from '../../sandbox/process/process-executor.js';
 import { createProcessSandbox } from '../../sandbox/process/process-sandbox.js';
 import { numberFlag, parse } from '../args.js';
 import type { CliIO, Command } from '../io.js';
@@ -95,7 +95,8 @@ export const execCommand: Command = async (argv, io) => {
   const unsandboxed = Boolean(values['unsandboxed-i-know-this-is-unsafe']);
   if (unsandboxed)
     io.stderr.write('codemode: WARNING: running WITHOUT a sandbox (--unsandboxed-i-know-this-is-unsafe)\n');
-  const executor = new ProcessExecutor(await createProcessSandbox({ unsandboxed }));
+  // One run: nothing to pre-start.
+  const executor = new ProcessExecutor(await createProcessSandbox({ unsandboxed }), { prestart: NO_PRESTART });
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);

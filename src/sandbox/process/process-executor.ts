@@ -21,7 +21,7 @@ import {
 } from '../executor.js';
 import { DEFAULT_LIMITS, MAX_LIMITS, resolveLimits, type Limits } from '../limits.js';
 import { OutputBuffer } from '../output-buffer.js';
-import type { ReadOnlyBind, Sandbox, SandboxProcess, SandboxStats } from '../sandbox.js';
+import type { Sandbox, SandboxProcess, SandboxStats } from '../sandbox.js';
 import { transpileTypeScript } from '../transpile.js';
 import { giveToSandbox, walkWorkspace, writeInputFiles } from '../workspace-fs.js';
 import { SANDBOX_RUN_DIR } from './bwrap-args.js';
@@ -39,18 +39,36 @@ export interface ProcessExecutorOptions {
   python?: string;
   node?: string;
   bash?: string;
+  /**
+   * Runners kept started per language, each waiting for one run's code in its
+   * own fresh sandbox and workspace (never reused). They take the sandbox and
+   * interpreter start off a run's path. Default: one per language; 0 turns it off.
+   */
+  prestart?: Partial<Record<Language, number>>;
 }
 
-interface Prepared {
-  argv: string[];
-  files: Record<string, string>;
-  env?: Record<string, string>;
-}
+export const NO_PRESTART: Readonly<Record<Language, number>> = Object.freeze({
+  python: 0,
+  javascript: 0,
+  typescript: 0,
+  bash: 0,
+});
+
+export const DEFAULT_PRESTART: Readonly<Record<Language, number>> = Object.freeze({
+  python: 1,
+  javascript: 1,
+  typescript: 1,
+  bash: 1,
+});
 
 export class ProcessExecutor implements Executor {
   private readonly defaults: Limits;
   private readonly ceiling: Limits;
   private readonly tmpRoot: string;
+  private readonly prestartSizes: Record<Language, number>;
+  private readonly prestarted = new Map<Language, Runner[]>();
+  private readonly refilling = new Map<Language, Promise<void>>();
+  private closed = false;
 
   constructor(
     private readonly sandbox: Sandbox,
@@ -59,6 +77,8 @@ export class ProcessExecutor implements Executor {
     this.ceiling = options.ceiling ?? { ...MAX_LIMITS };
     this.defaults = resolveLimits(undefined, options.defaults ?? DEFAULT_LIMITS, this.ceiling);
     this.tmpRoot = options.tmpRoot ?? os.tmpdir();
+    this.prestartSizes = { ...DEFAULT_PRESTART, ...options.prestart };
+    for (const language of LANGUAGES) this.refill(language);
   }
 
   async run(request: ExecRequest): Promise<ExecResult> {
@@ -80,61 +100,134 @@ export class ProcessExecutor implements Executor {
     });
     if (request.signal?.aborted) return base('cancelled', { reason: 'cancelled before the run started' });
 
-    const prepared = await this.prepare(request, limits);
-    if ('error' in prepared) return base('error', { error: prepared.error, reason: 'the code did not compile' });
+    const source = await sourceFiles(request);
+    if (!source.ok) return base('error', { error: source.error, reason: 'the code did not compile' });
 
-    const uid = this.sandbox.info.uid;
-    const ownWorkspace = request.workspaceDir === undefined;
-    const workspace = request.workspaceDir ?? mkdtempSync(path.join(this.tmpRoot, 'codemode-ws-'));
-    const codeDir = mkdtempSync(path.join(this.tmpRoot, 'codemode-code-'));
-    chmodSync(codeDir, 0o755);
+    let runner: Runner;
     try {
-      if (!ownWorkspace) mkdirSync(workspace, { recursive: true });
-      giveToSandbox(workspace, uid);
-      for (const [name, content] of Object.entries(prepared.files)) {
-        writeFileSync(path.join(codeDir, name), content, { mode: 0o644 });
+      runner =
+        this.takePrestarted(request, limits) ?? (await this.launch(request.language, limits, request.workspaceDir));
+    } catch (e) {
+      if (isAppError(e, 'INVALID_ARGUMENT')) throw e;
+      return base('not_started', { reason: e instanceof Error ? e.message : String(e) });
+    }
+    try {
+      for (const [name, content] of Object.entries(source.files)) {
+        writeFileSync(path.join(runner.codeDir, name), content, { mode: 0o644 });
       }
-      if (request.files?.length) writeInputFiles(workspace, request.files, uid, limits.diskBytes);
-      const roBinds: ReadOnlyBind[] = [
-        { host: codeDir, sandbox: SANDBOX_RUN_DIR },
-        { host: RUNNERS_HOST_DIR, sandbox: RUNTIME_DIR },
-      ];
-      let proc: SandboxProcess;
-      try {
-        proc = await this.sandbox.spawn({
-          argv: [...prepared.argv, ...(request.args ?? [])],
-          workspaceDir: workspace,
-          limits,
-          env: prepared.env ?? {},
-          roBinds,
-          extraPipes: 1,
-          cpuRlimit: true,
-        });
-      } catch (e) {
-        if (isAppError(e, 'INVALID_ARGUMENT')) throw e;
-        return base('not_started', { reason: e instanceof Error ? e.message : String(e) });
-      }
-      const result = await supervise(proc, request, limits, workspace);
-      const walked = walkWorkspace(workspace);
+      if (request.files?.length)
+        writeInputFiles(runner.workspace, request.files, this.sandbox.info.uid, limits.diskBytes);
+      // Go: the arguments, each ending in NUL, then EOF (see runners/).
+      runner.proc.extra[1]?.end(Buffer.from((request.args ?? []).map((a) => `${a}\0`).join(''), 'utf8'));
+      const result = await supervise(runner, request, limits);
       return {
         ...base(result.status),
         ...result,
-        files: walked.entries,
+        files: walkWorkspace(runner.workspace).entries,
         durationMs: performance.now() - started,
       };
     } finally {
-      rmSync(codeDir, { recursive: true, force: true });
-      if (ownWorkspace) rmSync(workspace, { recursive: true, force: true });
+      runner.proc.kill();
+      rmSync(runner.codeDir, { recursive: true, force: true });
+      if (runner.ownWorkspace) rmSync(runner.workspace, { recursive: true, force: true });
     }
   }
 
-  async close(): Promise<void> {}
+  /** Stop the pre-started runners. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const runners of this.prestarted.values()) {
+      for (const r of runners.splice(0)) await discard(r);
+    }
+  }
 
-  private async prepare(request: ExecRequest, limits: Limits): Promise<Prepared | { error: ExecError }> {
+  /**
+   * Start a runner: a fresh workspace and code directory, and the language's
+   * runner inside the sandbox, waiting for its code.
+   */
+  private async launch(language: Language, limits: Limits, workspaceDir?: string): Promise<Runner> {
+    const uid = this.sandbox.info.uid;
+    const ownWorkspace = workspaceDir === undefined;
+    const workspace = workspaceDir ?? mkdtempSync(path.join(this.tmpRoot, 'codemode-ws-'));
+    const codeDir = mkdtempSync(path.join(this.tmpRoot, 'codemode-code-'));
+    try {
+      chmodSync(codeDir, 0o755);
+      if (!ownWorkspace) mkdirSync(workspace, { recursive: true });
+      giveToSandbox(workspace, uid);
+      const { argv, env } = this.command(language, limits);
+      const proc = await this.sandbox.spawn({
+        argv,
+        workspaceDir: workspace,
+        limits,
+        env,
+        roBinds: [
+          { host: codeDir, sandbox: SANDBOX_RUN_DIR },
+          { host: RUNNERS_HOST_DIR, sandbox: RUNTIME_DIR },
+        ],
+        extraPipes: 2,
+        cpuRlimit: true,
+      });
+      const runner: Runner = { proc, workspace, codeDir, ownWorkspace, exited: false };
+      void proc.exited.then(() => (runner.exited = true));
+      return runner;
+    } catch (e) {
+      rmSync(codeDir, { recursive: true, force: true });
+      if (ownWorkspace) rmSync(workspace, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * A pre-started runner, when this run can use one: it has its own fresh
+   * workspace, and its limits are the defaults the runner was started with
+   * (wall time and output are enforced by the host and may differ).
+   */
+  private takePrestarted(request: ExecRequest, limits: Limits): Runner | null {
+    const want = this.prestartSizes[request.language] ?? 0;
+    if (want === 0 || request.workspaceDir !== undefined) return null;
+    if (SPAWN_TIME_LIMITS.some((k) => limits[k] !== this.defaults[k])) return null;
+    const ready = this.prestarted.get(request.language) ?? [];
+    this.prestarted.set(request.language, ready);
+    let runner: Runner | undefined;
+    while ((runner = ready.shift()) && runner.exited) void discard(runner);
+    this.refill(request.language);
+    return runner ?? null;
+  }
+
+  /** Top the language's pre-started runners back up, in the background. */
+  private refill(language: Language): void {
+    const want = this.prestartSizes[language] ?? 0;
+    if (this.closed || want === 0 || this.refilling.has(language)) return;
+    const refill = (async () => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      try {
+        const ready = this.prestarted.get(language) ?? [];
+        this.prestarted.set(language, ready);
+        while (!this.closed && ready.length < want) {
+          const runner = await this.launch(language, this.defaults);
+          if (this.closed) await discard(runner);
+          else ready.push(runner);
+        }
+      } catch {
+        // the next run starts its own runner, and reports why if that fails too
+      } finally {
+        this.refilling.delete(language);
+      }
+    })();
+    this.refilling.set(language, refill);
+  }
+
+  /** Resolves when every language's pre-started runners are in place (for benchmarks and tests). */
+  async ready(): Promise<void> {
+    while (this.refilling.size > 0) await Promise.all(this.refilling.values());
+  }
+
+  private command(language: Language, limits: Limits): { argv: string[]; env: Record<string, string> } {
     const python = this.options.python ?? '/usr/bin/python3';
     const node = this.options.node ?? process.execPath;
     const bash = this.options.bash ?? '/bin/bash';
     const heapMb = Math.max(16, Math.floor((limits.memoryBytes * 0.75) / (1024 * 1024)));
+    const nodeEnv = { NODE_PATH: '/workspace/node_modules', NODE_OPTIONS: '' };
     const nodeArgv = (extra: string[]) => [
       node,
       `--max-old-space-size=${heapMb}`,
@@ -142,24 +235,53 @@ export class ProcessExecutor implements Executor {
       ...extra,
       `${RUNTIME_DIR}/node-runner.cjs`,
     ];
-    const nodeEnv = { NODE_PATH: '/workspace/node_modules', NODE_OPTIONS: '' };
-    switch (request.language) {
+    switch (language) {
       case 'python':
-        return { argv: [python, '-s', `${RUNTIME_DIR}/python-runner.py`], files: { 'main.py': request.code } };
+        return { argv: [python, '-s', `${RUNTIME_DIR}/python-runner.py`], env: {} };
       case 'javascript':
-        return { argv: nodeArgv([]), files: { 'main.cjs': request.code, 'main.mjs': request.code }, env: nodeEnv };
-      case 'typescript': {
-        const out = await transpileTypeScript(request.code, 'main.ts');
-        if (!out.ok) return { error: out.error };
-        return {
-          argv: nodeArgv(['--enable-source-maps']),
-          files: { 'main.cjs': out.code, 'main.mjs': out.code, 'main.ts': request.code },
-          env: nodeEnv,
-        };
-      }
+        return { argv: nodeArgv([]), env: nodeEnv };
+      case 'typescript':
+        return { argv: nodeArgv(['--enable-source-maps']), env: nodeEnv };
       case 'bash':
-        return { argv: [bash, `${SANDBOX_RUN_DIR}/main.sh`], files: { 'main.sh': request.code } };
+        return { argv: [bash, `${RUNTIME_DIR}/bash-runner.sh`], env: {} };
     }
+  }
+}
+
+/** Limits fixed when a runner starts (rlimits, cgroup, tmpfs sizes, Node's heap). */
+const SPAWN_TIME_LIMITS = ['cpuMs', 'memoryBytes', 'processes', 'diskBytes', 'tmpBytes', 'openFiles'] as const;
+
+/** A runner inside the sandbox, waiting for its code (or running it). */
+interface Runner {
+  proc: SandboxProcess;
+  workspace: string;
+  codeDir: string;
+  ownWorkspace: boolean;
+  exited: boolean;
+}
+
+async function discard(runner: Runner): Promise<void> {
+  await runner.proc.dispose();
+  rmSync(runner.codeDir, { recursive: true, force: true });
+  if (runner.ownWorkspace) rmSync(runner.workspace, { recursive: true, force: true });
+}
+
+/** The files the runner executes, by language. TypeScript is transpiled here, on the host. */
+async function sourceFiles(
+  request: ExecRequest,
+): Promise<{ ok: true; files: Record<string, string> } | { ok: false; error: ExecError }> {
+  switch (request.language) {
+    case 'python':
+      return { ok: true, files: { 'main.py': request.code } };
+    case 'javascript':
+      return { ok: true, files: { 'main.cjs': request.code, 'main.mjs': request.code } };
+    case 'typescript': {
+      const out = await transpileTypeScript(request.code, 'main.ts');
+      if (!out.ok) return out;
+      return { ok: true, files: { 'main.cjs': out.code, 'main.mjs': out.code, 'main.ts': request.code } };
+    }
+    case 'bash':
+      return { ok: true, files: { 'main.sh': request.code } };
   }
 }
 
@@ -198,12 +320,10 @@ type Supervised = Pick<
 >;
 
 /** Watch a running program until it ends, enforcing the host-side limits. */
-async function supervise(
-  proc: SandboxProcess,
-  request: ExecRequest,
-  limits: Limits,
-  workspace: string,
-): Promise<Supervised> {
+async function supervise(runner: Runner, request: ExecRequest, limits: Limits): Promise<Supervised> {
+  const { proc, workspace } = runner;
+  // A pre-started runner spent CPU starting up before this run: count from here.
+  const cpuBaseline = proc.stats().cpuMs ?? 0;
   const out = new OutputBuffer(limits.outputBytes);
   const err = new OutputBuffer(limits.outputBytes);
   let stopped: { status: ExecStatus; reason: string } | null = null;
@@ -239,7 +359,7 @@ async function supervise(
     if (watching) return;
     watching = true;
     lastStats = proc.stats();
-    if (lastStats.cpuMs !== null && lastStats.cpuMs > limits.cpuMs) {
+    if (lastStats.cpuMs !== null && lastStats.cpuMs - cpuBaseline > limits.cpuMs) {
       stop('cpu_time', `CPU time limit of ${limits.cpuMs} ms reached`);
     }
     const used = walkWorkspace(workspace, 0).bytes;
@@ -265,7 +385,10 @@ async function supervise(
     reason = `the sandbox failed before the program started: ${stderr.trim() || `exit status ${exit.exitCode}`}`;
   } else if (finalStopped) {
     ({ status, reason } = finalStopped);
-  } else if (signal === 'SIGXCPU' || (signal === 'SIGKILL' && stats.cpuMs !== null && stats.cpuMs >= limits.cpuMs)) {
+  } else if (
+    signal === 'SIGXCPU' ||
+    (signal === 'SIGKILL' && stats.cpuMs !== null && stats.cpuMs - cpuBaseline >= limits.cpuMs)
+  ) {
     status = 'cpu_time';
     reason = `CPU time limit of ${limits.cpuMs} ms reached`;
   } else if (stats.oomKilled || /JavaScript heap out of memory|Reached heap limit/.test(stderr)) {

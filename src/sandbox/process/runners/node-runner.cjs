@@ -1,7 +1,9 @@
 'use strict';
-// One-shot runner: runs /run/codemode/main.cjs (CommonJS) or, when the code
-// needs it (import/export, top-level await), main.mjs (ESM). An uncaught error
-// is printed without runner frames and reported as JSON on fd 3.
+// One-shot runner: waits until the host says go on fd 4 (the program's
+// arguments, each ending in NUL, then EOF), then runs /run/codemode/main.cjs
+// (CommonJS) or, when the code needs it (import/export, top-level await),
+// main.mjs (ESM). An uncaught error is printed without runner frames and
+// reported as JSON on fd 3.
 const fs = require('node:fs');
 const vm = require('node:vm');
 const Module = require('node:module');
@@ -62,19 +64,28 @@ function fail(err) {
   setImmediate(() => process.exit(1));
 }
 
-process.on('uncaughtException', fail);
-process.on('unhandledRejection', fail);
-process.argv = [process.argv[0], MAIN_CJS, ...process.argv.slice(2)];
+function start(args) {
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  process.argv = [process.argv[0], MAIN_CJS, ...args];
+  const source = fs.readFileSync(MAIN_CJS, 'utf8');
+  let esm = false;
+  try {
+    new vm.Script(Module.wrap(source), { filename: MAIN_CJS });
+  } catch (err) {
+    if (err instanceof SyntaxError && ESM_ONLY.test(err.message)) esm = true;
+    else fail(err);
+  }
+  if (!reported) {
+    if (esm) import(MAIN_MJS).catch(fail);
+    else require(MAIN_CJS);
+  }
+}
 
-const source = fs.readFileSync(MAIN_CJS, 'utf8');
-let esm = false;
-try {
-  new vm.Script(Module.wrap(source), { filename: MAIN_CJS });
-} catch (err) {
-  if (err instanceof SyntaxError && ESM_ONLY.test(err.message)) esm = true;
-  else fail(err);
-}
-if (!reported) {
-  if (esm) import(MAIN_MJS).catch(fail);
-  else require(MAIN_CJS);
-}
+const chunks = [];
+const go = fs.createReadStream(null, { fd: 4 });
+go.on('data', (c) => chunks.push(c));
+go.on('end', () => {
+  const data = Buffer.concat(chunks).toString('utf8');
+  start(data ? data.split('\0').slice(0, -1) : []);
+});

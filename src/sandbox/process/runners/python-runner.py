@@ -1,5 +1,8 @@
-"""One-shot runner: runs /run/codemode/main.py as __main__, prints a traceback
-without runner frames, and reports an uncaught exception as JSON on fd 3."""
+"""One-shot runner: waits until the host says go on fd 4 (the program's
+arguments, each ending in NUL, then EOF), runs /run/codemode/main.py as
+__main__, prints a traceback without runner frames, and reports an uncaught
+exception as JSON on fd 3. Waiting lets the host start runners before the code
+is known."""
 import os
 import sys
 
@@ -28,8 +31,20 @@ def user_line(exc):
     return line, None
 
 
+def wait_for_go():
+    chunks = []
+    while True:
+        chunk = os.read(4, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(4)
+    data = b"".join(chunks)
+    return [a.decode("utf-8", "surrogateescape") for a in data.split(b"\0")[:-1]]
+
+
 def main():
-    sys.argv = [MAIN] + sys.argv[1:]
+    sys.argv = [MAIN] + wait_for_go()
     sys.path[0] = "/workspace"
     with open(MAIN, encoding="utf-8") as f:
         source = f.read()
