@@ -1,7 +1,9 @@
 // Tests for the pure mcpServers config parser and the --upstream flag syntax.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
+  CODEMODE_CONFIG_JSON_SCHEMA,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
   loadCodeModeConfig,
   needsApproval,
@@ -149,5 +151,14 @@ describe('loadCodeModeConfig', () => {
     assert.equal((await loadCodeModeConfig('/ok.json', read)).config.servers.length, 1);
     assert.match((await loadCodeModeConfig('/bad.json', read)).errors[0]?.message ?? '', /is not valid JSON/);
     assert.match((await loadCodeModeConfig('/missing.json', read)).errors[0]?.message ?? '', /cannot read .*ENOENT/);
+  });
+});
+
+describe('published mcpServers JSON Schema', () => {
+  it('matches the schema in the code (run: npm run schema)', () => {
+    const published = JSON.parse(
+      readFileSync(new URL('../../schema/mcp-servers.schema.json', import.meta.url), 'utf8'),
+    );
+    assert.deepEqual(published, JSON.parse(JSON.stringify(CODEMODE_CONFIG_JSON_SCHEMA)));
   });
 });
