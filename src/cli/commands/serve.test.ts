@@ -13,7 +13,7 @@ import type { ExecResult, Executor } from '../../sandbox/executor.js';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.js';
 import type { SessionService } from '../../sessions/contract.js';
 import type { CliIO } from '../io.js';
-import { createServeCommand, loadOrCreateToken, parseServeArgs, type ServeRuntime } from './serve.js';
+import { createServeCommand, defaultRuntime, loadOrCreateToken, parseServeArgs, type ServeRuntime } from './serve.js';
 
 describe('parseServeArgs', () => {
   it('defaults to stdio, loopback, port 8765, store on', () => {
@@ -125,6 +125,21 @@ async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+describe('serve startup errors', () => {
+  it('exits 2 naming the file when --config cannot be read', async () => {
+    const { io, out } = captureIO();
+    const code = await createServeCommand(defaultRuntime)(['--config', '/nonexistent/mcp.json'], io);
+    assert.equal(code, 2);
+    assert.match(out.stderr, /invalid --config \/nonexistent\/mcp\.json: .*cannot read/);
+  });
+
+  it('exits 2 with usage on a bad flag', async () => {
+    const { io, out } = captureIO();
+    assert.equal(await createServeCommand(defaultRuntime)(['--htp'], io), 2);
+    assert.match(out.stderr, /usage: codemode serve/);
+  });
+});
 
 describe('serve over HTTP', () => {
   it('beyond loopback without a token, generates one, prints it once, requires it, and stops on SIGTERM', async () => {

@@ -15,7 +15,8 @@ import { createCodemodeServer } from '../../mcp/codemode-server.js';
 import { isLoopback, startHttpServer } from '../../mcp/http-server.js';
 import { OutputStore } from '../../mcp/output-store.js';
 import type { Executor } from '../../sandbox/executor.js';
-import type { Sandbox } from '../../sandbox/sandbox.js';
+import type { ToolHost } from '../../codemode/contract.js';
+import type { SessionStore } from '../../store/session-store.js';
 import type { SessionService } from '../../sessions/contract.js';
 import type { CliIO, Command } from '../io.js';
 
@@ -240,7 +241,8 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
 /** The real runtime: the OS sandbox, the session manager and, with --config, Code Mode. */
 export const defaultRuntime: RuntimeFactory = async (options, _io, log) => {
   const extensions: ((server: McpServer) => void)[] = [];
-  const closers: (() => Promise<void>)[] = [];
+  const closers: (() => Promise<void> | void)[] = [];
+  let toolHost: ToolHost | undefined;
   if (options.config !== undefined) {
     const { loadCodeModeConfig } = await import('../../codemode/config.js');
     const parsed = await loadCodeModeConfig(options.config);
@@ -252,32 +254,45 @@ export const defaultRuntime: RuntimeFactory = async (options, _io, log) => {
     const { CodeModeRuntime } = await import('../../codemode/codemode.js');
     const { registerCodeModeTools } = await import('../../mcp/codemode-tools.js');
     const runtime = new CodeModeRuntime(parsed.config);
+    toolHost = runtime;
     extensions.push((server) => void registerCodeModeTools(server, runtime, { log }));
     closers.push(() => runtime.close());
   }
   const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
   const { ProcessExecutor } = await import('../../sandbox/process/process-executor.js');
+  const { SessionManager } = await import('../../sessions/session-manager.js');
   const sandbox = await createProcessSandbox({ unsandboxed: options.unsandboxed });
   const executor = new ProcessExecutor(sandbox);
-  const sessions = await createSessionService(sandbox, options, log);
+  let store: SessionStore | null | undefined; // undefined: the manager's default database
+  if (!options.store) store = null;
+  else if (options.db !== undefined) {
+    const { SqliteSessionStore } = await import('../../store/session-store.js');
+    const sqlite = new SqliteSessionStore(options.db);
+    store = sqlite;
+    closers.push(() => sqlite.close());
+  }
+  const sessions = new SessionManager({
+    sandbox,
+    ...(store === undefined ? {} : { store }),
+    ...(toolHost === undefined ? {} : { toolHost }),
+  });
   return {
     executor,
     sessions,
     extensions,
     async close() {
-      await sessions.shutdown();
-      await executor.close();
-      for (const close of closers) await close();
+      // In order, and every step runs even when one fails: kernels first, then the executor and Code Mode.
+      let failure: unknown;
+      for (const step of [() => sessions.shutdown(), () => executor.close(), ...closers]) {
+        try {
+          await step();
+        } catch (e) {
+          failure ??= e;
+        }
+      }
+      if (failure !== undefined) throw failure;
     },
   };
 };
-
-async function createSessionService(
-  _sandbox: Sandbox,
-  _options: ServeOptions,
-  _log: (m: string) => void,
-): Promise<SessionService> {
-  throw new AppError('SANDBOX_UNAVAILABLE', 'the session manager is not available in this build');
-}
 
 export const serveCommand: Command = createServeCommand(defaultRuntime);

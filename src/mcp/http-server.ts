@@ -1,0 +1,288 @@
+/**
+ * Streamable HTTP front end on plain node:http. Guards every request before
+ * the MCP transport sees it: Host and Origin against DNS rebinding (403),
+ * bearer token (401), body size (413). One stateful MCP session per
+ * initialize, each with its own McpServer and bound to the principal (token)
+ * that created it; another principal gets 404 as if it did not exist.
+ */
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+
+export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'] as const;
+
+export interface HttpServerOptions {
+  /** Builds the MCP server of one MCP session for its principal. */
+  createServer: (principal: string) => McpServer;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 8765; 0 picks a free port. */
+  port?: number;
+  /** Accepted bearer tokens; each token is its own principal. Required beyond loopback. */
+  tokens?: string[];
+  /** Extra host names accepted in Host/Origin (e.g. a LAN name), besides loopback and the bind address. */
+  allowedHosts?: string[];
+  /** Largest request body in bytes (default 16 MiB). */
+  maxBodyBytes?: number;
+  /** Most MCP sessions open at once (default 1000). */
+  maxSessions?: number;
+  /** Close MCP sessions idle this long (default 1 h). */
+  idleTimeoutMs?: number;
+  log?: (message: string) => void;
+}
+
+export interface RunningHttpServer {
+  readonly url: string;
+  readonly port: number;
+  readonly host: string;
+  /** Open MCP sessions. */
+  sessionCount(): number;
+  close(): Promise<void>;
+}
+
+interface McpSession {
+  transport: StreamableHTTPServerTransport;
+  server: McpServer;
+  principal: string;
+  lastSeen: number;
+}
+
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return (LOOPBACK_HOSTS as readonly string[]).includes(h) || h.startsWith('127.');
+}
+
+/** The principal of a token: a stable, non-reversible id. */
+export function principalOf(token: string): string {
+  return `token:${createHash('sha256').update(token).digest('hex').slice(0, 16)}`;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function rpcError(
+  res: ServerResponse,
+  status: number,
+  code: number,
+  message: string,
+  headers?: Record<string, string>,
+) {
+  sendJson(res, status, { jsonrpc: '2.0', error: { code, message }, id: null }, headers);
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new BodyTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buf = chunk as Buffer;
+    size += buf.length;
+    if (size > maxBytes) throw new BodyTooLarge();
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const host = options.host ?? '127.0.0.1';
+  const tokens = (options.tokens ?? []).filter((t) => t !== '');
+  if (!isLoopback(host) && tokens.length === 0) {
+    throw new Error(`refusing to serve on ${host} without a bearer token: bind to 127.0.0.1 or configure a token`);
+  }
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const maxSessions = options.maxSessions ?? 1000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 60 * 60 * 1000;
+  const log = options.log ?? (() => {});
+  const tokenDigests = tokens.map((t) => ({
+    digest: createHash('sha256').update(t).digest(),
+    principal: principalOf(t),
+  }));
+  const sessions = new Map<string, McpSession>();
+  let port = options.port ?? 8765;
+
+  const allowedHostNames = (): Set<string> => {
+    const names = new Set<string>(['localhost', '127.0.0.1', '[::1]', ...(options.allowedHosts ?? [])]);
+    if (host !== '0.0.0.0' && host !== '::') names.add(host.includes(':') ? `[${host}]` : host);
+    return names;
+  };
+
+  /** Host must be an allowed name with our port; Origin, when sent, likewise. */
+  function hostAllowed(req: IncomingMessage): boolean {
+    const names = allowedHostNames();
+    const ok = (authority: string): boolean => {
+      const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority.toLowerCase());
+      if (m === null) return false;
+      return names.has(m[1] ?? '') && (m[2] === undefined ? port === 80 : Number(m[2]) === port);
+    };
+    const hostHeader = header(req, 'host');
+    if (hostHeader === undefined || !ok(hostHeader)) return false;
+    const origin = header(req, 'origin');
+    if (origin === undefined) return true;
+    try {
+      const url = new URL(origin);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && ok(url.host || 'invalid');
+    } catch {
+      return false;
+    }
+  }
+
+  /** The principal, or undefined when the token is missing or wrong. */
+  function authenticate(req: IncomingMessage): string | undefined {
+    if (tokenDigests.length === 0) return 'local';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header(req, 'authorization') ?? '');
+    if (m === null) return undefined;
+    const digest = createHash('sha256')
+      .update(m[1] ?? '')
+      .digest();
+    let principal: string | undefined;
+    for (const t of tokenDigests) if (timingSafeEqual(t.digest, digest)) principal = t.principal;
+    return principal;
+  }
+
+  async function closeSession(id: string, session: McpSession): Promise<void> {
+    sessions.delete(id);
+    await session.server.close().catch(() => {});
+  }
+
+  async function handleMcp(req: IncomingMessage, res: ServerResponse, principal: string): Promise<void> {
+    const sessionId = header(req, 'mcp-session-id');
+    let body: unknown;
+    if (req.method === 'POST') {
+      let raw: Buffer;
+      try {
+        raw = await readBody(req, maxBodyBytes);
+      } catch (error) {
+        if (error instanceof BodyTooLarge) {
+          rpcError(res, 413, -32600, `Request body larger than ${maxBodyBytes} bytes`, { connection: 'close' });
+          req.resume();
+          return;
+        }
+        throw error;
+      }
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        rpcError(res, 400, -32700, 'Parse error: the body is not valid JSON');
+        return;
+      }
+    }
+
+    if (sessionId !== undefined) {
+      const session = sessions.get(sessionId);
+      // Another principal's session does not exist for this caller.
+      if (session === undefined || session.principal !== principal) {
+        rpcError(res, 404, -32001, 'Session not found');
+        return;
+      }
+      session.lastSeen = Date.now();
+      await session.transport.handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== 'POST' || !isInitializeRequest(body)) {
+      rpcError(res, 400, -32000, 'Bad Request: no valid session id; start with an initialize request');
+      return;
+    }
+    if (sessions.size >= maxSessions) {
+      rpcError(res, 503, -32000, 'Too many open MCP sessions; close one and try again', { 'retry-after': '5' });
+      return;
+    }
+    const server = options.createServer(principal);
+    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sessions.set(id, { transport, server, principal, lastSeen: Date.now() });
+      },
+      onsessionclosed: (id) => {
+        const s = sessions.get(id);
+        if (s !== undefined) void closeSession(id, s);
+      },
+    });
+    transport.onclose = () => {
+      const id = transport.sessionId;
+      const s = id === undefined ? undefined : sessions.get(id);
+      if (id !== undefined && s !== undefined) void closeSession(id, s);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  }
+
+  const http: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (!hostAllowed(req)) {
+      sendJson(res, 403, { error: 'forbidden', message: 'Host or Origin not allowed' });
+      req.resume();
+      return;
+    }
+    if (url.pathname === '/healthz') {
+      sendJson(res, 200, { status: 'ok', sessions: sessions.size });
+      return;
+    }
+    if (url.pathname !== '/mcp') {
+      sendJson(res, 404, { error: 'not_found', message: 'The MCP endpoint is /mcp' });
+      req.resume();
+      return;
+    }
+    const principal = authenticate(req);
+    if (principal === undefined) {
+      rpcError(res, 401, -32001, 'Unauthorized: send "Authorization: Bearer <token>"', {
+        'www-authenticate': 'Bearer realm="codemode"',
+      });
+      req.resume();
+      return;
+    }
+    handleMcp(req, res, principal).catch((error: unknown) => {
+      log(`http: request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      rpcError(res, 500, -32603, 'Internal server error');
+    });
+  });
+  http.requestTimeout = 0; // SSE responses of long runs stay open
+  http.headersTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  port = (http.address() as AddressInfo).port;
+
+  const sweeper = setInterval(
+    () => {
+      const cutoff = Date.now() - idleTimeoutMs;
+      for (const [id, s] of sessions) if (s.lastSeen < cutoff) void closeSession(id, s);
+    },
+    Math.min(idleTimeoutMs, 60_000),
+  );
+  sweeper.unref();
+
+  const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return {
+    url: `http://${urlHost}:${port}/mcp`,
+    port,
+    host,
+    sessionCount: () => sessions.size,
+    async close() {
+      clearInterval(sweeper);
+      await Promise.all([...sessions].map(([id, s]) => closeSession(id, s)));
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Shared setup for the MCP e2e suites: the real sandboxed executor and
+ * SessionManager (in-memory store, temporary workspaces), an in-process
+ * Streamable HTTP server on port 0, and SDK clients connected to it.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createCodemodeServer } from '../../src/mcp/codemode-server.js';
+import { startHttpServer, type RunningHttpServer } from '../../src/mcp/http-server.js';
+import { OutputStore } from '../../src/mcp/output-store.js';
+import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
+import { ProcessExecutor } from '../../src/sandbox/process/process-executor.js';
+import { SessionManager } from '../../src/sessions/session-manager.js';
+
+export interface TestServer {
+  http: RunningHttpServer;
+  executor: ProcessExecutor;
+  sessions: SessionManager;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(options: { tokens?: string[]; maxBodyBytes?: number; replyChars?: number } = {}) {
+  const sandbox = await createProcessSandbox();
+  const executor = new ProcessExecutor(sandbox);
+  const workspaceRoot = mkdtempSync(path.join(os.tmpdir(), 'codemode-mcp-e2e-'));
+  chmodSync(workspaceRoot, 0o711); // the sandbox user must reach its workspace
+  const sessions = new SessionManager({ sandbox, store: null, workspaceRoot, pool: false });
+  const outputs = new OutputStore();
+  const http = await startHttpServer({
+    port: 0,
+    ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
+    ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    createServer: (principal) =>
+      createCodemodeServer({
+        executor,
+        sessions,
+        principal,
+        outputs,
+        progressIntervalMs: 100,
+        ...(options.replyChars === undefined ? {} : { replyChars: options.replyChars }),
+      }),
+  });
+  return {
+    http,
+    executor,
+    sessions,
+    async close() {
+      await http.close();
+      await sessions.shutdown();
+      await executor.close();
+      rmSync(workspaceRoot, { recursive: true, force: true });
+    },
+  } satisfies TestServer;
+}
+
+export async function connectHttpClient(url: string, token?: string): Promise<Client> {
+  const client = new Client({ name: 'codemode-e2e', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    ...(token === undefined ? {} : { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+  });
+  await client.connect(transport);
+  return client;
+}
+
+/** The text of a tool result's first text part. */
+export function firstText(result: unknown): string {
+  const parts = ((result as { content?: unknown }).content ?? []) as { type: string; text?: string }[];
+  return parts.find((p) => p.type === 'text')?.text ?? '';
+}
