@@ -88,6 +88,8 @@ export interface ExecRequest {
   signal?: AbortSignal;
   /** Live output as it arrives (for progress notifications). */
   onOutput?: (chunk: OutputChunk) => void;
+  /** Answer from the result cache when this exact run was done before (where the server has one). */
+  cache?: boolean;
 }
 
 export interface WorkspaceEntry {
@@ -125,6 +127,8 @@ export interface ExecResult {
   isolation: IsolationInfo;
   /** A human-readable one-line reason when status is not ok/error. */
   reason?: string;
+  /** True when the result came from the result cache instead of a new run. */
+  cached?: boolean;
 }
 
 export interface Executor {

@@ -23,6 +23,8 @@ export interface SessionInfo {
   limits: Limits;
   /** True when the session's kernel came from the warm pool. */
   pooled: boolean;
+  /** Something the caller should know, e.g. the outcome of a history replay on resume. */
+  note?: string;
 }
 
 export interface SessionExecResult extends ExecResult {
@@ -33,12 +35,16 @@ export interface SessionExecResult extends ExecResult {
   /** Set when the kernel died during or before this run: its variables are gone, files are kept. */
   kernelRestarted?: boolean;
   note?: string;
+  /** CPU time the kernel tree used during this execution (cgroup accounting), when known. */
+  cpuMs?: number;
 }
 
 export interface ExecutionRecord {
   id: string;
   sessionId: string;
   executionCount: number;
+  /** `execute` ran code in the kernel; `script` ran a workspace file (code is the command line). */
+  kind?: 'execute' | 'script';
   language: Language;
   code: string;
   status: ExecResult['status'];
@@ -48,6 +54,8 @@ export interface ExecutionRecord {
   error?: ExecResult['error'];
   startedAt: string;
   durationMs: number;
+  /** Why the run stopped, when status is not ok/error. */
+  reason?: string;
 }
 
 export interface CreateSessionOptions {

@@ -14,6 +14,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 function cli(args: string[], input?: string) {
   const r = spawnSync(process.execPath, ['--no-node-snapshot', '--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: ROOT,
+    env: { ...process.env, CODEMODE_HOME: path.join(tmp, 'home') },
     input: input ?? '',
     encoding: 'utf8',
     timeout: 60_000,
@@ -100,6 +101,17 @@ describe('codemode exec', () => {
     assert.match(limit.stderr, /limits\.wallMs = 99999000 is above this server's maximum/);
     const noLang = cli(['exec', '-c', 'x']);
     assert.match(noLang.stderr, /cannot tell the language/);
+  });
+
+  it('answers a repeated run from the result cache with --cache', () => {
+    const code = 'import random; print(random.random())';
+    const first = cli(['exec', '--lang', 'python', '-c', code, '--cache']);
+    const second = cli(['exec', '--lang', 'python', '-c', code, '--cache']);
+    const uncached = cli(['exec', '--lang', 'python', '-c', code]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(second.stdout, first.stdout);
+    assert.match(second.stderr, /result from the cache/);
+    assert.notEqual(uncached.stdout, first.stdout);
   });
 
   it('reports a missing file as not found', () => {

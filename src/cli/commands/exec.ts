@@ -6,7 +6,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
-import { LANGUAGES, type ExecResult, type InputFile, type Language } from '../../sandbox/executor.js';
+import { ensureStateDirs, loadSettings } from '../../config/load-settings.js';
+import { CachingExecutor } from '../../sandbox/caching-executor.js';
+import { LANGUAGES, type ExecResult, type Executor, type InputFile, type Language } from '../../sandbox/executor.js';
+import { ResultCache, resultCacheKey } from '../../store/result-cache.js';
 import type { LimitOverrides } from '../../sandbox/limits.js';
 import { NO_PRESTART, ProcessExecutor } from '../../sandbox/process/process-executor.js';
 import { createProcessSandbox } from '../../sandbox/process/process-sandbox.js';
@@ -24,6 +27,7 @@ Runs code once in a fresh sandbox and prints its output.
       --workspace DIR   use DIR as the workspace and keep what the program writes there
       --timeout SEC     wall-clock limit in seconds          --cpu SEC     CPU time limit
       --memory MB       memory limit in MiB                  --output KB   output kept per stream
+      --cache           answer from the result cache when this exact run was done before
       --json            print the full result as JSON
       --unsandboxed-i-know-this-is-unsafe   run WITHOUT isolation (trusted code only)
 `;
@@ -53,6 +57,7 @@ export const execCommand: Command = async (argv, io) => {
     memory: { type: 'string' },
     output: { type: 'string' },
     json: { type: 'boolean' },
+    cache: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
     'unsandboxed-i-know-this-is-unsafe': { type: 'boolean' },
   });
@@ -95,8 +100,24 @@ export const execCommand: Command = async (argv, io) => {
   const unsandboxed = Boolean(values['unsandboxed-i-know-this-is-unsafe']);
   if (unsandboxed)
     io.stderr.write('codemode: WARNING: running WITHOUT a sandbox (--unsandboxed-i-know-this-is-unsafe)\n');
+  const { settings } = loadSettings({ env: io.env, cwd: io.cwd });
   // One run: nothing to pre-start.
-  const executor = new ProcessExecutor(await createProcessSandbox({ unsandboxed }), { prestart: NO_PRESTART });
+  const processExecutor = new ProcessExecutor(await createProcessSandbox({ unsandboxed }), {
+    prestart: NO_PRESTART,
+    defaults: settings.limits.defaults,
+    ceiling: settings.limits.max,
+  });
+  let cache: ResultCache | null = null;
+  let executor: Executor = processExecutor;
+  if (values.cache) {
+    ensureStateDirs(settings);
+    cache = new ResultCache(settings.store.path);
+    executor = new CachingExecutor(processExecutor, {
+      cache,
+      keyOf: resultCacheKey,
+      resolveLimits: (o) => processExecutor.limitsFor(o),
+    });
+  }
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
@@ -108,6 +129,7 @@ export const execCommand: Command = async (argv, io) => {
       files,
       limits,
       signal: ac.signal,
+      ...(values.cache ? { cache: true } : {}),
       ...(values.stdin !== undefined ? { stdin: values.stdin } : {}),
       ...(values.workspace !== undefined ? { workspaceDir: path.resolve(io.cwd, values.workspace) } : {}),
       ...(values.json ? {} : { onOutput: (c) => (c.stream === 'stdout' ? io.stdout : io.stderr).write(c.text) }),
@@ -118,6 +140,7 @@ export const execCommand: Command = async (argv, io) => {
   } finally {
     process.removeListener('SIGINT', onSigint);
     await executor.close();
+    cache?.close();
   }
 };
 
@@ -125,6 +148,7 @@ function printSummary(r: ExecResult, io: CliIO): void {
   if (r.stdoutDroppedBytes || r.stderrDroppedBytes) {
     io.stderr.write(`codemode: output truncated (${r.stdoutDroppedBytes + r.stderrDroppedBytes} bytes not kept)\n`);
   }
+  if (r.cached) io.stderr.write('codemode: result from the cache (--cache)\n');
   if (r.status === 'ok') return;
   if (r.status === 'error' && r.error && r.exitCode === null) {
     // Never ran (e.g. a TypeScript syntax error): the sandbox printed nothing, so say it here.

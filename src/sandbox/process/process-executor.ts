@@ -81,9 +81,14 @@ export class ProcessExecutor implements Executor {
     for (const language of LANGUAGES) this.refill(language);
   }
 
+  /** The limits a run with these overrides gets (throws like run() on bad overrides). */
+  limitsFor(overrides: unknown): Limits {
+    return resolveLimits(overrides, this.defaults, this.ceiling);
+  }
+
   async run(request: ExecRequest): Promise<ExecResult> {
     validateRequest(request);
-    const limits = resolveLimits(request.limits, this.defaults, this.ceiling);
+    const limits = this.limitsFor(request.limits);
     const started = performance.now();
     const base = (status: ExecStatus, extra: Partial<ExecResult> = {}): ExecResult => ({
       status,

@@ -1,0 +1,796 @@
+/**
+ * SessionManager implements SessionService: stateful kernels with private
+ * workspaces, per-owner visibility, ordered execution per session (sessions run
+ * concurrently), idle expiry, a live-session cap, a warm pool, and durable
+ * history. User code failing is a result; only misuse throws an AppError.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { AppError } from '../errors.js';
+import type { ToolHost } from '../codemode/contract.js';
+import {
+  LANGUAGES,
+  type ExecStatus,
+  type Language,
+  type OutputChunk,
+  type WorkspaceEntry,
+} from '../sandbox/executor.js';
+import { DEFAULT_LIMITS, MAX_LIMITS, resolveLimits, type LimitOverrides, type Limits } from '../sandbox/limits.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
+import { OutputBuffer } from '../sandbox/output-buffer.js';
+import { safeRelativePath, walkWorkspace } from '../sandbox/workspace-fs.js';
+import { defaultStateDir, SqliteSessionStore, type SessionStore, type StoredSession } from '../store/session-store.js';
+import type {
+  CreateSessionOptions,
+  ExecutionRecord,
+  SessionExecOptions,
+  SessionExecResult,
+  SessionInfo,
+  SessionService,
+  SessionState,
+} from './contract.js';
+import { DEFAULT_INTERPRETERS, Kernel, type Interpreters, type KernelFamily, type KernelRunResult } from './kernel.js';
+import { toNotebook } from './notebook.js';
+import { transpileCell, type TranspiledCell } from './ts-cells.js';
+import { WarmPool } from './warm-pool.js';
+import { Workspaces } from './workspace.js';
+
+/** The owner of calls that name none (local CLI use). */
+export const DEFAULT_OWNER = 'local';
+
+export interface SessionManagerOptions {
+  sandbox: Sandbox;
+  /** Durable history. Default: SQLite at <state dir>/codemode.db. `null`: in-memory only (lost on exit). */
+  store?: SessionStore | null;
+  /** Parent directory of session workspaces. Default: <state dir>/workspaces. */
+  workspaceRoot?: string;
+  /** Defaults for new sessions (merged over DEFAULT_LIMITS). */
+  limits?: LimitOverrides;
+  /** What a session or call may ask for at most. Default MAX_LIMITS. */
+  ceiling?: Limits;
+  /** Upstream tools for codemode.<server>.<tool>() inside kernels. */
+  toolHost?: ToolHost;
+  /** Warm kernels per family, e.g. { python: 2 }. Default { python: 1 }. `false` disables the pool. */
+  pool?: Partial<Record<KernelFamily, number>> | false;
+  /** Close sessions unused for this long. Default 30 minutes. */
+  idleTimeoutMs?: number;
+  /** Live sessions at most; creating one more closes the longest-idle session. Default 32. */
+  maxSessions?: number;
+  /** Largest file written or read through the API. Default: limits.diskBytes. */
+  maxFileBytes?: number;
+  /** Workspace size cap for API writes. Default: limits.diskBytes. */
+  maxWorkspaceBytes?: number;
+  /** After SIGINT, how long before the kernel is killed. Default 2000 ms. */
+  interruptGraceMs?: number;
+  interpreters?: Interpreters;
+  now?: () => number;
+}
+
+interface Session {
+  id: string;
+  owner: string;
+  language: Language;
+  limits: Limits;
+  dir: string;
+  kernel: Kernel | undefined;
+  starting: Promise<Kernel> | undefined;
+  createdAt: number;
+  lastUsedAt: number;
+  executionCount: number;
+  pooled: boolean;
+  queue: Promise<unknown>;
+  pending: number;
+  running: boolean;
+  closed: boolean;
+  /** The kernel died since the last execution: the next result says variables were lost. */
+  lostState: boolean;
+}
+
+const LOST_STATE_NOTE =
+  'The kernel was restarted: variables from earlier executions are gone. Workspace files are kept.';
+
+const SCRIPT_INTERPRETERS: Record<string, (i: Interpreters) => string[]> = {
+  '.py': (i) => [i.python],
+  '.js': (i) => [i.node],
+  '.mjs': (i) => [i.node],
+  '.cjs': (i) => [i.node],
+  '.sh': (i) => [i.bash],
+  '.bash': (i) => [i.bash],
+};
+
+export class SessionManager implements SessionService {
+  private readonly sandbox: Sandbox;
+  private readonly store: SessionStore;
+  private readonly ownsStore: boolean;
+  private readonly workspaces: Workspaces;
+  private readonly baseLimits: Limits;
+  private readonly ceiling: Limits;
+  private readonly toolHost: ToolHost | undefined;
+  private readonly pool: WarmPool | null;
+  private readonly idleTimeoutMs: number;
+  private readonly maxSessions: number;
+  private readonly interpreters: Interpreters;
+  private readonly graceMs: number;
+  private readonly now: () => number;
+  private readonly sessions = new Map<string, Session>();
+  private readonly sweeper: NodeJS.Timeout;
+  private shuttingDown = false;
+
+  constructor(options: SessionManagerOptions) {
+    this.sandbox = options.sandbox;
+    this.ceiling = options.ceiling ?? MAX_LIMITS;
+    this.baseLimits = resolveLimits(options.limits, DEFAULT_LIMITS, this.ceiling);
+    this.ownsStore = options.store === undefined || options.store === null;
+    this.store =
+      options.store === undefined
+        ? new SqliteSessionStore()
+        : options.store === null
+          ? new SqliteSessionStore(':memory:')
+          : options.store;
+    this.workspaces = new Workspaces({
+      root: options.workspaceRoot ?? path.join(defaultStateDir(), 'workspaces'),
+      maxFileBytes: options.maxFileBytes ?? this.baseLimits.diskBytes,
+      maxWorkspaceBytes: options.maxWorkspaceBytes ?? this.baseLimits.diskBytes,
+      sandboxUid: this.sandbox.info.uid,
+    });
+    this.toolHost = options.toolHost;
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 30 * 60_000;
+    this.maxSessions = options.maxSessions ?? 32;
+    this.interpreters = options.interpreters ?? DEFAULT_INTERPRETERS;
+    this.graceMs = options.interruptGraceMs ?? 2000;
+    this.now = options.now ?? Date.now;
+    const poolSize = options.pool === undefined ? { python: 1 } : options.pool;
+    this.pool =
+      poolSize === false
+        ? null
+        : new WarmPool({
+            sandbox: this.sandbox,
+            workspaces: this.workspaces,
+            size: poolSize,
+            limits: this.baseLimits,
+            toolHost: this.toolHost,
+            interpreters: this.interpreters,
+          });
+    this.pool?.start();
+    this.sweeper = setInterval(() => void this.closeIdle(), Math.min(60_000, Math.max(1000, this.idleTimeoutMs / 4)));
+    this.sweeper.unref();
+  }
+
+  /** The warm pool, for readiness checks and benchmarks (null when disabled). */
+  get warmPool(): WarmPool | null {
+    return this.pool;
+  }
+
+  // ------------------------------------------------------------ lifecycle
+
+  async create(options: CreateSessionOptions): Promise<SessionInfo> {
+    this.assertOpen();
+    const owner = options.owner ?? DEFAULT_OWNER;
+    if (!(LANGUAGES as readonly string[]).includes(options.language)) {
+      throw new AppError('INVALID_ARGUMENT', `language must be one of ${LANGUAGES.join(', ')}`, {
+        argument: 'language',
+      });
+    }
+    if (options.resumeId !== undefined) return this.resume(options.resumeId, owner, options);
+    const limits = resolveLimits(options.limits, this.baseLimits, this.ceiling);
+    await this.makeRoom();
+    const pooled = this.pool?.take(options.language, limits);
+    let id: string;
+    let dir: string;
+    let kernel: Kernel;
+    if (pooled) {
+      ({ id, workspaceDir: dir, kernel } = pooled);
+    } else {
+      id = randomUUID();
+      dir = this.workspaces.create(id);
+      try {
+        kernel = await this.startKernel(options.language, dir, limits);
+      } catch (e) {
+        this.workspaces.remove(dir);
+        throw e;
+      }
+    }
+    const now = this.now();
+    const s: Session = {
+      id,
+      owner,
+      language: options.language,
+      limits,
+      dir,
+      kernel: undefined,
+      starting: undefined,
+      createdAt: now,
+      lastUsedAt: now,
+      executionCount: 0,
+      pooled: pooled !== undefined,
+      queue: Promise.resolve(),
+      pending: 0,
+      running: false,
+      closed: false,
+      lostState: false,
+    };
+    this.attach(s, kernel);
+    this.sessions.set(id, s);
+    this.persist(s);
+    return this.info(s);
+  }
+
+  private async resume(id: string, owner: string, options: CreateSessionOptions): Promise<SessionInfo> {
+    const live = this.sessions.get(id);
+    if (live) {
+      if (live.owner !== owner) throw notFound(id);
+      return this.info(live);
+    }
+    const stored = this.store.getSession(id);
+    if (!stored || stored.owner !== owner) throw notFound(id);
+    if (stored.closedAt !== null) {
+      throw new AppError('SESSION_CLOSED', `session ${id} was closed; its workspace is gone and it cannot be resumed`);
+    }
+    if (!this.workspaces.exists(stored.workspaceDir)) this.workspaces.create(id);
+    await this.makeRoom();
+    const kernel = await this.startKernel(stored.language, stored.workspaceDir, stored.limits);
+    const s: Session = {
+      id,
+      owner,
+      language: stored.language,
+      limits: stored.limits,
+      dir: stored.workspaceDir,
+      kernel: undefined,
+      starting: undefined,
+      createdAt: Date.parse(stored.createdAt),
+      lastUsedAt: this.now(),
+      executionCount: stored.executionCount,
+      pooled: false,
+      queue: Promise.resolve(),
+      pending: 0,
+      running: false,
+      closed: false,
+      lostState: false,
+    };
+    this.attach(s, kernel);
+    this.sessions.set(id, s);
+    this.persist(s);
+    const info = this.info(s);
+    if (options.replayHistory) {
+      const history = this.store.listExecutions(id).filter((r) => r.status === 'ok' && r.kind !== 'script');
+      let replayed = 0;
+      let failed: string | null = null;
+      for (const r of history) {
+        const code = await this.prepareCode(s.language, r.code, r.executionCount);
+        if (!code.ok) continue;
+        const res = await kernel.run({ code: code.code, cell: r.executionCount, limits: s.limits });
+        if (res.status !== 'ok') {
+          failed = `execution ${r.executionCount} ended with status ${res.status}${res.error ? ` (${res.error.type}: ${res.error.message})` : ''}`;
+          if (res.kernelDied) break;
+        } else replayed++;
+      }
+      info.note = failed
+        ? `Replayed ${replayed} of ${history.length} successful executions; ${failed}.`
+        : `Replayed ${replayed} successful executions; variables are rebuilt.`;
+    } else {
+      info.note =
+        'Resumed: workspace files and history are kept; variables start empty (use replayHistory to rebuild them).';
+    }
+    return info;
+  }
+
+  list(owner?: string): SessionInfo[] {
+    const who = owner ?? DEFAULT_OWNER;
+    return [...this.sessions.values()].filter((s) => s.owner === who).map((s) => this.info(s));
+  }
+
+  get(id: string, owner?: string): SessionInfo {
+    return this.info(this.lookup(id, owner));
+  }
+
+  async interrupt(id: string, owner?: string): Promise<void> {
+    const s = this.lookup(id, owner);
+    s.kernel?.interrupt();
+  }
+
+  async restart(id: string, owner?: string): Promise<SessionInfo> {
+    const s = this.lookup(id, owner);
+    const old = s.kernel;
+    s.kernel = undefined;
+    if (old) await old.close(); // a running execution settles as killed
+    s.lostState = false; // the caller asked for it
+    await this.enqueue(s, async () => {
+      await this.ensureKernel(s);
+    });
+    return this.info(s);
+  }
+
+  async close(id: string, owner?: string): Promise<void> {
+    const s = this.lookup(id, owner);
+    await this.closeSession(s, true);
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    clearInterval(this.sweeper);
+    await this.pool?.close();
+    // Kernels stop; workspaces and history stay so sessions can be resumed after a restart.
+    await Promise.allSettled([...this.sessions.values()].map((s) => this.closeSession(s, false)));
+    if (this.ownsStore) this.store.close();
+  }
+
+  // ------------------------------------------------------------ execution
+
+  async execute(id: string, code: string, options: SessionExecOptions = {}): Promise<SessionExecResult> {
+    const s = this.lookup(id, options.owner);
+    if (typeof code !== 'string') throw new AppError('INVALID_ARGUMENT', 'code must be a string', { argument: 'code' });
+    const limits = this.execLimits(s, options.limits);
+    return this.enqueue(s, () => this.runExecution(s, code, limits, options));
+  }
+
+  async runScript(
+    id: string,
+    file: string,
+    args: string[],
+    options: SessionExecOptions = {},
+  ): Promise<SessionExecResult> {
+    const s = this.lookup(id, options.owner);
+    const rel = safeRelativePath(file);
+    const ext = path.extname(rel).toLowerCase();
+    const interp = SCRIPT_INTERPRETERS[ext];
+    if (!interp) {
+      throw new AppError('INVALID_ARGUMENT', `cannot tell how to run ${rel}: use a .py, .js, .mjs, .cjs or .sh file`, {
+        argument: 'path',
+      });
+    }
+    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
+      throw new AppError('INVALID_ARGUMENT', 'args must be an array of strings', { argument: 'args' });
+    }
+    this.workspaces.read(s.dir, rel); // exists, is a regular file, and stays inside the workspace
+    const limits = this.execLimits(s, options.limits);
+    const argv = [...interp(this.interpreters), `/workspace/${rel}`, ...args];
+    return this.enqueue(s, () => this.runScriptNow(s, argv, limits, options));
+  }
+
+  // ---------------------------------------------------------------- files
+
+  async writeFile(id: string, file: string, content: Uint8Array, owner?: string): Promise<WorkspaceEntry> {
+    const s = this.lookup(id, owner);
+    this.touch(s);
+    return this.workspaces.write(s.dir, file, content);
+  }
+
+  async readFile(id: string, file: string, owner?: string): Promise<Uint8Array> {
+    const s = this.lookup(id, owner);
+    this.touch(s);
+    return this.workspaces.read(s.dir, file);
+  }
+
+  async listFiles(id: string, dir?: string, owner?: string): Promise<WorkspaceEntry[]> {
+    const s = this.lookup(id, owner);
+    return this.workspaces.list(s.dir, dir);
+  }
+
+  async deleteFile(id: string, file: string, owner?: string): Promise<void> {
+    const s = this.lookup(id, owner);
+    this.touch(s);
+    this.workspaces.delete(s.dir, file);
+  }
+
+  // -------------------------------------------------------------- history
+
+  history(id: string, owner?: string): ExecutionRecord[] {
+    const stored = this.storedFor(id, owner);
+    return this.store.listExecutions(stored.id);
+  }
+
+  exportNotebook(id: string, owner?: string): string {
+    const stored = this.storedFor(id, owner);
+    return JSON.stringify(toNotebook(this.store.listExecutions(id), stored.language, id), null, 1);
+  }
+
+  /** Sessions saved in the store for this owner that are not live (resumable after a restart). */
+  listResumable(owner?: string): StoredSession[] {
+    const who = owner ?? DEFAULT_OWNER;
+    return this.store.listSessions({ owner: who }).filter((s) => !this.sessions.has(s.id));
+  }
+
+  /** Resident memory of a session's kernel tree in bytes (0 when no kernel runs). For monitoring and benchmarks. */
+  kernelRssBytes(id: string, owner?: string): number {
+    return this.lookup(id, owner).kernel?.rssBytes() ?? 0;
+  }
+
+  // ------------------------------------------------------------- internals
+
+  private assertOpen(): void {
+    if (this.shuttingDown) throw new AppError('SESSION_CLOSED', 'the session manager is shutting down');
+  }
+
+  private lookup(id: string, owner?: string): Session {
+    this.assertOpen();
+    const s = typeof id === 'string' ? this.sessions.get(id) : undefined;
+    if (!s || s.owner !== (owner ?? DEFAULT_OWNER)) throw notFound(String(id));
+    if (s.closed) throw new AppError('SESSION_CLOSED', `session ${id} is closed`);
+    return s;
+  }
+
+  private storedFor(id: string, owner?: string): StoredSession {
+    const stored = typeof id === 'string' ? this.store.getSession(id) : undefined;
+    if (!stored || stored.owner !== (owner ?? DEFAULT_OWNER)) throw notFound(String(id));
+    return stored;
+  }
+
+  private execLimits(s: Session, overrides: LimitOverrides | undefined): Limits {
+    const asked = resolveLimits(overrides, s.limits, this.ceiling);
+    // Memory, processes, tmp, files and disk are the kernel's own and fixed while it lives.
+    return {
+      ...asked,
+      memoryBytes: s.limits.memoryBytes,
+      processes: s.limits.processes,
+      tmpBytes: s.limits.tmpBytes,
+      openFiles: s.limits.openFiles,
+      diskBytes: s.limits.diskBytes,
+    };
+  }
+
+  private enqueue<T>(s: Session, job: () => Promise<T>): Promise<T> {
+    s.pending++;
+    const run = s.queue.then(job);
+    s.queue = run.catch(() => {}).finally(() => s.pending--);
+    return run;
+  }
+
+  private touch(s: Session): void {
+    s.lastUsedAt = this.now();
+  }
+
+  private startKernel(language: Language, dir: string, limits: Limits): Promise<Kernel> {
+    return Kernel.start({
+      sandbox: this.sandbox,
+      language,
+      workspaceDir: dir,
+      limits,
+      toolHost: this.toolHost,
+      interpreters: this.interpreters,
+      interruptGraceMs: this.graceMs,
+    });
+  }
+
+  private attach(s: Session, kernel: Kernel): void {
+    s.kernel = kernel;
+    kernel.setToolHost(this.toolHost);
+    kernel.onExit(() => {
+      if (s.kernel === kernel) {
+        s.kernel = undefined;
+        if (!s.closed) s.lostState = true;
+      }
+    });
+  }
+
+  private async ensureKernel(s: Session): Promise<Kernel> {
+    if (s.kernel?.alive) return s.kernel;
+    if (!s.starting) {
+      s.starting = this.startKernel(s.language, s.dir, s.limits).finally(() => (s.starting = undefined));
+    }
+    const kernel = await s.starting;
+    if (s.closed) {
+      await kernel.close();
+      throw new AppError('SESSION_CLOSED', `session ${s.id} was closed`);
+    }
+    this.attach(s, kernel);
+    return kernel;
+  }
+
+  private async prepareCode(language: Language, code: string, cell: number): Promise<TranspiledCell> {
+    if (language !== 'typescript') return { ok: true, code, remap: (e) => e };
+    return transpileCell(code, `<cell ${cell}>`);
+  }
+
+  private async runExecution(
+    s: Session,
+    code: string,
+    limits: Limits,
+    options: SessionExecOptions,
+  ): Promise<SessionExecResult> {
+    if (s.closed) throw new AppError('SESSION_CLOSED', `session ${s.id} was closed`);
+    const cell = ++s.executionCount;
+    const startedAt = new Date(this.now()).toISOString();
+    s.running = true;
+    this.touch(s);
+    try {
+      let restarted = s.lostState;
+      let kernel: Kernel;
+      try {
+        kernel = await this.ensureKernel(s);
+      } catch (e) {
+        if (e instanceof AppError && e.code === 'SESSION_CLOSED') throw e;
+        const r = this.emptyResult(s, cell, limits, 'not_started');
+        r.reason = `the kernel could not start: ${(e as Error).message}`;
+        this.record(s, r, code, startedAt, 'execute');
+        return r;
+      }
+      s.lostState = false;
+      const prepared = await this.prepareCode(s.language, code, cell);
+      let kr: KernelRunResult;
+      if (!prepared.ok) {
+        kr = {
+          ...this.emptyKernelResult(),
+          status: 'error',
+          exitCode: 1,
+          error: prepared.error,
+          stderr: prepared.error.traceback ?? '',
+        };
+      } else {
+        kr = await kernel.run({
+          code: prepared.code,
+          cell,
+          limits,
+          signal: options.signal,
+          onOutput: options.onOutput,
+        });
+        if (kr.error) {
+          const original = kr.error.traceback;
+          kr.error = prepared.remap(kr.error);
+          if (original && kr.error.traceback !== original)
+            kr.stderr = kr.stderr.split(original).join(kr.error.traceback);
+        }
+      }
+      const result = this.toResult(s, cell, limits, kr);
+      if (kr.kernelDied) {
+        restarted = true;
+        s.lostState = false; // reported now; the next execution starts a fresh kernel silently
+        if (s.kernel === kernel) s.kernel = undefined;
+        result.note = `The kernel stopped (${kr.status}); its variables are lost. Workspace files are kept; the next execution starts a fresh kernel.`;
+      } else if (restarted) {
+        result.note = LOST_STATE_NOTE;
+      }
+      if (restarted) result.kernelRestarted = true;
+      this.record(s, result, code, startedAt, 'execute');
+      return result;
+    } finally {
+      s.running = false;
+      this.touch(s);
+      this.persist(s);
+    }
+  }
+
+  private async runScriptNow(
+    s: Session,
+    argv: string[],
+    limits: Limits,
+    options: SessionExecOptions,
+  ): Promise<SessionExecResult> {
+    if (s.closed) throw new AppError('SESSION_CLOSED', `session ${s.id} was closed`);
+    const cell = ++s.executionCount;
+    const startedAt = new Date(this.now()).toISOString();
+    const commandLine = argv.slice(1).map(shellQuote).join(' ');
+    s.running = true;
+    this.touch(s);
+    const started = performance.now();
+    try {
+      const proc = await this.sandbox.spawn({ argv, workspaceDir: s.dir, limits, cpuRlimit: true });
+      const out = new OutputBuffer(limits.outputBytes);
+      const err = new OutputBuffer(limits.outputBytes);
+      let forced: { status: ExecStatus; reason: string } | null = null;
+      const stop = (status: ExecStatus, reason: string) => {
+        forced ??= { status, reason };
+        proc.kill();
+      };
+      const feed = (buf: OutputBuffer, stream: OutputChunk['stream']) => (c: Buffer) => {
+        buf.push(c);
+        if (out.total + err.total > limits.outputTotalBytes) {
+          stop('output_limit', `printed more than limits.outputTotalBytes = ${limits.outputTotalBytes} bytes`);
+        }
+        try {
+          options.onOutput?.({ stream, text: c.toString('utf8') });
+        } catch {
+          // listener failures are ignored
+        }
+      };
+      proc.stdout.on('data', feed(out, 'stdout'));
+      proc.stderr.on('data', feed(err, 'stderr'));
+      proc.stdin.on('error', () => {});
+      proc.stdin.end();
+      const timer = setTimeout(
+        () => stop('timeout', `ran longer than limits.wallMs = ${limits.wallMs} ms`),
+        limits.wallMs,
+      );
+      const onAbort = () => stop('cancelled', 'the caller cancelled the run');
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.signal?.aborted) onAbort();
+      const exit = await proc.exited;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      const stats = proc.stats();
+      await proc.dispose();
+      const r = this.emptyResult(s, cell, limits, 'ok');
+      r.stdout = out.text();
+      r.stderr = err.text();
+      r.stdoutDroppedBytes = out.droppedBytes;
+      r.stderrDroppedBytes = err.droppedBytes;
+      r.exitCode = exit.exitCode;
+      r.signal = exit.signal;
+      r.durationMs = Math.round((performance.now() - started) * 100) / 100;
+      if (stats.cpuMs !== null) r.cpuMs = stats.cpuMs;
+      const f = forced as { status: ExecStatus; reason: string } | null;
+      if (stats.oomKilled) {
+        r.status = 'memory';
+        r.reason = `ran out of memory (limits.memoryBytes = ${limits.memoryBytes})`;
+      } else if (stats.pidsLimitHit && exit.exitCode !== 0) {
+        r.status = 'process_limit';
+        r.reason = `hit the process limit (limits.processes = ${limits.processes})`;
+      } else if (f) {
+        r.status = f.status;
+        r.reason = f.reason;
+      } else if (exit.signal === 'SIGXCPU' || exit.signal === 'SIGKILL') {
+        r.status = exit.signal === 'SIGXCPU' ? 'cpu_time' : 'killed';
+        r.reason = `stopped by ${exit.signal}`;
+      } else if (exit.exitCode === 0) {
+        r.status = 'ok';
+      } else {
+        r.status = 'error';
+        r.error = { type: 'ExitStatus', message: `exited with status ${exit.exitCode ?? exit.signal}` };
+      }
+      this.record(s, r, commandLine, startedAt, 'script');
+      return r;
+    } finally {
+      s.running = false;
+      this.touch(s);
+      this.persist(s);
+    }
+  }
+
+  private emptyKernelResult(): KernelRunResult {
+    return {
+      status: 'ok',
+      exitCode: null,
+      signal: null,
+      stdout: '',
+      stderr: '',
+      stdoutDroppedBytes: 0,
+      stderrDroppedBytes: 0,
+      outputs: [],
+      durationMs: 0,
+      cpuMs: null,
+      kernelDied: false,
+    };
+  }
+
+  private emptyResult(s: Session, cell: number, limits: Limits, status: ExecStatus): SessionExecResult {
+    return this.toResult(s, cell, limits, { ...this.emptyKernelResult(), status });
+  }
+
+  private toResult(s: Session, cell: number, limits: Limits, kr: KernelRunResult): SessionExecResult {
+    const r: SessionExecResult = {
+      executionId: randomUUID(),
+      sessionId: s.id,
+      executionCount: cell,
+      status: kr.status,
+      exitCode: kr.exitCode,
+      signal: kr.signal,
+      stdout: kr.stdout,
+      stderr: kr.stderr,
+      stdoutDroppedBytes: kr.stdoutDroppedBytes,
+      stderrDroppedBytes: kr.stderrDroppedBytes,
+      outputs: kr.outputs,
+      files: walkWorkspace(s.dir, 200).entries,
+      durationMs: kr.durationMs,
+      limits,
+      isolation: this.sandbox.info,
+    };
+    if (kr.error) r.error = kr.error;
+    if (kr.reason) r.reason = kr.reason;
+    if (kr.cpuMs !== null) r.cpuMs = Math.round(kr.cpuMs * 100) / 100;
+    return r;
+  }
+
+  private record(s: Session, r: SessionExecResult, code: string, startedAt: string, kind: 'execute' | 'script'): void {
+    const rec: ExecutionRecord = {
+      id: r.executionId,
+      sessionId: s.id,
+      executionCount: r.executionCount,
+      kind,
+      language: s.language,
+      code,
+      status: r.status,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      outputs: r.outputs ?? [],
+      startedAt,
+      durationMs: r.durationMs,
+    };
+    if (r.error) rec.error = r.error;
+    if (r.reason) rec.reason = r.reason;
+    try {
+      this.store.addExecution(rec);
+    } catch {
+      // History is best effort: a full disk must not turn a finished run into a failure.
+    }
+  }
+
+  private persist(s: Session): void {
+    if (s.closed) return; // closeSession already recorded the end; a late finish must not reopen it
+    try {
+      this.store.saveSession({
+        id: s.id,
+        owner: s.owner,
+        language: s.language,
+        limits: s.limits,
+        workspaceDir: s.dir,
+        createdAt: new Date(s.createdAt).toISOString(),
+        lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+        executionCount: s.executionCount,
+        closedAt: null,
+      });
+    } catch {
+      // best effort, as above
+    }
+  }
+
+  private info(s: Session): SessionInfo {
+    let state: SessionState;
+    if (s.closed) state = 'closed';
+    else if (s.running) state = 'busy';
+    else if (s.starting) state = 'starting';
+    else if (!s.kernel?.alive) state = 'dead';
+    else state = 'idle';
+    return {
+      id: s.id,
+      language: s.language,
+      owner: s.owner,
+      state,
+      createdAt: new Date(s.createdAt).toISOString(),
+      lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+      executionCount: s.executionCount,
+      limits: s.limits,
+      pooled: s.pooled,
+    };
+  }
+
+  private async closeSession(s: Session, discard: boolean): Promise<void> {
+    if (s.closed) return;
+    s.closed = true;
+    this.sessions.delete(s.id);
+    const kernel = s.kernel;
+    s.kernel = undefined;
+    await kernel?.close();
+    if (s.starting) await s.starting.then((k) => k.close()).catch(() => {});
+    if (discard) {
+      this.workspaces.remove(s.dir);
+      try {
+        this.store.markClosed(s.id, new Date(this.now()).toISOString());
+      } catch {
+        // best effort
+      }
+    }
+  }
+
+  /** Close the longest-idle sessions until there is room for one more. */
+  private async makeRoom(): Promise<void> {
+    while (this.sessions.size >= this.maxSessions) {
+      const idle = [...this.sessions.values()]
+        .filter((s) => !s.running && s.pending === 0)
+        .sort((a, b) => a.lastUsedAt - b.lastUsedAt)[0];
+      if (!idle) {
+        throw new AppError(
+          'LIMIT_EXCEEDED',
+          `all ${this.maxSessions} sessions are busy; close one or wait for one to finish`,
+          { maximum: this.maxSessions },
+        );
+      }
+      await this.closeSession(idle, true);
+    }
+  }
+
+  /** Close sessions idle for longer than idleTimeoutMs. Returns how many were closed. */
+  async closeIdle(): Promise<number> {
+    const cutoff = this.now() - this.idleTimeoutMs;
+    const stale = [...this.sessions.values()].filter((s) => !s.running && s.pending === 0 && s.lastUsedAt < cutoff);
+    await Promise.allSettled(stale.map((s) => this.closeSession(s, true)));
+    return stale.length;
+  }
+}
+
+function notFound(id: string): AppError {
+  return new AppError('NOT_FOUND', `no session ${id}`, { sessionId: id });
+}
+
+function shellQuote(s: string): string {
+  return /^[\w./=:@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
