@@ -17,6 +17,7 @@ import { CodeModeRuntime } from '../codemode/codemode.js';
 import { parseCodeModeConfig } from '../codemode/config.js';
 import type { CallToolResultLike } from '../codemode/upstream.js';
 import { formatRunReply, registerCodeModeTools } from '../mcp/codemode-tools.js';
+import { v1Registrar } from '../mcp/sdk-v1-registrar.js';
 
 export const TOKEN_REDUCTION_TARGET = 0.9;
 export const COLD_START_TARGET_MS = 10;
@@ -221,7 +222,7 @@ export async function runCodeModeBench(options: CodeModeBenchOptions = {}): Prom
     const catalog = await runtime.catalog();
     if (catalog.unavailable.length > 0) throw new Error(catalog.unavailable.map((u) => u.message).join('; '));
     // The Code Mode tool definitions exactly as an MCP client lists them.
-    const handle = registerCodeModeTools(mcp, runtime);
+    const handle = registerCodeModeTools(v1Registrar(mcp), runtime);
     await handle.ready;
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await mcp.connect(serverSide);

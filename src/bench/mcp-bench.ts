@@ -1,20 +1,27 @@
 /**
  * MCP overhead benchmark: the round trip of a trivial execute_code in a warm
  * session through the whole MCP stack, over stdio (a spawned `codemode serve`)
- * and over Streamable HTTP (in process), beside the engine's own round trip
+ * and over Streamable HTTP (in process), for both protocol eras (a v1 client
+ * on 2025-11-25, a v2 client on 2026-07-28, whose HTTP requests are stateless
+ * and build a server each), beside the engine's own round trip
  * (SessionService.execute directly) measured in the same run.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import {
+  Client as ModernClient,
+  StreamableHTTPClientTransport as ModernHttpTransport,
+} from '@modelcontextprotocol/client';
+import { StdioClientTransport as ModernStdioTransport } from '@modelcontextprotocol/client/stdio';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { defaultRuntime, parseServeArgs, type ServeRuntime } from '../cli/commands/serve.js';
 import { processIO } from '../cli/io.js';
-import { createCodemodeServer } from '../mcp/codemode-server.js';
+import { createCodemodeServer, createModernCodemodeServer } from '../mcp/codemode-server.js';
 import { startHttpServer } from '../mcp/http-server.js';
 import type { Executor, Language } from '../sandbox/executor.js';
 import { DEFAULT_LIMITS } from '../sandbox/limits.js';
@@ -31,13 +38,19 @@ export interface McpBenchResult {
   language: Language;
   code: string;
   engine: LatencyStats;
+  /** 2025-11-25 (v1 client) over stdio. */
   stdio: LatencyStats | null;
+  /** 2025-11-25 (v1 client) over sessionful HTTP. */
   http: LatencyStats;
+  /** 2026-07-28 (v2 client) over stdio. */
+  stdioModern: LatencyStats | null;
+  /** 2026-07-28 (v2 client) over stateless HTTP. */
+  httpModern: LatencyStats;
   /** The MCP stack alone: in-memory transport, an engine that answers at once. */
   stackOnly: LatencyStats;
   /** Median MCP round trip minus the engine's median. */
-  overheadMs: { stdio: number | null; http: number };
-  /** Target: MCP overhead on stdio below 1 ms. */
+  overheadMs: { stdio: number | null; http: number; stdioModern: number | null; httpModern: number };
+  /** Target: MCP overhead on stdio (2025-11-25) below 1 ms. */
   stdioTargetMet: boolean | null;
   notes: string[];
 }
@@ -87,13 +100,28 @@ function cliCommand(): { command: string; args: string[] } {
   return { command: process.execPath, args: ['--no-node-snapshot', main, 'serve', '--no-store'] };
 }
 
-async function mcpRoundTrip(client: Client, language: Language, code: string, iterations: number, warmup: number) {
-  const created = await client.callTool({ name: 'create_session', arguments: { language } });
+/** What the round trip needs of a client: the v1 and v2 clients alike. */
+interface BenchClient {
+  callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+}
+
+type ToolReply = { structuredContent?: unknown; isError?: boolean; content?: unknown };
+
+/** A v2 client that negotiates 2026-07-28 (server/discover) and fails otherwise. */
+function modernClient(): ModernClient {
+  return new ModernClient({ name: 'mcp-bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+}
+
+async function mcpRoundTrip(client: BenchClient, language: Language, code: string, iterations: number, warmup: number) {
+  const created = (await client.callTool({ name: 'create_session', arguments: { language } })) as ToolReply;
   const id = (created.structuredContent as { session?: { id?: string } } | undefined)?.session?.id;
   if (id === undefined) throw new Error(`create_session failed: ${JSON.stringify(created.content)}`);
   const stats = await measure(
     async () => {
-      const r = await client.callTool({ name: 'execute_code', arguments: { language, code, session_id: id } });
+      const r = (await client.callTool({
+        name: 'execute_code',
+        arguments: { language, code, session_id: id },
+      })) as ToolReply;
       if (r.isError) throw new Error(`execute_code failed: ${JSON.stringify(r.content)}`);
     },
     iterations,
@@ -186,24 +214,35 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
 
     const stackOnly = await stackOnlyRoundTrip(language, code, iterations, warmup);
 
-    // HTTP: the full stack in process, over a real socket.
+    // HTTP: the full stack in process, over a real socket, both eras on one endpoint.
+    const serverOptions = (principal: string) => ({
+      executor: runtime.executor,
+      sessions: runtime.sessions,
+      principal,
+    });
     const http = await startHttpServer({
       port: 0,
-      createServer: (principal) =>
-        createCodemodeServer({ executor: runtime.executor, sessions: runtime.sessions, principal }),
+      createServer: (principal) => createCodemodeServer(serverOptions(principal)),
+      createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
     });
     let httpStats: LatencyStats;
+    let httpModernStats: LatencyStats;
     try {
       const client = new Client({ name: 'mcp-bench', version: '1' });
       await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
       httpStats = await mcpRoundTrip(client, language, code, iterations, warmup);
       await client.close();
+      const modern = modernClient();
+      await modern.connect(new ModernHttpTransport(new URL(http.url)));
+      httpModernStats = await mcpRoundTrip(modern, language, code, iterations, warmup);
+      await modern.close();
     } finally {
       await http.close();
     }
 
     // stdio: a separate `codemode serve` process, as an MCP host runs it.
     let stdioStats: LatencyStats | null = null;
+    let stdioModernStats: LatencyStats | null = null;
     if (options.stdio !== false) {
       const { command, args } = cliCommand();
       const client = new Client({ name: 'mcp-bench', version: '1' });
@@ -213,12 +252,22 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
       } finally {
         await client.close();
       }
+      const modern = modernClient();
+      await modern.connect(new ModernStdioTransport({ command, args, stderr: 'ignore' }));
+      try {
+        stdioModernStats = await mcpRoundTrip(modern, language, code, iterations, warmup);
+      } finally {
+        await modern.close();
+      }
       notes.push('stdio runs its own engine in the spawned server; overhead compares medians of equal warm sessions');
     }
+    notes.push('2026-07-28 over HTTP is stateless: every request builds a fresh server for its principal');
 
-    const overheadStdio =
-      stdioStats === null ? null : Math.round((stdioStats.medianMs - engine.medianMs) * 1000) / 1000;
-    const overheadHttp = Math.round((httpStats.medianMs - engine.medianMs) * 1000) / 1000;
+    const overhead = (s: LatencyStats) => Math.round((s.medianMs - engine.medianMs) * 1000) / 1000;
+    const overheadStdio = stdioStats === null ? null : overhead(stdioStats);
+    const overheadHttp = overhead(httpStats);
+    const overheadStdioModern = stdioModernStats === null ? null : overhead(stdioModernStats);
+    const overheadHttpModern = overhead(httpModernStats);
     print(
       `MCP round trip of execute_code (${language}: ${JSON.stringify(code)}) in a warm session, ${iterations} runs`,
     );
@@ -226,8 +275,10 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
       `${''.padEnd(24)} ${'median ms'.padStart(10)} ${'p99 ms'.padStart(10)} ${'min ms'.padStart(10)} ${'overhead'.padStart(10)}`,
     );
     print(row('engine (direct)', engine, null));
-    print(row('MCP over stdio', stdioStats, overheadStdio));
-    print(row('MCP over HTTP', httpStats, overheadHttp));
+    print(row('stdio 2025-11-25', stdioStats, overheadStdio));
+    print(row('stdio 2026-07-28', stdioModernStats, overheadStdioModern));
+    print(row('HTTP 2025-11-25', httpStats, overheadHttp));
+    print(row('HTTP 2026-07-28', httpModernStats, overheadHttpModern));
     print(row('MCP stack only (memory)', stackOnly, stackOnly.medianMs));
     return {
       language,
@@ -235,8 +286,15 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
       engine,
       stdio: stdioStats,
       http: httpStats,
+      stdioModern: stdioModernStats,
+      httpModern: httpModernStats,
       stackOnly,
-      overheadMs: { stdio: overheadStdio, http: overheadHttp },
+      overheadMs: {
+        stdio: overheadStdio,
+        http: overheadHttp,
+        stdioModern: overheadStdioModern,
+        httpModern: overheadHttpModern,
+      },
       stdioTargetMet: overheadStdio === null ? null : overheadStdio < 1,
       notes,
     };

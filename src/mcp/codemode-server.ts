@@ -1,27 +1,32 @@
 /**
  * The codemode MCP server: code execution, sessions and workspace files as MCP
- * tools, session history and files as resources. One McpServer per MCP
- * session, bound to one principal that owns every code session it touches.
- * Failures come back as tool results the model can act on, never as protocol
- * errors; only resource reads map AppErrors to JSON-RPC errors.
+ * tools, session history and files as resources. Defined once against the
+ * SDK-neutral McpRegistrar and built on either SDK: `createCodemodeServer`
+ * (v1 SDK, the sessionful 2025-revision HTTP endpoint) and
+ * `createModernCodemodeServer` (v2 SDK, 2026-07-28 over HTTP and both eras on
+ * stdio). Each server is bound to one principal that owns every code session
+ * it touches. Failures come back as tool results the model can act on, never
+ * as protocol errors; only resource reads map AppErrors to JSON-RPC errors.
  */
-import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  ErrorCode as RpcErrorCode,
-  McpError,
-  type CallToolResult,
-  type ReadResourceResult,
-  type ServerNotification,
-  type ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { McpServer as ModernMcpServer } from '@modelcontextprotocol/server';
 import { AppError, isAppError } from '../errors.js';
 import type { ExecResult, Executor, InputFile } from '../sandbox/executor.js';
 import type { LimitOverrides } from '../sandbox/limits.js';
 import type { SessionExecResult, SessionInfo, SessionService } from '../sessions/contract.js';
 import { buildExecReply, type FullOutputLink } from './exec-reply.js';
+import {
+  ResourceReadError,
+  type McpRegistrar,
+  type ServerExtension,
+  type TemplateVariables,
+  type ToolCallContext,
+} from './mcp-registrar.js';
 import { OutputStore } from './output-store.js';
 import { createProgressReporter } from './progress-reporter.js';
+import { v1Registrar } from './sdk-v1-registrar.js';
+import { v2Registrar } from './sdk-v2-registrar.js';
 import { toolErrorResult } from './tool-errors.js';
 import {
   CREATE_SESSION_INPUT,
@@ -44,8 +49,6 @@ import {
 export const SERVER_NAME = 'codemode';
 export const SERVER_VERSION = '0.1.0';
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
-
 export interface CodemodeServerOptions {
   executor: Executor;
   sessions: SessionService;
@@ -60,7 +63,7 @@ export interface CodemodeServerOptions {
   /** Minimum interval between progress notifications (default 250 ms). */
   progressIntervalMs?: number;
   /** Registers more tools, e.g. the Code Mode tools (registerCodeModeTools). */
-  extensions?: ((server: McpServer) => void)[];
+  extensions?: ServerExtension[];
   /** Where internal errors are logged (stderr in the CLI). */
   log?: (message: string) => void;
 }
@@ -136,7 +139,7 @@ export function sessionHistoryUri(sessionId: string): string {
   return `codemode://sessions/${encodeURIComponent(sessionId)}/history`;
 }
 
-function variable(value: string | string[] | undefined): string {
+function variable(value: TemplateVariables[string] | undefined): string {
   const v = Array.isArray(value) ? value.join(',') : (value ?? '');
   try {
     return decodeURIComponent(v);
@@ -145,32 +148,56 @@ function variable(value: string | string[] | undefined): string {
   }
 }
 
-/** Resource reads are protocol requests: map AppErrors to JSON-RPC errors here. */
-function resourceError(error: unknown, uri: string): McpError {
+/** Resource reads are protocol requests: map AppErrors to protocol errors here (the adapters pick the codes). */
+function resourceError(error: unknown, uri: string): ResourceReadError {
   if (isAppError(error, 'NOT_FOUND') || isAppError(error, 'PATH_ESCAPE')) {
-    return new McpError(-32002, `Resource not found: ${uri}`, { uri });
+    return new ResourceReadError('not_found', `Resource not found: ${uri}`, uri);
   }
   if (isAppError(error) && error.code !== 'INTERNAL') {
-    return new McpError(RpcErrorCode.InvalidParams, error.message, { uri, code: error.code });
+    return new ResourceReadError('invalid_params', error.message, uri, { code: error.code });
   }
-  return new McpError(RpcErrorCode.InternalError, 'Internal error while reading the resource');
+  return new ResourceReadError('internal', 'Internal error while reading the resource', uri);
 }
 
 function text(content: string): CallToolResult['content'] {
   return [{ type: 'text', text: content }];
 }
 
+const SERVER_INFO = { name: SERVER_NAME, version: SERVER_VERSION, title: 'codemode: sandboxed code execution' };
+const SERVER_OPTIONS = { capabilities: { tools: {}, resources: {}, logging: {} }, instructions: INSTRUCTIONS };
+
+/** The codemode server on the v1 SDK: one per sessionful 2025-revision HTTP session. */
 export function createCodemodeServer(options: CodemodeServerOptions): McpServer {
+  const server = new McpServer(SERVER_INFO, SERVER_OPTIONS);
+  const registrar = v1Registrar(server);
+  registerCodemodeSurface(registrar, options);
+  const log = options.log ?? (() => {});
+  for (const extend of options.extensions ?? []) {
+    void Promise.resolve(extend(registrar)).catch((e: unknown) => log(`server extension failed: ${String(e)}`));
+  }
+  return server;
+}
+
+/**
+ * The codemode server on the v2 SDK: one per 2026-07-28 HTTP request, or one
+ * per stdio connection (either era). Resolves once every extension is ready,
+ * so a short-lived per-request server lists its tools complete.
+ */
+export async function createModernCodemodeServer(options: CodemodeServerOptions): Promise<ModernMcpServer> {
+  const server = new ModernMcpServer(SERVER_INFO, SERVER_OPTIONS);
+  const registrar = v2Registrar(server);
+  registerCodemodeSurface(registrar, options);
+  for (const extend of options.extensions ?? []) await extend(registrar);
+  return server;
+}
+
+/** Registers every codemode tool and resource template on `server`. */
+export function registerCodemodeSurface(server: McpRegistrar, options: CodemodeServerOptions): void {
   const { executor, sessions, principal: owner } = options;
   const outputs = options.outputs ?? new OutputStore();
   const replyChars = options.replyChars ?? 20_000;
   const readFileChars = options.readFileChars ?? 200_000;
   const log = options.log ?? (() => {});
-
-  const server = new McpServer(
-    { name: SERVER_NAME, version: SERVER_VERSION, title: 'codemode: sandboxed code execution' },
-    { capabilities: { tools: {}, resources: {}, logging: {} }, instructions: INSTRUCTIONS },
-  );
 
   async function guard(tool: string, fn: () => Promise<CallToolResult>): Promise<CallToolResult> {
     try {
@@ -219,10 +246,10 @@ export function createCodemodeServer(options: CodemodeServerOptions): McpServer 
     return buildExecReply(result, { maxChars: replyChars, links: await fullOutputLinks(result) });
   }
 
-  function progressFor(extra: Extra) {
+  function progressFor(call: ToolCallContext) {
     return createProgressReporter({
-      progressToken: extra._meta?.progressToken,
-      send: (n) => extra.sendNotification(n),
+      progressToken: call.progressToken,
+      send: (n) => call.notify(n),
       ...(options.progressIntervalMs === undefined ? {} : { intervalMs: options.progressIntervalMs }),
     });
   }
@@ -242,21 +269,21 @@ export function createCodemodeServer(options: CodemodeServerOptions): McpServer 
       outputSchema: EXEC_OUTPUT_SHAPE,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    async (args, extra) =>
+    async (args, call) =>
       guard('execute_code', async () => {
         const files: InputFile[] = (args.files ?? []).map((f, i) => ({
           path: f.path,
           content: decodeContent(f.content, f.encoding, `files[${i}].content`),
         }));
         const limits = args.limits as LimitOverrides | undefined;
-        const progress = progressFor(extra);
+        const progress = progressFor(call);
         try {
           if (args.session_id === undefined) {
             const result = await executor.run({
               language: args.language,
               code: args.code,
               files,
-              signal: extra.signal,
+              signal: call.signal,
               onOutput: progress.onOutput,
               ...(args.stdin === undefined ? {} : { stdin: args.stdin }),
               ...(limits === undefined ? {} : { limits }),
@@ -280,7 +307,7 @@ export function createCodemodeServer(options: CodemodeServerOptions): McpServer 
           for (const file of files) await sessions.writeFile(sessionId, file.path, toBytes(file.content), owner);
           const result = await sessions.execute(sessionId, args.code, {
             owner,
-            signal: extra.signal,
+            signal: call.signal,
             onOutput: progress.onOutput,
             ...(limits === undefined ? {} : { limits }),
           });
@@ -302,14 +329,14 @@ export function createCodemodeServer(options: CodemodeServerOptions): McpServer 
       outputSchema: EXEC_OUTPUT_SHAPE,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
-    async (args, extra) =>
+    async (args, call) =>
       guard('run_script', async () => {
-        const progress = progressFor(extra);
+        const progress = progressFor(call);
         try {
           const limits = args.limits as LimitOverrides | undefined;
           const result = await sessions.runScript(args.session_id, args.path, args.args, {
             owner,
-            signal: extra.signal,
+            signal: call.signal,
             onOutput: progress.onOutput,
             ...(limits === undefined ? {} : { limits }),
           });
@@ -545,23 +572,19 @@ export function createCodemodeServer(options: CodemodeServerOptions): McpServer 
 
   // ---- resources ----
 
-  server.registerResource(
-    'session-history',
-    new ResourceTemplate('codemode://sessions/{session_id}/history', {
-      list: async () => ({
-        resources: sessions.list(owner).map((s) => ({
-          uri: sessionHistoryUri(s.id),
-          name: `history of session ${s.id}`,
-          mimeType: 'application/json',
-        })),
-      }),
-    }),
-    {
-      title: 'Session history',
-      description: 'Every execution of a session: code, status, output and error, as JSON.',
-      mimeType: 'application/json',
-    },
-    async (uri, vars): Promise<ReadResourceResult> => {
+  server.registerResourceTemplate({
+    name: 'session-history',
+    uriTemplate: 'codemode://sessions/{session_id}/history',
+    title: 'Session history',
+    description: 'Every execution of a session: code, status, output and error, as JSON.',
+    mimeType: 'application/json',
+    list: async () =>
+      sessions.list(owner).map((s) => ({
+        uri: sessionHistoryUri(s.id),
+        name: `history of session ${s.id}`,
+        mimeType: 'application/json',
+      })),
+    read: async (uri, vars) => {
       try {
         const history = sessions.history(variable(vars['session_id']), owner);
         return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(history, null, 2) }] };
@@ -569,24 +592,24 @@ export function createCodemodeServer(options: CodemodeServerOptions): McpServer 
         throw resourceError(error, uri.href);
       }
     },
-  );
+  });
 
-  server.registerResource(
-    'session-file',
-    new ResourceTemplate('codemode://sessions/{session_id}/files/{+path}', {
-      list: async () => {
-        const resources: { uri: string; name: string; mimeType: string }[] = [];
-        for (const s of sessions.list(owner)) {
-          const files = await sessions.listFiles(s.id, undefined, owner).catch(() => []); // closed meanwhile
-          for (const f of files.slice(0, Math.max(0, 1000 - resources.length))) {
-            resources.push({ uri: sessionFileUri(s.id, f.path), name: f.path, mimeType: mimeTypeOf(f.path, true) });
-          }
+  server.registerResourceTemplate({
+    name: 'session-file',
+    uriTemplate: 'codemode://sessions/{session_id}/files/{+path}',
+    title: 'Workspace file',
+    description: 'A file in a session workspace.',
+    list: async () => {
+      const resources: { uri: string; name: string; mimeType: string }[] = [];
+      for (const s of sessions.list(owner)) {
+        const files = await sessions.listFiles(s.id, undefined, owner).catch(() => []); // closed meanwhile
+        for (const f of files.slice(0, Math.max(0, 1000 - resources.length))) {
+          resources.push({ uri: sessionFileUri(s.id, f.path), name: f.path, mimeType: mimeTypeOf(f.path, true) });
         }
-        return { resources };
-      },
-    }),
-    { title: 'Workspace file', description: 'A file in a session workspace.' },
-    async (uri, vars): Promise<ReadResourceResult> => {
+      }
+      return resources;
+    },
+    read: async (uri, vars) => {
       try {
         const path = variable(vars['path']);
         const bytes = await sessions.readFile(variable(vars['session_id']), path, owner);
@@ -603,27 +626,21 @@ export function createCodemodeServer(options: CodemodeServerOptions): McpServer 
         throw resourceError(error, uri.href);
       }
     },
-  );
+  });
 
-  server.registerResource(
-    'run-output',
-    new ResourceTemplate('codemode://outputs/{output_id}', {
-      list: async () => ({
-        resources: outputs
-          .list(owner)
-          .map((o) => ({ uri: OutputStore.uri(o.id), name: o.name, mimeType: 'text/plain' })),
-      }),
-    }),
-    { title: 'Full run output', description: 'The full stdout or stderr of a one-shot run whose reply was clipped.' },
-    async (uri, vars): Promise<ReadResourceResult> => {
+  server.registerResourceTemplate({
+    name: 'run-output',
+    uriTemplate: 'codemode://outputs/{output_id}',
+    title: 'Full run output',
+    description: 'The full stdout or stderr of a one-shot run whose reply was clipped.',
+    list: async () =>
+      outputs.list(owner).map((o) => ({ uri: OutputStore.uri(o.id), name: o.name, mimeType: 'text/plain' })),
+    read: async (uri, vars) => {
       const entry = outputs.get(variable(vars['output_id']), owner);
-      if (entry === undefined) throw new McpError(-32002, `Resource not found: ${uri.href}`, { uri: uri.href });
+      if (entry === undefined) throw new ResourceReadError('not_found', `Resource not found: ${uri.href}`, uri.href);
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: entry.text }] };
     },
-  );
-
-  for (const extend of options.extensions ?? []) extend(server);
-  return server;
+  });
 }
 
 function toBytes(content: Uint8Array | string): Uint8Array {

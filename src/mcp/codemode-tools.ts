@@ -1,14 +1,14 @@
 /**
- * Registers the Code Mode tools on an McpServer: `run_code_mode` (a program calls
- * upstream tools as `codemode.<server>.<tool>()`), `search_tools`, and optionally
- * every upstream tool passed through as `<server>__<tool>` for comparison.
+ * Registers the Code Mode tools on an McpRegistrar (either SDK, see
+ * mcp-registrar.ts): `run_code_mode` (a program calls upstream tools as
+ * `codemode.<server>.<tool>()`), `search_tools`, and optionally every upstream
+ * tool passed through as `<server>__<tool>` for comparison.
  */
-import type { McpServer, RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import type { CodeModeRuntime } from '../codemode/codemode.js';
 import type { CodeModeLimits, CodeModeResult } from '../codemode/isolate-executor.js';
 import { errorMessage } from '../errors.js';
+import type { CallToolResult, McpRegistrar, RegisteredToolHandle } from './mcp-registrar.js';
 import { toolErrorResult } from './tool-errors.js';
 
 export interface CodeModeToolsOptions {
@@ -23,10 +23,10 @@ export interface CodeModeToolsOptions {
 }
 
 export interface CodeModeToolsHandle {
-  runCode: RegisteredTool;
-  searchTools: RegisteredTool;
+  runCode: RegisteredToolHandle;
+  searchTools: RegisteredToolHandle;
   /** Pass-through tools, filled in once `ready` resolves. */
-  passThrough: RegisteredTool[];
+  passThrough: RegisteredToolHandle[];
   /** Resolves when the upstream tools are listed and descriptions/pass-through tools are in place. Never rejects. */
   ready: Promise<void>;
   /** Re-list upstream tools and update descriptions (and pass-through tools). Never rejects. */
@@ -141,7 +141,7 @@ function passThroughInputSchema(schema: unknown): z.ZodType {
  * descriptions updated when that finishes (`handle.ready`).
  */
 export function registerCodeModeTools(
-  server: McpServer,
+  server: McpRegistrar,
   runtime: CodeModeRuntime,
   options: CodeModeToolsOptions = {},
 ): CodeModeToolsHandle {
@@ -157,13 +157,13 @@ export function registerCodeModeTools(
       outputSchema: RUN_OUTPUT,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
     },
-    async (args, extra): Promise<CallToolResult> => {
+    async (args, call): Promise<CallToolResult> => {
       try {
         const r = await runtime.run({
           language: args.language,
           code: args.code,
           ...(options.limits ? { limits: options.limits } : {}),
-          signal: extra.signal,
+          signal: call.signal,
         });
         const structured: Record<string, unknown> = {
           status: r.status,
@@ -235,9 +235,9 @@ export function registerCodeModeTools(
           inputSchema: passThroughInputSchema(entry.info.inputSchema),
           ...(entry.info.annotations ? { annotations: entry.info.annotations } : {}),
         },
-        async (args: unknown, extra): Promise<CallToolResult> => {
+        async (args: unknown, call): Promise<CallToolResult> => {
           try {
-            const { result } = await runtime.callToolRaw(entry.server.name, entry.tool.name, args ?? {}, extra.signal);
+            const { result } = await runtime.callToolRaw(entry.server.name, entry.tool.name, args ?? {}, call.signal);
             return {
               content: (result.content ?? []) as CallToolResult['content'],
               ...(result.structuredContent !== undefined

@@ -1,22 +1,47 @@
 /**
  * Streamable HTTP front end on plain node:http. Guards every request before
- * the MCP transport sees it: Host and Origin against DNS rebinding (403),
- * bearer token (401), body size (413). One stateful MCP session per
- * initialize, each with its own McpServer and bound to the principal (token)
- * that created it; another principal gets 404 as if it did not exist.
+ * either MCP stack sees it: Host and Origin against DNS rebinding (403),
+ * bearer token (401), body size (413), JSON content type (415).
+ *
+ * Two protocol eras share the one endpoint (a dual stack, routed with the v2
+ * SDK's own classifier `isLegacyRequest`, so the routing cannot disagree with
+ * the SDK):
+ * - 2025 revisions (2025-06-18, 2025-11-25, ...): the v1 SDK's sessionful
+ *   transport. One MCP session per initialize, each with its own McpServer,
+ *   bound to the principal (token) that created it; another principal gets 404
+ *   as if it did not exist. Kept sessionful rather than moved to the v2 SDK's
+ *   stateless 2025 fallback, which drops Mcp-Session-Id, GET streams and
+ *   DELETE, all of which existing 2025 clients rely on.
+ * - 2026-07-28: the v2 SDK's `createMcpHandler` in strict modern mode. It is
+ *   stateless: a fresh server per request, built for the principal passed as
+ *   `authInfo`; code sessions still live in the shared SessionService, owned
+ *   by that principal, so they outlive the request.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  createMcpHandler,
+  isJsonContentType,
+  isLegacyRequest,
+  type AuthInfo,
+  type McpServer as ModernMcpServer,
+} from '@modelcontextprotocol/server';
 
 export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'] as const;
 
 export interface HttpServerOptions {
-  /** Builds the MCP server of one MCP session for its principal. */
+  /** Builds the MCP server of one 2025-revision MCP session for its principal. */
   createServer: (principal: string) => McpServer;
+  /**
+   * Builds the v2 server that answers one 2026-07-28 request for its principal.
+   * Without it the endpoint serves the 2025 revisions only.
+   */
+  createModernServer?: (principal: string) => ModernMcpServer | Promise<ModernMcpServer>;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 8765; 0 picks a free port. */
@@ -38,7 +63,7 @@ export interface RunningHttpServer {
   readonly url: string;
   readonly port: number;
   readonly host: string;
-  /** Open MCP sessions. */
+  /** Open 2025-revision MCP sessions (2026-07-28 is stateless and holds none). */
   sessionCount(): number;
   close(): Promise<void>;
 }
@@ -92,6 +117,20 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer>
   return Buffer.concat(chunks);
 }
 
+/**
+ * The principal travels to the modern factory as pass-through `authInfo`
+ * (never read from headers by the SDK). It carries the principal, not the
+ * bearer token, so the secret goes no further than `authenticate`.
+ */
+function authInfoFor(principal: string): AuthInfo {
+  return { token: principal, clientId: principal, scopes: [] };
+}
+
+function principalFrom(authInfo: AuthInfo | undefined): string {
+  if (authInfo === undefined) throw new Error('a 2026-07-28 request reached the server factory without a principal');
+  return authInfo.clientId;
+}
+
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -113,6 +152,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   }));
   const sessions = new Map<string, McpSession>();
   let port = options.port ?? 8765;
+
+  const createModernServer = options.createModernServer;
+  const modern =
+    createModernServer === undefined
+      ? undefined
+      : createMcpHandler((ctx) => createModernServer(principalFrom(ctx.authInfo)), {
+          legacy: 'reject',
+          maxRequestBodySize: maxBodyBytes,
+          onerror: (error) => log(`http (2026-07-28): ${error.message}`),
+        });
+  const serveModern =
+    modern === undefined
+      ? undefined
+      : toNodeHandler(modern, {
+          maxRequestBodySize: maxBodyBytes,
+          onerror: (error) => log(`http (2026-07-28): request failed: ${error.stack ?? error.message}`),
+        });
 
   const allowedHostNames = (): Set<string> => {
     const names = new Set<string>(['localhost', '127.0.0.1', '[::1]', ...(options.allowedHosts ?? [])]);
@@ -173,10 +229,24 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         }
         throw error;
       }
+      if (!isJsonContentType(header(req, 'content-type') ?? null)) {
+        rpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
+        return;
+      }
       try {
         body = JSON.parse(raw.toString('utf8'));
       } catch {
         rpcError(res, 400, -32700, 'Parse error: the body is not valid JSON');
+        return;
+      }
+    }
+
+    if (serveModern !== undefined) {
+      const probe = await toWebRequest(req, body, { maxRequestBodySize: maxBodyBytes });
+      if (!(await isLegacyRequest(probe, body, { maxRequestBodySize: maxBodyBytes }))) {
+        // 2026-07-28: stateless, the principal rides along as authInfo.
+        (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal);
+        await serveModern(req, res, body);
         return;
       }
     }
@@ -279,6 +349,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     async close() {
       clearInterval(sweeper);
       await Promise.all([...sessions].map(([id, s]) => closeSession(id, s)));
+      await modern?.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();

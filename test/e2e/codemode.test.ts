@@ -14,6 +14,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CodeModeRuntime } from '../../src/codemode/codemode.js';
 import { parseCodeModeConfig } from '../../src/codemode/config.js';
 import { registerCodeModeTools, type CodeModeToolsHandle } from '../../src/mcp/codemode-tools.js';
+import { v1Registrar } from '../../src/mcp/sdk-v1-registrar.js';
 
 const MODULES = resolve(import.meta.dirname, '../../node_modules/@modelcontextprotocol');
 const EVERYTHING = join(MODULES, 'server-everything/dist/index.js');
@@ -318,7 +319,7 @@ describe('MCP tools (registerCodeModeTools) over the real SDK client', () => {
 
   before(async () => {
     server = new McpServer({ name: 'codemode-test', version: '0.0.0' });
-    handle = registerCodeModeTools(server, runtime, { passThrough: true });
+    handle = registerCodeModeTools(v1Registrar(server), runtime, { passThrough: true });
     await handle.ready;
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await server.connect(serverSide);

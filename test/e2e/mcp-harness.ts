@@ -1,14 +1,23 @@
 /**
  * Shared setup for the MCP e2e suites: the real sandboxed executor and
  * SessionManager (in-memory store, temporary workspaces), an in-process
- * Streamable HTTP server on port 0, and SDK clients connected to it.
+ * Streamable HTTP server on port 0 serving 2026-07-28 and the 2025 revisions,
+ * and SDK clients connected to it: v1 (2025 revisions) and v2 (2026-07-28).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createCodemodeServer } from '../../src/mcp/codemode-server.js';
+import {
+  Client as ModernClient,
+  StreamableHTTPClientTransport as ModernHttpTransport,
+} from '@modelcontextprotocol/client';
+import {
+  createCodemodeServer,
+  createModernCodemodeServer,
+  type CodemodeServerOptions,
+} from '../../src/mcp/codemode-server.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/mcp/http-server.js';
 import { OutputStore } from '../../src/mcp/output-store.js';
 import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
@@ -29,19 +38,20 @@ export async function startTestServer(options: { tokens?: string[]; maxBodyBytes
   chmodSync(workspaceRoot, 0o711); // the sandbox user must reach its workspace
   const sessions = new SessionManager({ sandbox, store: null, workspaceRoot, pool: false });
   const outputs = new OutputStore();
+  const serverOptions = (principal: string): CodemodeServerOptions => ({
+    executor,
+    sessions,
+    principal,
+    outputs,
+    progressIntervalMs: 100,
+    ...(options.replyChars === undefined ? {} : { replyChars: options.replyChars }),
+  });
   const http = await startHttpServer({
     port: 0,
     ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
-    createServer: (principal) =>
-      createCodemodeServer({
-        executor,
-        sessions,
-        principal,
-        outputs,
-        progressIntervalMs: 100,
-        ...(options.replyChars === undefined ? {} : { replyChars: options.replyChars }),
-      }),
+    createServer: (principal) => createCodemodeServer(serverOptions(principal)),
+    createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
   });
   return {
     http,
@@ -60,6 +70,25 @@ export async function connectHttpClient(url: string, token?: string): Promise<Cl
   const client = new Client({ name: 'codemode-e2e', version: '1.0.0' });
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     ...(token === undefined ? {} : { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+  });
+  await client.connect(transport);
+  return client;
+}
+
+/**
+ * A v2 SDK client over Streamable HTTP. `auto` probes with server/discover and
+ * takes 2026-07-28 when offered; a pinned revision fails unless it is offered.
+ */
+export async function connectModernHttpClient(
+  url: string,
+  options: { token?: string; mode?: 'auto' | { pin: string } } = {},
+): Promise<ModernClient> {
+  const client = new ModernClient(
+    { name: 'codemode-e2e-v2', version: '1.0.0' },
+    { versionNegotiation: { mode: options.mode ?? 'auto' } },
+  );
+  const transport = new ModernHttpTransport(new URL(url), {
+    ...(options.token === undefined ? {} : { requestInit: { headers: { authorization: `Bearer ${options.token}` } } }),
   });
   await client.connect(transport);
   return client;

@@ -29,7 +29,9 @@ describe('codemode MCP tools over Streamable HTTP', () => {
   for (const [asked, agreed] of [
     ['2025-11-25', '2025-11-25'],
     ['2025-06-18', '2025-06-18'],
-    ['2026-07-28', '2025-11-25'], // not in SDK 1.32.2: the server answers with its latest (docs/mcp.md)
+    // initialize is the 2025 handshake: it agrees on the latest 2025 revision. 2026-07-28 has no
+    // initialize; clients get it through server/discover (test/e2e/mcp-modern.test.ts, docs/mcp.md).
+    ['2026-07-28', '2025-11-25'],
   ] as const) {
     it(`initialize asking for ${asked} negotiates ${agreed}`, async () => {
       const res = await fetch(server.http.url, {

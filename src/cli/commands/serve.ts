@@ -1,18 +1,25 @@
 /**
- * `codemode serve`: the MCP server over stdio (default) or Streamable HTTP.
- * stdout is the protocol on stdio, so every log line goes to stderr. Shuts
- * down cleanly (all kernels killed) on SIGINT, SIGTERM or stdin closing.
+ * `codemode serve`: the MCP server over stdio (default) or Streamable HTTP,
+ * speaking 2026-07-28 and the 2025 revisions on both. stdio runs on the v2
+ * SDK's `serveStdio`, which picks the era from the client's opening message;
+ * HTTP is the dual stack of http-server.ts. stdout is the protocol on stdio,
+ * so every log line goes to stderr. Shuts down cleanly (all kernels killed)
+ * on SIGINT, SIGTERM or stdin closing.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
-import { createCodemodeServer } from '../../mcp/codemode-server.js';
+import {
+  createCodemodeServer,
+  createModernCodemodeServer,
+  type CodemodeServerOptions,
+} from '../../mcp/codemode-server.js';
 import { isLoopback, startHttpServer } from '../../mcp/http-server.js';
+import type { ServerExtension } from '../../mcp/mcp-registrar.js';
 import { OutputStore } from '../../mcp/output-store.js';
 import type { Executor } from '../../sandbox/executor.js';
 import type { ToolHost } from '../../codemode/contract.js';
@@ -40,7 +47,7 @@ export interface ServeRuntime {
   executor: Executor;
   sessions: SessionService;
   /** Extra tool registrations, e.g. Code Mode. */
-  extensions: ((server: McpServer) => void)[];
+  extensions: ServerExtension[];
   close(): Promise<void>;
 }
 
@@ -136,8 +143,8 @@ export function loadOrCreateToken(home: string): { token: string; created: boole
   return { token, created: true };
 }
 
-/** Wait for the first of: SIGINT, SIGTERM, stdin closing (stdio only), or `also`. */
-function shutdownSignal(io: CliIO, watchStdin: boolean, also?: Promise<void>): Promise<string> {
+/** Wait for the first of: SIGINT, SIGTERM, stdin closing (stdio only). */
+function shutdownSignal(io: CliIO, watchStdin: boolean): Promise<string> {
   return new Promise((resolve) => {
     const done = (why: string) => {
       process.off('SIGINT', onInt);
@@ -155,7 +162,6 @@ function shutdownSignal(io: CliIO, watchStdin: boolean, also?: Promise<void>): P
       io.stdin.on('end', onEnd);
       io.stdin.on('close', onEnd);
     }
-    void also?.then(() => done('transport closed'));
   });
 }
 
@@ -184,28 +190,26 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
     if (options.unsandboxed)
       log('WARNING: running UNSANDBOXED: code runs as your user with full access to this machine');
     const outputs = new OutputStore();
-    const serverFor = (principal: string) =>
-      createCodemodeServer({
-        executor: runtime.executor,
-        sessions: runtime.sessions,
-        principal,
-        outputs,
-        extensions: runtime.extensions,
-        log,
-      });
+    const serverOptions = (principal: string): CodemodeServerOptions => ({
+      executor: runtime.executor,
+      sessions: runtime.sessions,
+      principal,
+      outputs,
+      extensions: runtime.extensions,
+      log,
+    });
 
     try {
       if (!options.http) {
-        const server = serverFor('local');
-        const transport = new StdioServerTransport(io.stdin, io.stdout);
-        const closed = new Promise<void>((resolve) => {
-          transport.onclose = () => resolve();
+        // One v2 server per connection, pinned to the era the client opens with.
+        const stdio = serveStdio(() => createModernCodemodeServer(serverOptions('local')), {
+          transport: new StdioServerTransport(io.stdin, io.stdout),
+          onerror: (error) => log(`stdio: ${error.message}`),
         });
-        await server.connect(transport);
-        log('serving MCP on stdio');
-        const why = await shutdownSignal(io, true, closed);
+        log('serving MCP on stdio (protocol revisions 2026-07-28, 2025-11-25, 2025-06-18 and older)');
+        const why = await shutdownSignal(io, true);
         log(`shutting down (${why})`);
-        await server.close().catch(() => {});
+        await stdio.close().catch(() => {});
         return 0;
       }
 
@@ -217,7 +221,8 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
         else log(`using the bearer token saved in ${codemodeHome(io.env)}/http-token`);
       }
       const http = await startHttpServer({
-        createServer: serverFor,
+        createServer: (principal) => createCodemodeServer(serverOptions(principal)),
+        createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
         host: options.host,
         port: options.port,
         tokens,
@@ -240,7 +245,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
 
 /** The real runtime: the OS sandbox, the session manager and, with --config, Code Mode. */
 export const defaultRuntime: RuntimeFactory = async (options, _io, log) => {
-  const extensions: ((server: McpServer) => void)[] = [];
+  const extensions: ServerExtension[] = [];
   const closers: (() => Promise<void> | void)[] = [];
   let toolHost: ToolHost | undefined;
   if (options.config !== undefined) {
@@ -255,7 +260,7 @@ export const defaultRuntime: RuntimeFactory = async (options, _io, log) => {
     const { registerCodeModeTools } = await import('../../mcp/codemode-tools.js');
     const runtime = new CodeModeRuntime(parsed.config);
     toolHost = runtime;
-    extensions.push((server) => void registerCodeModeTools(server, runtime, { log }));
+    extensions.push((registrar) => registerCodeModeTools(registrar, runtime, { log }).ready);
     closers.push(() => runtime.close());
   }
   const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
