@@ -56,7 +56,10 @@ describe('resolveSettings', () => {
   it('warns when the HTTP server would be reachable beyond loopback without a token', () => {
     const { warnings } = resolveSettings({ stateDir, flags: { http: { host: '0.0.0.0' } } });
     assert.match(warnings[0] ?? '', /reachable beyond loopback/);
-    assert.deepEqual(resolveSettings({ stateDir, flags: { http: { host: '0.0.0.0', token: 't' } } }).warnings, []);
+    assert.deepEqual(
+      resolveSettings({ stateDir, flags: { http: { host: '0.0.0.0', tokens: ['t'.repeat(16)] } } }).warnings,
+      [],
+    );
   });
 });
 

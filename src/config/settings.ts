@@ -11,7 +11,7 @@ export interface Settings {
   store: { enabled: boolean; path: string };
   workspaces: { root: string };
   sessions: { idleTimeoutMs: number; maxSessions: number; pool: Record<Language, number> };
-  http: { host: string; port: number; token: string | null; maxBodyBytes: number; allowedOrigins: string[] };
+  http: { host: string; port: number; tokens: string[]; maxBodyBytes: number; allowedHosts: string[] };
   /** An mcpServers JSON file whose servers Code Mode exposes. */
   mcpServersFile: string | null;
 }
@@ -46,7 +46,7 @@ export function defaultSettings(stateDir: string): Settings {
       maxSessions: 32,
       pool: { python: 1, javascript: 1, typescript: 0, bash: 0 },
     },
-    http: { host: '127.0.0.1', port: 8765, token: null, maxBodyBytes: 4 * 1024 * 1024, allowedOrigins: [] },
+    http: { host: '127.0.0.1', port: 8765, tokens: [], maxBodyBytes: 4 * 1024 * 1024, allowedHosts: [] },
     mcpServersFile: null,
   };
 }
@@ -85,9 +85,15 @@ export const FIELDS: Record<string, Field & { description: string }> = {
   ),
   'http.host': { kind: 'string', description: 'Address the HTTP server binds to' },
   'http.port': { kind: 'number', min: 0, max: 65535, integer: true, description: 'HTTP port (0 picks a free one)' },
-  'http.token': { kind: 'nullable-string', description: 'Bearer token clients must send (required beyond loopback)' },
+  'http.tokens': {
+    kind: 'string-array',
+    description: 'Bearer tokens clients must send, each its own principal (required beyond loopback)',
+  },
   'http.maxBodyBytes': { kind: 'number', min: 1024, integer: true, description: 'Largest accepted request body' },
-  'http.allowedOrigins': { kind: 'string-array', description: 'Extra Origin values accepted besides localhost' },
+  'http.allowedHosts': {
+    kind: 'string-array',
+    description: 'Extra host names accepted in Host and Origin besides localhost',
+  },
   mcpServersFile: {
     kind: 'nullable-string',
     description: 'An mcpServers JSON file (e.g. claude_desktop_config.json) for Code Mode',
@@ -103,7 +109,7 @@ export const ENV_KEYS: Record<string, string> = {
   CODEMODE_IDLE_TIMEOUT_MS: 'sessions.idleTimeoutMs',
   CODEMODE_HOST: 'http.host',
   CODEMODE_PORT: 'http.port',
-  CODEMODE_TOKEN: 'http.token',
+  CODEMODE_TOKEN: 'http.tokens',
   CODEMODE_MCP_SERVERS: 'mcpServersFile',
   ...Object.fromEntries(
     LIMIT_KEYS.flatMap((k) => {
@@ -143,7 +149,7 @@ export function resolveSettings(sources: SettingsSources): ResolvedSettings {
       );
     }
   }
-  if (!isLoopback(settings.http.host) && !settings.http.token) {
+  if (!isLoopback(settings.http.host) && settings.http.tokens.length === 0) {
     warnings.push(
       `http.host ${settings.http.host} is reachable beyond loopback: a bearer token will be generated and required`,
     );
@@ -206,7 +212,7 @@ function valid(field: Field, v: unknown): boolean {
     case 'boolean':
       return typeof v === 'boolean';
     case 'string-array':
-      return Array.isArray(v) && v.every((s) => typeof s === 'string');
+      return Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0);
   }
 }
 

@@ -285,12 +285,22 @@ export function registerCodemodeSurface(server: McpRegistrar, options: CodemodeS
               files,
               signal: call.signal,
               onOutput: progress.onOutput,
+              ...(args.cache ? { cache: true } : {}),
               ...(args.stdin === undefined ? {} : { stdin: args.stdin }),
               ...(limits === undefined ? {} : { limits }),
             });
             return await reply(result);
           }
           const sessionId = args.session_id;
+          if (args.cache) {
+            throw new AppError(
+              'INVALID_ARGUMENT',
+              'cache is only for one-shot runs: a session run depends on its state',
+              {
+                argument: 'cache',
+              },
+            );
+          }
           if (args.stdin !== undefined) {
             throw new AppError('INVALID_ARGUMENT', 'stdin is only supported for one-shot runs (without session_id)', {
               argument: 'stdin',

@@ -123,6 +123,7 @@ export function execStructured(
     };
   }
   if (result.reason !== undefined) out['reason'] = result.reason;
+  if (result.cached) out['cached'] = true;
   if (result.files !== undefined) out['files'] = result.files.map((f) => ({ path: f.path, size: f.size }));
   if ('sessionId' in result) {
     out['session_id'] = result.sessionId;
@@ -145,7 +146,7 @@ function statusLine(result: ExecResult | SessionExecResult): string {
   const parts = [`status: ${result.status}`];
   if (result.exitCode !== null && result.status !== 'ok') parts.push(`exit code ${result.exitCode}`);
   if (result.signal !== null) parts.push(`signal ${result.signal}`);
-  parts.push(`${Math.round(result.durationMs)} ms`);
+  parts.push(result.cached ? 'from the result cache' : `${Math.round(result.durationMs)} ms`);
   if ('sessionId' in result) parts.push(`session ${result.sessionId} [${result.executionCount}]`);
   return parts.join(', ');
 }

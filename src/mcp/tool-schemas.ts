@@ -64,6 +64,12 @@ export const EXECUTE_CODE_INPUT = {
     .optional()
     .describe('Files written into the workspace before the run, e.g. [{"path": "in.txt", "content": "hello"}].'),
   stdin: z.string().max(10_000_000).optional().describe('Text given to the program on standard input.'),
+  cache: z
+    .boolean()
+    .optional()
+    .describe(
+      'One-shot runs only: answer from the result cache when this exact run (code, files, stdin, limits) was done before. Use for deterministic code.',
+    ),
 };
 
 export const RUN_SCRIPT_INPUT = {
@@ -151,6 +157,7 @@ export const EXEC_OUTPUT_SHAPE = {
   ),
   files: z.array(fileEntry).optional(),
   reason: z.string().optional(),
+  cached: z.boolean().optional().describe('True when the result came from the result cache (cache: true).'),
   hint: z.string().optional(),
   full_output: z.object({ stdout: z.string().optional(), stderr: z.string().optional() }).optional(),
   session_id: z.string().optional(),

@@ -22,7 +22,9 @@ import { startHttpServer, type RunningHttpServer } from '../../src/mcp/http-serv
 import { OutputStore } from '../../src/mcp/output-store.js';
 import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
 import { ProcessExecutor } from '../../src/sandbox/process/process-executor.js';
+import { CachingExecutor } from '../../src/sandbox/caching-executor.js';
 import { SessionManager } from '../../src/sessions/session-manager.js';
+import { ResultCache, resultCacheKey } from '../../src/store/result-cache.js';
 
 export interface TestServer {
   http: RunningHttpServer;
@@ -34,12 +36,19 @@ export interface TestServer {
 export async function startTestServer(options: { tokens?: string[]; maxBodyBytes?: number; replyChars?: number } = {}) {
   const sandbox = await createProcessSandbox();
   const executor = new ProcessExecutor(sandbox);
+  // As `codemode serve` does with its store: one-shot runs may ask for the result cache.
+  const cache = new ResultCache(':memory:');
+  const cachingExecutor = new CachingExecutor(executor, {
+    cache,
+    keyOf: resultCacheKey,
+    resolveLimits: (o) => executor.limitsFor(o),
+  });
   const workspaceRoot = mkdtempSync(path.join(os.tmpdir(), 'codemode-mcp-e2e-'));
   chmodSync(workspaceRoot, 0o711); // the sandbox user must reach its workspace
   const sessions = new SessionManager({ sandbox, store: null, workspaceRoot, pool: false });
   const outputs = new OutputStore();
   const serverOptions = (principal: string): CodemodeServerOptions => ({
-    executor,
+    executor: cachingExecutor,
     sessions,
     principal,
     outputs,
@@ -61,6 +70,7 @@ export async function startTestServer(options: { tokens?: string[]; maxBodyBytes
       await http.close();
       await sessions.shutdown();
       await executor.close();
+      cache.close();
       rmSync(workspaceRoot, { recursive: true, force: true });
     },
   } satisfies TestServer;

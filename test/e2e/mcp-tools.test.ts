@@ -98,6 +98,20 @@ describe('codemode MCP tools over Streamable HTTP', () => {
     assert.match(firstText(result), /^status: ok, \d+ ms\n--- stdout ---\n42$/);
   });
 
+  it('execute_code with cache: true answers a repeated one-shot run from the result cache', async () => {
+    const args = { language: 'python', code: 'import random\nprint(random.random())', cache: true };
+    const first = await client.callTool({ name: 'execute_code', arguments: args });
+    const second = await client.callTool({ name: 'execute_code', arguments: args });
+    const s1 = first.structuredContent as Structured;
+    const s2 = second.structuredContent as Structured;
+    assert.equal(s1['cached'], undefined);
+    assert.equal(s2['cached'], true);
+    assert.equal(s2['stdout'], s1['stdout']);
+    assert.match(firstText(second), /^status: ok, from the result cache/);
+    const uncached = await client.callTool({ name: 'execute_code', arguments: { ...args, cache: false } });
+    assert.notEqual((uncached.structuredContent as Structured)['stdout'], s1['stdout']);
+  });
+
   it('execute_code reports a failing program as isError with the error type, line and a hint', async () => {
     const result = await client.callTool({
       name: 'execute_code',

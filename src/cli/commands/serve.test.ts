@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -31,6 +31,25 @@ describe('parseServeArgs', () => {
     assert.deepEqual(o.tokens, ['a'.repeat(16), 'b'.repeat(16), 'c'.repeat(16)]);
     assert.equal(o.store, false);
   });
+  it('reads the settings file, with flags winning, and names a bad key', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'codemode-settings-'));
+    try {
+      const file = path.join(dir, 'codemode.json');
+      writeFileSync(file, JSON.stringify({ http: { port: 9999 }, sessions: { maxSessions: 3 } }));
+      const o = parseServeArgs(['--http', '--settings', file], {});
+      assert.equal(o.port, 9999);
+      assert.equal(o.settings.sessions.maxSessions, 3);
+      assert.equal(parseServeArgs(['--http', '--port', '1234', '--settings', file], {}).port, 1234);
+      writeFileSync(file, JSON.stringify({ sessions: { maxSesions: 3 } }));
+      assert.throws(
+        () => parseServeArgs(['--settings', file], {}),
+        /unknown key "sessions\.maxSesions" \(did you mean "sessions\.maxSessions"\?\)/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names the bad flag', () => {
     assert.throws(() => parseServeArgs(['--http', '--port', 'x'], {}), /--port must be an integer/);
     assert.throws(() => parseServeArgs(['--port', '1'], {}), /only apply with --http/);

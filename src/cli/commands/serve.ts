@@ -8,10 +8,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { ensureStateDirs, defaultStateDir, loadSettings } from '../../config/load-settings.js';
+import type { DeepPartial, Settings } from '../../config/settings.js';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
 import {
   createCodemodeServer,
@@ -31,7 +32,7 @@ export interface ServeOptions {
   http: boolean;
   host: string;
   port: number;
-  /** Bearer tokens from --token (repeatable) or CODEMODE_TOKEN (comma-separated). */
+  /** Bearer tokens from --token (repeatable), CODEMODE_TOKEN (comma-separated) or the settings file. */
   tokens: string[];
   /** Extra host names accepted in Host/Origin (--allow-host). */
   allowedHosts: string[];
@@ -40,6 +41,8 @@ export interface ServeOptions {
   store: boolean;
   db?: string;
   unsandboxed: boolean;
+  /** Everything else: limits, sessions, workspaces (flags > env > settings file > defaults). */
+  settings: Settings;
 }
 
 /** What the server runs on; built by a RuntimeFactory so tests can swap it. */
@@ -55,7 +58,7 @@ export type RuntimeFactory = (options: ServeOptions, io: CliIO, log: (m: string)
 
 export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [--port 8765] [--token T]...
                       [--allow-host NAME]... [--config mcp.json] [--no-store] [--db PATH]
-                      [--unsandboxed-i-know-this-is-unsafe]
+                      [--settings codemode.json] [--unsandboxed-i-know-this-is-unsafe]
 
   (default)        serve MCP over stdio
   --http           serve Streamable HTTP at http://HOST:PORT/mcp (health: /healthz)
@@ -63,10 +66,16 @@ export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [-
                    required beyond loopback: generated and saved on first start if absent
   --config FILE    upstream MCP servers ({"mcpServers": {...}}) exposed to code (Code Mode)
   --no-store       keep sessions in memory only
-  --db PATH        session store database (default ~/.codemode/codemode.db)`;
+  --db PATH        session store database (default $CODEMODE_HOME/codemode.db)
+  --settings FILE  settings file (default ./codemode.json when present); see the README`;
 
 /** Parse argv and env; throws AppError INVALID_ARGUMENT naming the bad flag. */
-export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOptions {
+export function parseServeArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string = process.cwd(),
+  onWarning: (message: string) => void = () => {},
+): ServeOptions {
   let values;
   try {
     ({ values } = parseArgs({
@@ -82,6 +91,7 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
         config: { type: 'string' },
         'no-store': { type: 'boolean', default: false },
         db: { type: 'string' },
+        settings: { type: 'string' },
         'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -90,8 +100,8 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
     throw new AppError('INVALID_ARGUMENT', errorMessage(e));
   }
   if (values.help) throw new AppError('INVALID_ARGUMENT', 'help requested', { help: true });
-  const port = values.port === undefined ? 8765 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = values.port === undefined ? undefined : Number(values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw new AppError('INVALID_ARGUMENT', `--port must be an integer from 0 to 65535, got ${values.port}`, {
       argument: '--port',
     });
@@ -99,11 +109,25 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
   if (!values.http && (values.host !== undefined || values.port !== undefined || values.token !== undefined)) {
     throw new AppError('INVALID_ARGUMENT', '--host, --port and --token only apply with --http', { argument: '--http' });
   }
-  const fromEnv = (env['CODEMODE_TOKEN'] ?? '')
-    .split(',')
-    .map((t) => t.trim())
-    .filter((t) => t !== '');
-  const tokens = [...(values.token ?? []), ...fromEnv];
+  const flags: DeepPartial<Settings> = {
+    http: {
+      ...(values.host === undefined ? {} : { host: values.host }),
+      ...(port === undefined ? {} : { port }),
+    },
+    store: {
+      ...(values['no-store'] ? { enabled: false } : {}),
+      ...(values.db === undefined ? {} : { path: path.resolve(cwd, values.db) }),
+    },
+    ...(values.config === undefined ? {} : { mcpServersFile: path.resolve(cwd, values.config) }),
+  };
+  const { settings, warnings } = loadSettings({
+    env,
+    cwd,
+    flags,
+    ...(values.settings === undefined ? {} : { settingsPath: values.settings }),
+  });
+  for (const w of warnings) if (!w.includes('bearer token')) onWarning(w);
+  const tokens = [...(values.token ?? []), ...settings.http.tokens];
   for (const t of tokens) {
     if (t.length < 16 || /\s/.test(t)) {
       throw new AppError('INVALID_ARGUMENT', 'a token must be at least 16 characters without spaces', {
@@ -113,19 +137,21 @@ export function parseServeArgs(argv: string[], env: NodeJS.ProcessEnv): ServeOpt
   }
   return {
     http: values.http,
-    host: values.host ?? '127.0.0.1',
-    port,
+    host: settings.http.host,
+    port: settings.http.port,
     tokens,
-    allowedHosts: values['allow-host'] ?? [],
-    ...(values.config === undefined ? {} : { config: values.config }),
-    store: !values['no-store'],
-    ...(values.db === undefined ? {} : { db: values.db }),
+    allowedHosts: [...(values['allow-host'] ?? []), ...settings.http.allowedHosts],
+    ...(settings.mcpServersFile === null ? {} : { config: settings.mcpServersFile }),
+    store: settings.store.enabled,
+    db: settings.store.path,
     unsandboxed: values['unsandboxed-i-know-this-is-unsafe'],
+    settings,
   };
 }
 
+/** Where the generated HTTP token is kept: the state directory (see defaultStateDir). */
 export function codemodeHome(env: NodeJS.ProcessEnv): string {
-  return env['CODEMODE_HOME'] ?? path.join(homedir(), '.codemode');
+  return defaultStateDir(env);
 }
 
 /** The saved HTTP token, or a new one (32 random bytes) saved with mode 0600. */
@@ -170,7 +196,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
     const log = (m: string) => void io.stderr.write(`codemode: ${m}\n`);
     let options: ServeOptions;
     try {
-      options = parseServeArgs(argv, io.env);
+      options = parseServeArgs(argv, io.env, io.cwd, (w) => log(`settings: ${w}`));
     } catch (e) {
       if (isAppError(e) && e.data?.['help'] === true) {
         io.stderr.write(`${SERVE_USAGE}\n`);
@@ -227,6 +253,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
         port: options.port,
         tokens,
         allowedHosts: options.allowedHosts,
+        maxBodyBytes: options.settings.http.maxBodyBytes,
         log,
       });
       log(`serving MCP on ${http.url}${tokens.length > 0 ? ' (bearer token required)' : ''}`);
@@ -266,19 +293,39 @@ export const defaultRuntime: RuntimeFactory = async (options, _io, log) => {
   const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
   const { ProcessExecutor } = await import('../../sandbox/process/process-executor.js');
   const { SessionManager } = await import('../../sessions/session-manager.js');
+  const { settings } = options;
+  ensureStateDirs(settings);
   const sandbox = await createProcessSandbox({ unsandboxed: options.unsandboxed });
-  const executor = new ProcessExecutor(sandbox);
-  let store: SessionStore | null | undefined; // undefined: the manager's default database
-  if (!options.store) store = null;
-  else if (options.db !== undefined) {
+  const processExecutor = new ProcessExecutor(sandbox, {
+    defaults: settings.limits.defaults,
+    ceiling: settings.limits.max,
+  });
+  let executor: Executor = processExecutor;
+  let store: SessionStore | null = null;
+  if (options.store) {
     const { SqliteSessionStore } = await import('../../store/session-store.js');
-    const sqlite = new SqliteSessionStore(options.db);
+    const { ResultCache, resultCacheKey } = await import('../../store/result-cache.js');
+    const { CachingExecutor } = await import('../../sandbox/caching-executor.js');
+    const sqlite = new SqliteSessionStore(options.db ?? settings.store.path);
     store = sqlite;
+    const cache = new ResultCache(sqlite.db);
+    executor = new CachingExecutor(processExecutor, {
+      cache,
+      keyOf: resultCacheKey,
+      resolveLimits: (o) => processExecutor.limitsFor(o),
+    });
     closers.push(() => sqlite.close());
   }
+  const pool = settings.sessions.pool;
   const sessions = new SessionManager({
     sandbox,
-    ...(store === undefined ? {} : { store }),
+    store,
+    workspaceRoot: settings.workspaces.root,
+    limits: settings.limits.defaults,
+    ceiling: settings.limits.max,
+    idleTimeoutMs: settings.sessions.idleTimeoutMs,
+    maxSessions: settings.sessions.maxSessions,
+    pool: { python: pool.python, node: Math.max(pool.javascript, pool.typescript), bash: pool.bash },
     ...(toolHost === undefined ? {} : { toolHost }),
   });
   return {
