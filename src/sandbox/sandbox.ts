@@ -67,6 +67,8 @@ export interface SandboxProcess {
   /** Kill the whole tree at once. Safe to call more than once. */
   kill(): void;
   stats(): SandboxStats;
+  /** Just the CPU time of stats(), for hot paths (one cgroup file read). */
+  cpuMs(): number | null;
   /** Release the cgroup after exit. Idempotent. */
   dispose(): Promise<void>;
 }

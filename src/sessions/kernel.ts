@@ -303,7 +303,7 @@ export class Kernel {
     const id = randomUUID();
     const marker = `\u0001codemode-end-${randomBytes(9).toString('base64url')}\u0001`;
     const started = performance.now();
-    const cpuStart = this.proc.stats().cpuMs;
+    const cpuStart = this.proc.cpuMs();
     const limits = req.limits;
     const outputs: DisplayOutput[] = [];
     let total = 0;
@@ -370,7 +370,8 @@ export class Kernel {
       this.stdoutSink = null;
       this.stderrSink = null;
       this.running = null;
-      const stats = this.proc.stats();
+      // The full cgroup picture (OOM, pids) only matters when the kernel died.
+      const stats = died ? this.proc.stats() : { oomKilled: false, pidsLimitHit: false, cpuMs: this.proc.cpuMs() };
       const cpuMs = cpuStart !== null && stats.cpuMs !== null ? Math.max(0, stats.cpuMs - cpuStart) : null;
       const result: KernelRunResult = {
         status: 'ok',
@@ -546,7 +547,7 @@ export class Kernel {
     );
     if (cpuStart !== null) {
       const poll = setInterval(() => {
-        const now = this.proc.stats().cpuMs;
+        const now = this.proc.cpuMs();
         if (now !== null && now - cpuStart > limits.cpuMs) {
           clearInterval(poll);
           stopWith({

@@ -316,11 +316,17 @@ export class RunCgroups {
       const m = /max (\d+)/.exec(events ?? '');
       out.pidsLimitHit = m !== null && Number(m[1]) > 0;
     }
+    out.cpuMs = this.cpuMs();
+    return out;
+  }
+
+  /** CPU time of the whole tree so far (one file read: cheap enough for every execution). */
+  cpuMs(): number | null {
     const usage = this.v2Dir
       ? /usage_usec (\d+)/.exec(readTrim(path.join(this.v2Dir, 'cpu.stat')) ?? '')?.[1]
       : readTrim(path.join(this.dirs.get('cpuacct')?.dir ?? '/nonexistent', 'cpuacct.usage'));
-    if (usage && /^\d+$/.test(usage)) out.cpuMs = this.v2Dir ? Number(usage) / 1000 : Number(usage) / 1e6;
-    return out;
+    if (!usage || !/^\d+$/.test(usage)) return null;
+    return this.v2Dir ? Number(usage) / 1000 : Number(usage) / 1e6;
   }
 
   /** One attempt at removing every directory; true when all are gone. */

@@ -328,7 +328,7 @@ type Supervised = Pick<
 async function supervise(runner: Runner, request: ExecRequest, limits: Limits): Promise<Supervised> {
   const { proc, workspace } = runner;
   // A pre-started runner spent CPU starting up before this run: count from here.
-  const cpuBaseline = proc.stats().cpuMs ?? 0;
+  const cpuBaseline = proc.cpuMs() ?? 0;
   const out = new OutputBuffer(limits.outputBytes);
   const err = new OutputBuffer(limits.outputBytes);
   let stopped: { status: ExecStatus; reason: string } | null = null;

@@ -293,6 +293,9 @@ function wrapChild(
     stats(): SandboxStats {
       return cgroups?.stats() ?? { oomKilled: false, pidsLimitHit: false, cpuMs: null, memoryPeakBytes: null };
     },
+    cpuMs(): number | null {
+      return cgroups?.cpuMs() ?? null;
+    },
     async dispose() {
       if (disposed) return;
       disposed = true;
