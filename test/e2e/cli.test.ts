@@ -1,6 +1,6 @@
 // The codemode CLI as a user runs it: a real process, real sandbox, real exit codes.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -148,5 +148,34 @@ describe('codemode', () => {
     const bad = cli(['frobnicate']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown command "frobnicate"/);
+  });
+});
+
+describe('the quick start', () => {
+  it('npm start serves MCP over HTTP from the built bin (README step one)', async () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    assert.equal(pkg.scripts.start, 'node bin/codemode.js serve --http');
+    const child = spawn(process.execPath, ['bin/codemode.js', 'serve', '--http', '--port', '0'], {
+      cwd: ROOT,
+      env: { ...process.env, CODEMODE_HOME: path.join(tmp, 'home') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        child.stderr.on('data', (c: Buffer) => {
+          err += c.toString();
+          const m = /serving MCP on (http:\/\/\S+)\/mcp/.exec(err);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+      });
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.deepEqual(await health.json(), { status: 'ok', sessions: 0 });
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
   });
 });
