@@ -86,6 +86,24 @@ interface Session {
   lostState: boolean;
 }
 
+/** A live session record with no kernel attached and nothing run yet. */
+function newSession(
+  fields: Pick<Session, 'id' | 'owner' | 'language' | 'limits' | 'dir' | 'createdAt' | 'lastUsedAt'>,
+): Session {
+  return {
+    ...fields,
+    kernel: undefined,
+    starting: undefined,
+    executionCount: 0,
+    pooled: false,
+    queue: Promise.resolve(),
+    pending: 0,
+    running: false,
+    closed: false,
+    lostState: false,
+  };
+}
+
 const LOST_STATE_NOTE =
   'The kernel was restarted: variables from earlier executions are gone. Workspace files are kept.';
 
@@ -191,24 +209,8 @@ export class SessionManager implements SessionService {
       }
     }
     const now = this.now();
-    const s: Session = {
-      id,
-      owner,
-      language: options.language,
-      limits,
-      dir,
-      kernel: undefined,
-      starting: undefined,
-      createdAt: now,
-      lastUsedAt: now,
-      executionCount: 0,
-      pooled: pooled !== undefined,
-      queue: Promise.resolve(),
-      pending: 0,
-      running: false,
-      closed: false,
-      lostState: false,
-    };
+    const s = newSession({ id, owner, language: options.language, limits, dir, createdAt: now, lastUsedAt: now });
+    s.pooled = pooled !== undefined;
     this.attach(s, kernel);
     this.sessions.set(id, s);
     this.persist(s);
@@ -229,24 +231,16 @@ export class SessionManager implements SessionService {
     if (!this.workspaces.exists(stored.workspaceDir)) this.workspaces.create(id);
     await this.makeRoom();
     const kernel = await this.startKernel(stored.language, stored.workspaceDir, stored.limits);
-    const s: Session = {
+    const s = newSession({
       id,
       owner,
       language: stored.language,
       limits: stored.limits,
       dir: stored.workspaceDir,
-      kernel: undefined,
-      starting: undefined,
       createdAt: Date.parse(stored.createdAt),
       lastUsedAt: this.now(),
-      executionCount: stored.executionCount,
-      pooled: false,
-      queue: Promise.resolve(),
-      pending: 0,
-      running: false,
-      closed: false,
-      lostState: false,
-    };
+    });
+    s.executionCount = stored.executionCount;
     this.attach(s, kernel);
     this.sessions.set(id, s);
     this.persist(s);
