@@ -1,15 +1,18 @@
 /**
  * `codemode serve`: the MCP server over stdio (default) or Streamable HTTP,
- * speaking 2026-07-28 and the 2025 revisions on both. stdio runs on the v2
- * SDK's `serveStdio`, which picks the era from the client's opening message;
- * HTTP is the dual stack of http-server.ts. stdout is the protocol on stdio,
+ * speaking 2026-07-28 and the 2025 revisions on both. On stdio the client's
+ * opening message picks the stack: the 2025 `initialize` handshake goes to the
+ * v1 SDK (faster per call), anything else to the v2 SDK's `serveStdio`; HTTP is
+ * the dual stack of http-server.ts. stdout is the protocol on stdio,
  * so every log line goes to stderr. Shuts down cleanly (all kernels killed)
  * on SIGINT, SIGTERM or stdin closing.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { PassThrough, type Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { StdioServerTransport as LegacyStdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { ensureStateDirs, defaultStateDir, loadSettings } from '../../config/load-settings.js';
 import type { DeepPartial, Settings } from '../../config/settings.js';
@@ -169,6 +172,43 @@ export function loadOrCreateToken(home: string): { token: string; created: boole
   return { token, created: true };
 }
 
+/**
+ * The client's opening line on stdin, and a stream that replays it followed by
+ * everything after it, for whichever transport serves the connection.
+ */
+export function peekFirstLine(stdin: Readable): Promise<{ first: string; stream: Readable }> {
+  const replay = new PassThrough();
+  return new Promise((resolve) => {
+    let buffered = Buffer.alloc(0);
+    const done = (first: string) => {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      replay.write(buffered);
+      stdin.pipe(replay);
+      resolve({ first, stream: replay });
+    };
+    const onData = (chunk: Buffer | string) => {
+      buffered = Buffer.concat([buffered, Buffer.from(chunk)]);
+      const nl = buffered.indexOf(10);
+      if (nl >= 0) done(buffered.subarray(0, nl).toString('utf8'));
+      else if (buffered.length > 4 * 1024 * 1024) done(''); // no line: let the SDK report it
+    };
+    const onEnd = () => done(buffered.toString('utf8'));
+    stdin.on('data', onData);
+    stdin.once('end', onEnd);
+  });
+}
+
+/** Whether a JSON-RPC line is the 2025 `initialize` handshake. */
+export function isInitializeRequest(line: string): boolean {
+  try {
+    const message = JSON.parse(line) as { method?: unknown };
+    return message.method === 'initialize';
+  } catch {
+    return false;
+  }
+}
+
 /** Wait for the first of: SIGINT, SIGTERM, stdin closing (stdio only). */
 function shutdownSignal(io: CliIO, watchStdin: boolean): Promise<string> {
   return new Promise((resolve) => {
@@ -227,15 +267,26 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
 
     try {
       if (!options.http) {
-        // One v2 server per connection, pinned to the era the client opens with.
-        const stdio = serveStdio(() => createModernCodemodeServer(serverOptions('local')), {
-          transport: new StdioServerTransport(io.stdin, io.stdout),
-          onerror: (error) => log(`stdio: ${error.message}`),
-        });
         log('serving MCP on stdio (protocol revisions 2026-07-28, 2025-11-25, 2025-06-18 and older)');
-        const why = await shutdownSignal(io, true);
+        const shutdown = shutdownSignal(io, true);
+        const opened = await Promise.race([peekFirstLine(io.stdin), shutdown.then(() => null)]);
+        let close: () => Promise<void> = async () => {};
+        if (opened !== null && isInitializeRequest(opened.first)) {
+          // A 2025 client (the initialize handshake): the v1 SDK serves it, about 0.7 ms a call faster than v2's.
+          const server = createCodemodeServer(serverOptions('local'));
+          await server.connect(new LegacyStdioServerTransport(opened.stream, io.stdout));
+          close = () => server.close();
+        } else if (opened !== null) {
+          // Anything else (2026-07-28 discovery or envelope): v2, which also falls back to 2025 by itself.
+          const stdio = serveStdio(() => createModernCodemodeServer(serverOptions('local')), {
+            transport: new StdioServerTransport(opened.stream, io.stdout),
+            onerror: (error) => log(`stdio: ${error.message}`),
+          });
+          close = () => stdio.close();
+        }
+        const why = await shutdown;
         log(`shutting down (${why})`);
-        await stdio.close().catch(() => {});
+        await close().catch(() => {});
         return 0;
       }
 
