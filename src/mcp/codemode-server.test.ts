@@ -92,7 +92,7 @@ describe('the codemode surface on both SDKs', () => {
   it('lists the same resource templates', async () => {
     const [v1, v2] = await Promise.all([v1Surface(), v2Surface()]);
     assert.deepEqual([...v2.templates].sort(), [...v1.templates].sort());
-    assert.equal(v1.templates.length, 3);
+    assert.equal(v1.templates.length, 4);
   });
 
   it('answers a read of a missing session with a "not found" protocol error on both', async () => {

@@ -135,6 +135,12 @@ export function sessionFileUri(sessionId: string, path: string): string {
   return `codemode://sessions/${encodeURIComponent(sessionId)}/files/${path.split('/').map(encodeURIComponent).join('/')}`;
 }
 
+const NOTEBOOK_MIME = 'application/x-ipynb+json';
+
+export function sessionNotebookUri(sessionId: string): string {
+  return `codemode://sessions/${encodeURIComponent(sessionId)}/notebook`;
+}
+
 export function sessionHistoryUri(sessionId: string): string {
   return `codemode://sessions/${encodeURIComponent(sessionId)}/history`;
 }
@@ -377,6 +383,8 @@ export function registerCodemodeSurface(server: McpRegistrar, options: CodemodeS
           language: args.language,
           owner,
           ...(limits === undefined ? {} : { limits }),
+          ...(args.resume_session_id === undefined ? {} : { resumeId: args.resume_session_id }),
+          ...(args.replay_history ? { replayHistory: true } : {}),
         });
         return {
           content: text(
@@ -400,11 +408,20 @@ export function registerCodemodeSurface(server: McpRegistrar, options: CodemodeS
     async () =>
       guard('list_sessions', async () => {
         const list = sessions.list(owner);
+        const resumable = sessions.listResumable(owner).map((r) => ({
+          session_id: r.id,
+          language: r.language,
+          created_at: r.createdAt,
+          last_used_at: r.lastUsedAt,
+          execution_count: r.executionCount,
+        }));
+        const lines = list.length === 0 ? ['no live sessions; create one with create_session'] : list.map(sessionLine);
+        for (const r of resumable) {
+          lines.push(`${r.session_id} (${r.language}, saved, ${r.execution_count} runs): resume with create_session`);
+        }
         return {
-          content: text(
-            list.length === 0 ? 'no sessions; create one with create_session' : list.map(sessionLine).join('\n'),
-          ),
-          structuredContent: { sessions: list.map(sessionJson) },
+          content: text(lines.join('\n')),
+          structuredContent: { sessions: list.map(sessionJson), resumable },
         };
       }),
   );
@@ -598,6 +615,28 @@ export function registerCodemodeSurface(server: McpRegistrar, options: CodemodeS
       try {
         const history = sessions.history(variable(vars['session_id']), owner);
         return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(history, null, 2) }] };
+      } catch (error) {
+        throw resourceError(error, uri.href);
+      }
+    },
+  });
+
+  server.registerResourceTemplate({
+    name: 'session-notebook',
+    uriTemplate: 'codemode://sessions/{session_id}/notebook',
+    title: 'Session as a Jupyter notebook',
+    description: 'The session history as a Jupyter notebook (nbformat 4): code cells with their outputs and images.',
+    mimeType: NOTEBOOK_MIME,
+    list: async () =>
+      sessions.list(owner).map((s) => ({
+        uri: sessionNotebookUri(s.id),
+        name: `session ${s.id} as a notebook`,
+        mimeType: NOTEBOOK_MIME,
+      })),
+    read: async (uri, vars) => {
+      try {
+        const notebook = sessions.exportNotebook(variable(vars['session_id']), owner);
+        return { contents: [{ uri: uri.href, mimeType: NOTEBOOK_MIME, text: notebook }] };
       } catch (error) {
         throw resourceError(error, uri.href);
       }

@@ -84,6 +84,15 @@ export const RUN_SCRIPT_INPUT = {
 export const CREATE_SESSION_INPUT = {
   language: language.describe('Language of the session kernel: "python", "javascript", "typescript" or "bash".'),
   limits: limitsSchema.optional().describe('Default limits of every run in this session.'),
+  resume_session_id: sessionId
+    .optional()
+    .describe(
+      'Resume a saved session (see list_sessions "resumable", e.g. after a server restart): its workspace files and history come back.',
+    ),
+  replay_history: z
+    .boolean()
+    .optional()
+    .describe('With resume_session_id: re-run its successful executions to rebuild variables.'),
 };
 
 export const SESSION_ID_INPUT = { session_id: sessionId };
@@ -187,7 +196,20 @@ const sessionInfo = z.object({
 });
 
 export const SESSION_OUTPUT_SHAPE = { session: sessionInfo };
-export const SESSION_LIST_OUTPUT_SHAPE = { sessions: z.array(sessionInfo) };
+export const SESSION_LIST_OUTPUT_SHAPE = {
+  sessions: z.array(sessionInfo),
+  resumable: z
+    .array(
+      z.object({
+        session_id: z.string(),
+        language: z.string(),
+        created_at: z.string(),
+        last_used_at: z.string(),
+        execution_count: z.number(),
+      }),
+    )
+    .describe('Saved sessions that are not running; resume one with create_session resume_session_id.'),
+};
 export const SESSION_ACK_OUTPUT_SHAPE = { session_id: z.string(), done: z.boolean() };
 export const FILE_ENTRY_OUTPUT_SHAPE = { session_id: z.string(), path: z.string(), size: z.number() };
 export const READ_FILE_OUTPUT_SHAPE = {

@@ -75,6 +75,15 @@ export interface SessionExecOptions {
   onOutput?: (chunk: OutputChunk) => void;
 }
 
+/** A session saved in the store that is not live: resumable with create({ resumeId }). */
+export interface ResumableSession {
+  id: string;
+  language: Language;
+  createdAt: string;
+  lastUsedAt: string;
+  executionCount: number;
+}
+
 export interface SessionService {
   create(options: CreateSessionOptions): Promise<SessionInfo>;
   list(owner?: string): SessionInfo[];
@@ -94,6 +103,8 @@ export interface SessionService {
   deleteFile(id: string, path: string, owner?: string): Promise<void>;
 
   history(id: string, owner?: string): ExecutionRecord[];
+  /** Saved sessions of this owner that are not live (after a server restart). */
+  listResumable(owner?: string): ResumableSession[];
   /** Export as a Jupyter notebook (nbformat 4) JSON string. */
   exportNotebook(id: string, owner?: string): string;
 

@@ -498,6 +498,37 @@ describe('codemode MCP tools over Streamable HTTP', () => {
     await assert.rejects(client.readResource({ uri: `codemode://sessions/${id}/files/nope.txt` }), /not found/i);
     await client.callTool({ name: 'close_session', arguments: { session_id: id } });
   });
+
+  it('resources: a session exports as a Jupyter notebook with its outputs', async () => {
+    const created = await client.callTool({ name: 'create_session', arguments: { language: 'python' } });
+    const id = (created.structuredContent as { session: Structured }).session['id'] as string;
+    await client.callTool({
+      name: 'execute_code',
+      arguments: { language: 'python', code: 'x = 2\nx * 21', session_id: id },
+    });
+    const templates = await client.listResourceTemplates();
+    assert.ok(templates.resourceTemplates.some((t) => t.uriTemplate === 'codemode://sessions/{session_id}/notebook'));
+    const read = await client.readResource({ uri: `codemode://sessions/${id}/notebook` });
+    assert.equal(read.contents[0]?.mimeType, 'application/x-ipynb+json');
+    const nb = JSON.parse((read.contents[0] as { text: string }).text);
+    assert.equal(nb.nbformat, 4);
+    const cell = nb.cells.find((c: { cell_type: string }) => c.cell_type === 'code');
+    assert.equal([cell.source].flat().join(''), 'x = 2\nx * 21');
+    const result = cell.outputs.find((o: { output_type: string }) => o.output_type === 'execute_result');
+    assert.equal([result.data['text/plain']].flat().join(''), '42');
+    await client.callTool({ name: 'close_session', arguments: { session_id: id } });
+  });
+
+  it('list_sessions shows resumable saved sessions, and resuming an unknown one names the problem', async () => {
+    const list = await client.callTool({ name: 'list_sessions', arguments: {} });
+    assert.ok(Array.isArray((list.structuredContent as Structured)['resumable']));
+    const resumed = await client.callTool({
+      name: 'create_session',
+      arguments: { language: 'python', resume_session_id: 'no-such-session' },
+    });
+    assert.equal(resumed.isError, true);
+    assert.match(firstText(resumed), /NOT_FOUND/);
+  });
 });
 
 async function readJson(client: Client, uri: string): Promise<Structured[]> {
