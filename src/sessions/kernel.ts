@@ -572,9 +572,10 @@ export class Kernel {
   }
 }
 
-function deadResult(reason: string): KernelRunResult {
+/** A result with no output: the base of every result that no execution produced. */
+export function blankKernelResult(status: ExecStatus): KernelRunResult {
   return {
-    status: 'killed',
+    status,
     exitCode: null,
     signal: null,
     stdout: '',
@@ -584,9 +585,12 @@ function deadResult(reason: string): KernelRunResult {
     outputs: [],
     durationMs: 0,
     cpuMs: null,
-    reason,
-    kernelDied: true,
+    kernelDied: false,
   };
+}
+
+function deadResult(reason: string): KernelRunResult {
+  return { ...blankKernelResult('killed'), reason, kernelDied: true };
 }
 
 /** Sum of VmRSS over pid and its descendants (Linux /proc). */

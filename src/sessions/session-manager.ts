@@ -29,7 +29,14 @@ import type {
   SessionService,
   SessionState,
 } from './contract.js';
-import { DEFAULT_INTERPRETERS, Kernel, type Interpreters, type KernelFamily, type KernelRunResult } from './kernel.js';
+import {
+  blankKernelResult,
+  DEFAULT_INTERPRETERS,
+  Kernel,
+  type Interpreters,
+  type KernelFamily,
+  type KernelRunResult,
+} from './kernel.js';
 import { toNotebook } from './notebook.js';
 import { transpileCell, type TranspiledCell } from './ts-cells.js';
 import { WarmPool } from './warm-pool.js';
@@ -504,8 +511,7 @@ export class SessionManager implements SessionService {
       let kr: KernelRunResult;
       if (!prepared.ok) {
         kr = {
-          ...this.emptyKernelResult(),
-          status: 'error',
+          ...blankKernelResult('error'),
           exitCode: 1,
           error: prepared.error,
           stderr: prepared.error.traceback ?? '',
@@ -630,24 +636,8 @@ export class SessionManager implements SessionService {
     }
   }
 
-  private emptyKernelResult(): KernelRunResult {
-    return {
-      status: 'ok',
-      exitCode: null,
-      signal: null,
-      stdout: '',
-      stderr: '',
-      stdoutDroppedBytes: 0,
-      stderrDroppedBytes: 0,
-      outputs: [],
-      durationMs: 0,
-      cpuMs: null,
-      kernelDied: false,
-    };
-  }
-
   private emptyResult(s: Session, cell: number, limits: Limits, status: ExecStatus): SessionExecResult {
-    return this.toResult(s, cell, limits, { ...this.emptyKernelResult(), status });
+    return this.toResult(s, cell, limits, { ...blankKernelResult('ok'), status });
   }
 
   private toResult(s: Session, cell: number, limits: Limits, kr: KernelRunResult): SessionExecResult {
