@@ -20,7 +20,7 @@ import { createProcessSandbox } from '../sandbox/process/process-sandbox.js';
 import { buildSeccompFilter } from '../sandbox/process/seccomp.js';
 import type { Sandbox, SandboxProcess, SpawnSpec } from '../sandbox/sandbox.js';
 import { transpileTypeScript } from '../sandbox/transpile.js';
-import { walkWorkspace } from '../sandbox/workspace-fs.js';
+import { walkWorkspace } from '../sandbox/workspace/host-fs.js';
 
 /** Overhead per run (sandbox median − bare median) we aim to stay under. */
 export const OVERHEAD_TARGET_MS = 25;
@@ -142,6 +142,14 @@ class TimedSandbox implements Sandbox {
 
   constructor(private readonly inner: Sandbox) {
     this.info = inner.info;
+  }
+
+  acquireUid(preferred?: number): number {
+    return this.inner.acquireUid(preferred);
+  }
+
+  releaseUid(uid: number): void {
+    this.inner.releaseUid(uid);
   }
 
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {

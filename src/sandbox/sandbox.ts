@@ -35,12 +35,24 @@ export interface SpawnSpec {
    * long-lived kernels should set it.
    */
   cpuWeight?: number;
+  /**
+   * A hard CPU cap in cores (e.g. 1 = one core), through the cpu cgroup. It can
+   * be changed while the tree runs with SandboxProcess.setCpuQuota (kernels
+   * lower it between executions).
+   */
+  cpuQuota?: number;
+  /** Host uid to run as (from Sandbox.acquireUid); default: a fresh uid for this process alone. */
+  uid?: number;
 }
 
 export interface ProcessExit {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
-  /** False when the sandbox failed before the program started (setup error, cgroup join failure). */
+  /**
+   * True only when the sandbox itself said the program started: bubblewrap's
+   * --json-status-fd reports an exit code only after its setup finished and it
+   * reached exec. Never inferred from anything the program prints.
+   */
   started: boolean;
 }
 
@@ -52,6 +64,9 @@ export interface SandboxStats {
   cpuMs: number | null;
   /** Peak memory in bytes, when the cgroup reports it. */
   memoryPeakBytes: number | null;
+  /** OOM kills and refused forks so far (counters, so a window over a long-lived tree can take deltas). */
+  oomKills?: number;
+  pidsMaxEvents?: number;
 }
 
 export interface SandboxProcess {
@@ -69,6 +84,16 @@ export interface SandboxProcess {
   stats(): SandboxStats;
   /** Just the CPU time of stats(), for hot paths (one cgroup file read). */
   cpuMs(): number | null;
+  /**
+   * True when the sandbox's own /tmp tmpfs is full (bytes or inodes), measured
+   * with statfs on a directory handle the host holds, so it still answers after
+   * the tree exited. False when unknown.
+   */
+  tmpFull(): boolean;
+  /** True once tmpFull() can answer (bwrap's setup is done); true at once where there is no probe. */
+  tmpReady(): boolean;
+  /** Change the tree's hard CPU cap in cores (null: none). False when no cpu cgroup applies. */
+  setCpuQuota(cores: number | null): boolean;
   /** Release the cgroup after exit. Idempotent. */
   dispose(): Promise<void>;
 }
@@ -76,4 +101,11 @@ export interface SandboxProcess {
 export interface Sandbox {
   readonly info: IsolationInfo;
   spawn(spec: SpawnSpec): Promise<SandboxProcess>;
+  /**
+   * Reserve a host uid for one tenant (a session, or a one-shot run), so its
+   * processes share files with each other and with nobody else. `preferred`
+   * is honoured when free (a resumed workspace's owner). Release when done.
+   */
+  acquireUid(preferred?: number): number;
+  releaseUid(uid: number): void;
 }

@@ -8,8 +8,8 @@ export { DEFAULT_INTERPRETERS, Kernel, kernelFamily, kernelScriptPath } from './
 export type { Interpreters, KernelFamily, KernelOptions, KernelRunRequest, KernelRunResult } from './kernel.js';
 export { WarmPool, sameKernelLimits } from './warm-pool.js';
 export type { PooledKernel, WarmPoolOptions } from './warm-pool.js';
-export { Workspaces } from './workspace.js';
-export type { WorkspacesOptions } from './workspace.js';
+export { Workspace, Workspaces } from '../sandbox/workspace/workspaces.js';
+export type { WorkspacesOptions } from '../sandbox/workspace/workspaces.js';
 export { toNotebook } from './notebook.js';
 export type {
   CreateSessionOptions,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -366,7 +366,7 @@ describe('workspaces, isolation and ownership', () => {
     await manager.close(s.id);
   });
 
-  it('closes idle sessions and deletes their workspace', async () => {
+  it('an idle-timed-out session is suspended, not deleted: it is resumable with its files', async () => {
     let now = Date.now();
     const local = new SessionManager({
       sandbox,
@@ -378,34 +378,42 @@ describe('workspaces, isolation and ownership', () => {
     });
     try {
       const s = await local.create({ language: 'bash' });
-      const dir = path.join(root, 'idle-ws', s.id);
-      assert.ok(existsSync(dir));
+      await local.execute(s.id, 'echo kept > notes.txt');
       now += 5000;
       assert.equal(await local.closeIdle(), 1);
       assert.throws(
         () => local.get(s.id),
-        (e) => isAppError(e, 'NOT_FOUND'),
+        (e) => isAppError(e, 'SESSION_CLOSED') && /resume_session_id/.test((e as Error).message),
       );
-      assert.equal(existsSync(dir), false, 'the workspace is deleted');
+      assert.deepEqual(
+        local.listResumable().map((r) => r.id),
+        [s.id],
+      );
+      const resumed = await local.create({ language: 'bash', resumeId: s.id });
+      assert.equal(resumed.id, s.id);
+      assert.equal(Buffer.from(await local.readFile(s.id, 'notes.txt')).toString(), 'kept\n');
+      const r = await local.execute(s.id, 'cat notes.txt');
+      assert.equal(r.stdout, 'kept\n');
     } finally {
       await local.shutdown();
     }
   });
 
-  it('at the session cap, creating one more closes the longest-idle session', async () => {
+  it('at the per-principal cap, creating one more suspends that principal’s own longest-idle session', async () => {
     let now = Date.now();
     const local = new SessionManager({
       sandbox,
       store: null,
       workspaceRoot: path.join(root, 'cap-ws'),
       pool: false,
-      maxSessions: 2,
+      maxSessionsPerOwner: 2,
       now: () => now,
     });
     try {
       const a = await local.create({ language: 'bash' });
       now += 10;
       const b = await local.create({ language: 'bash' });
+      await local.writeFile(b.id, 'b.txt', Buffer.from('b'));
       now += 10;
       await local.execute(a.id, 'true'); // a is now the most recently used
       now += 10;
@@ -419,8 +427,39 @@ describe('workspaces, isolation and ownership', () => {
       );
       assert.throws(
         () => local.get(b.id),
-        (e) => isAppError(e, 'NOT_FOUND'),
+        (e) => isAppError(e, 'SESSION_CLOSED'),
       );
+      await local.close(c.id);
+      await local.create({ language: 'bash', resumeId: b.id });
+      assert.equal(Buffer.from(await local.readFile(b.id, 'b.txt')).toString(), 'b');
+    } finally {
+      await local.shutdown();
+    }
+  });
+
+  it('tenancy: a second principal’s create_session at the server cap never touches the first principal’s sessions or files', async () => {
+    const local = new SessionManager({
+      sandbox,
+      store: null,
+      workspaceRoot: path.join(root, 'tenancy-ws'),
+      pool: false,
+      maxSessions: 2,
+    });
+    try {
+      const a1 = await local.create({ language: 'bash', owner: 'alice' });
+      const a2 = await local.create({ language: 'bash', owner: 'alice' });
+      await local.writeFile(a1.id, 'alice.txt', Buffer.from('mine'), 'alice');
+      await assert.rejects(local.create({ language: 'bash', owner: 'bob' }), (e) => isAppError(e, 'LIMIT_EXCEEDED'));
+      assert.deepEqual(
+        local
+          .list('alice')
+          .map((s) => s.state)
+          .sort(),
+        ['idle', 'idle'],
+      );
+      assert.equal(Buffer.from(await local.readFile(a1.id, 'alice.txt', 'alice')).toString(), 'mine');
+      const r = await local.execute(a2.id, 'echo still here', { owner: 'alice' });
+      assert.equal(r.stdout, 'still here\n');
     } finally {
       await local.shutdown();
     }

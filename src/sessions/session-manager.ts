@@ -16,9 +16,11 @@ import {
   type WorkspaceEntry,
 } from '../sandbox/executor.js';
 import { DEFAULT_LIMITS, MAX_LIMITS, resolveLimits, type LimitOverrides, type Limits } from '../sandbox/limits.js';
-import type { Sandbox } from '../sandbox/sandbox.js';
+import type { Sandbox, SandboxProcess } from '../sandbox/sandbox.js';
+import { Supervision } from '../sandbox/supervisor.js';
 import { OutputBuffer } from '../sandbox/output-buffer.js';
-import { safeRelativePath, walkWorkspace } from '../sandbox/workspace-fs.js';
+import { safeRelativePath } from '../sandbox/workspace/paths.js';
+import { Workspaces, type Workspace } from '../sandbox/workspace/workspaces.js';
 import { defaultStateDir, SqliteSessionStore, type SessionStore, type StoredSession } from '../store/session-store.js';
 import type {
   CreateSessionOptions,
@@ -40,7 +42,6 @@ import {
 import { toNotebook } from './notebook.js';
 import { transpileCell, type TranspiledCell } from './ts-cells.js';
 import { WarmPool } from './warm-pool.js';
-import { Workspaces } from './workspace.js';
 
 /** The owner of calls that name none (local CLI use). */
 export const DEFAULT_OWNER = 'local';
@@ -59,14 +60,17 @@ export interface SessionManagerOptions {
   toolHost?: ToolHost;
   /** Warm kernels per family, e.g. { python: 2 }. Default { python: 1 }. `false` disables the pool. */
   pool?: Partial<Record<KernelFamily, number>> | false;
-  /** Close sessions unused for this long. Default 30 minutes. */
+  /** Suspend sessions unused for this long (kernel stopped; files and history kept, resumable). Default 30 minutes. */
   idleTimeoutMs?: number;
-  /** Live sessions at most; creating one more closes the longest-idle session. Default 32. */
+  /** Live sessions at most, for the whole server. Default 32. */
   maxSessions?: number;
+  /**
+   * Live sessions at most per principal; at the cap, creating one more suspends
+   * that principal's own longest-idle session (resumable). Default 16.
+   */
+  maxSessionsPerOwner?: number;
   /** Largest file written or read through the API. Default: limits.diskBytes. */
   maxFileBytes?: number;
-  /** Workspace size cap for API writes. Default: limits.diskBytes. */
-  maxWorkspaceBytes?: number;
   /** After SIGINT, how long before the kernel is killed. Default 2000 ms. */
   interruptGraceMs?: number;
   interpreters?: Interpreters;
@@ -78,7 +82,8 @@ interface Session {
   owner: string;
   language: Language;
   limits: Limits;
-  dir: string;
+  /** The session's volume, uid and file agent; `ws.dir` is bound at /workspace. */
+  ws: Workspace;
   kernel: Kernel | undefined;
   starting: Promise<Kernel> | undefined;
   createdAt: number;
@@ -95,7 +100,7 @@ interface Session {
 
 /** A live session record with no kernel attached and nothing run yet. */
 function newSession(
-  fields: Pick<Session, 'id' | 'owner' | 'language' | 'limits' | 'dir' | 'createdAt' | 'lastUsedAt'>,
+  fields: Pick<Session, 'id' | 'owner' | 'language' | 'limits' | 'ws' | 'createdAt' | 'lastUsedAt'>,
 ): Session {
   return {
     ...fields,
@@ -134,6 +139,7 @@ export class SessionManager implements SessionService {
   private readonly pool: WarmPool | null;
   private readonly idleTimeoutMs: number;
   private readonly maxSessions: number;
+  private readonly maxSessionsPerOwner: number;
   private readonly interpreters: Interpreters;
   private readonly graceMs: number;
   private readonly now: () => number;
@@ -153,14 +159,17 @@ export class SessionManager implements SessionService {
           ? new SqliteSessionStore(':memory:')
           : options.store;
     this.workspaces = new Workspaces({
+      sandbox: this.sandbox,
       root: options.workspaceRoot ?? path.join(defaultStateDir(), 'workspaces'),
       maxFileBytes: options.maxFileBytes ?? this.baseLimits.diskBytes,
-      maxWorkspaceBytes: options.maxWorkspaceBytes ?? this.baseLimits.diskBytes,
-      sandboxUid: this.sandbox.info.uid,
+      python: (options.interpreters ?? DEFAULT_INTERPRETERS).python,
     });
+    // Volumes a hard stop left mounted: their images stay for resume.
+    this.workspaces.cleanupStale();
     this.toolHost = options.toolHost;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30 * 60_000;
     this.maxSessions = options.maxSessions ?? 32;
+    this.maxSessionsPerOwner = Math.min(this.maxSessions, options.maxSessionsPerOwner ?? 16);
     this.interpreters = options.interpreters ?? DEFAULT_INTERPRETERS;
     this.graceMs = options.interruptGraceMs ?? 2000;
     this.now = options.now ?? Date.now;
@@ -198,25 +207,25 @@ export class SessionManager implements SessionService {
     }
     if (options.resumeId !== undefined) return this.resume(options.resumeId, owner, options);
     const limits = resolveLimits(options.limits, this.baseLimits, this.ceiling);
-    await this.makeRoom();
+    await this.makeRoom(owner);
     const pooled = this.pool?.take(options.language, limits);
     let id: string;
-    let dir: string;
+    let ws: Workspace;
     let kernel: Kernel;
     if (pooled) {
-      ({ id, workspaceDir: dir, kernel } = pooled);
+      ({ id, workspace: ws, kernel } = pooled);
     } else {
       id = randomUUID();
-      dir = this.workspaces.create(id);
+      ws = await this.workspaces.create(id, limits);
       try {
-        kernel = await this.startKernel(options.language, dir, limits);
+        kernel = await this.startKernel(options.language, ws, limits);
       } catch (e) {
-        this.workspaces.remove(dir);
+        await ws.destroy();
         throw e;
       }
     }
     const now = this.now();
-    const s = newSession({ id, owner, language: options.language, limits, dir, createdAt: now, lastUsedAt: now });
+    const s = newSession({ id, owner, language: options.language, limits, ws, createdAt: now, lastUsedAt: now });
     s.pooled = pooled !== undefined;
     this.attach(s, kernel);
     this.sessions.set(id, s);
@@ -235,15 +244,24 @@ export class SessionManager implements SessionService {
     if (stored.closedAt !== null) {
       throw new AppError('SESSION_CLOSED', `session ${id} was closed; its workspace is gone and it cannot be resumed`);
     }
-    if (!this.workspaces.exists(stored.workspaceDir)) this.workspaces.create(id);
-    await this.makeRoom();
-    const kernel = await this.startKernel(stored.language, stored.workspaceDir, stored.limits);
+    await this.makeRoom(owner);
+    // Limits saved under an older, looser configuration are held to today's ceiling.
+    const limits = clampLimits(stored.limits, this.ceiling);
+    const reopened = await this.workspaces.open(id, limits);
+    const ws = reopened ?? (await this.workspaces.create(id, limits));
+    let kernel: Kernel;
+    try {
+      kernel = await this.startKernel(stored.language, ws, limits);
+    } catch (e) {
+      await ws.close();
+      throw e;
+    }
     const s = newSession({
       id,
       owner,
       language: stored.language,
-      limits: stored.limits,
-      dir: stored.workspaceDir,
+      limits,
+      ws,
       createdAt: Date.parse(stored.createdAt),
       lastUsedAt: this.now(),
     });
@@ -343,7 +361,9 @@ export class SessionManager implements SessionService {
     if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
       throw new AppError('INVALID_ARGUMENT', 'args must be an array of strings', { argument: 'args' });
     }
-    this.workspaces.read(s.dir, rel); // exists, is a regular file, and stays inside the workspace
+    if (!(await s.ws.isFile(rel))) {
+      throw new AppError('INVALID_ARGUMENT', `${rel} is not a regular file`, { argument: 'path' });
+    }
     const limits = this.execLimits(s, options.limits);
     const argv = [...interp(this.interpreters), `/workspace/${rel}`, ...args];
     return this.enqueue(s, () => this.runScriptNow(s, argv, limits, options));
@@ -354,24 +374,24 @@ export class SessionManager implements SessionService {
   async writeFile(id: string, file: string, content: Uint8Array, owner?: string): Promise<WorkspaceEntry> {
     const s = this.lookup(id, owner);
     this.touch(s);
-    return this.workspaces.write(s.dir, file, content);
+    return s.ws.write(file, content);
   }
 
   async readFile(id: string, file: string, owner?: string): Promise<Uint8Array> {
     const s = this.lookup(id, owner);
     this.touch(s);
-    return this.workspaces.read(s.dir, file);
+    return s.ws.read(file);
   }
 
   async listFiles(id: string, dir?: string, owner?: string): Promise<WorkspaceEntry[]> {
     const s = this.lookup(id, owner);
-    return this.workspaces.list(s.dir, dir);
+    return s.ws.list(dir);
   }
 
   async deleteFile(id: string, file: string, owner?: string): Promise<void> {
     const s = this.lookup(id, owner);
     this.touch(s);
-    this.workspaces.delete(s.dir, file);
+    await s.ws.delete(file);
   }
 
   // -------------------------------------------------------------- history
@@ -406,9 +426,28 @@ export class SessionManager implements SessionService {
   private lookup(id: string, owner?: string): Session {
     this.assertOpen();
     const s = typeof id === 'string' ? this.sessions.get(id) : undefined;
-    if (!s || s.owner !== (owner ?? DEFAULT_OWNER)) throw notFound(String(id));
+    if (!s || s.owner !== (owner ?? DEFAULT_OWNER)) {
+      const stored = typeof id === 'string' && !s ? this.storedOrNull(id) : null;
+      if (stored && stored.owner === (owner ?? DEFAULT_OWNER) && stored.closedAt === null) {
+        throw new AppError(
+          'SESSION_CLOSED',
+          `session ${id} is not running (it was stopped when idle, to make room for another of your sessions, or by a server restart); ` +
+            `its files and history are kept: resume it with create_session and resume_session_id "${id}"`,
+          { sessionId: id, resumable: true },
+        );
+      }
+      throw notFound(String(id));
+    }
     if (s.closed) throw new AppError('SESSION_CLOSED', `session ${id} is closed`);
     return s;
+  }
+
+  private storedOrNull(id: string): StoredSession | null {
+    try {
+      return this.store.getSession(id) ?? null;
+    } catch {
+      return null; // an unreadable store only loses the hint, not the answer
+    }
   }
 
   private storedFor(id: string, owner?: string): StoredSession {
@@ -441,11 +480,13 @@ export class SessionManager implements SessionService {
     s.lastUsedAt = this.now();
   }
 
-  private startKernel(language: Language, dir: string, limits: Limits): Promise<Kernel> {
+  private startKernel(language: Language, ws: Workspace, limits: Limits): Promise<Kernel> {
     return Kernel.start({
       sandbox: this.sandbox,
       language,
-      workspaceDir: dir,
+      workspaceDir: ws.dir,
+      uid: ws.uid,
+      diskFull: () => ws.full(),
       limits,
       toolHost: this.toolHost,
       interpreters: this.interpreters,
@@ -467,7 +508,7 @@ export class SessionManager implements SessionService {
   private async ensureKernel(s: Session): Promise<Kernel> {
     if (s.kernel?.alive) return s.kernel;
     if (!s.starting) {
-      s.starting = this.startKernel(s.language, s.dir, s.limits).finally(() => (s.starting = undefined));
+      s.starting = this.startKernel(s.language, s.ws, s.limits).finally(() => (s.starting = undefined));
     }
     const kernel = await s.starting;
     if (s.closed) {
@@ -532,6 +573,7 @@ export class SessionManager implements SessionService {
         }
       }
       const result = this.toResult(s, cell, limits, kr);
+      result.files = await s.ws.filesAfterRun();
       if (kr.kernelDied) {
         restarted = true;
         s.lostState = false; // reported now; the next execution starts a fresh kernel silently
@@ -550,6 +592,9 @@ export class SessionManager implements SessionService {
     }
   }
 
+  /** How to stop each session's running run_script tree at once (close_session uses it). */
+  private readonly scriptKills = new WeakMap<Session, () => void>();
+
   private async runScriptNow(
     s: Session,
     argv: string[],
@@ -564,19 +609,26 @@ export class SessionManager implements SessionService {
     this.touch(s);
     const started = performance.now();
     try {
-      const proc = await this.sandbox.spawn({ argv, workspaceDir: s.dir, limits, cpuRlimit: true });
+      const r = this.emptyResult(s, cell, limits, 'not_started');
+      let proc: SandboxProcess;
+      try {
+        proc = await this.sandbox.spawn({ argv, workspaceDir: s.ws.dir, uid: s.ws.uid, limits, cpuRlimit: true });
+      } catch (e) {
+        if (e instanceof AppError && e.code === 'INVALID_ARGUMENT') throw e;
+        r.reason = `the script could not start: ${(e as Error).message}`;
+        this.record(s, r, commandLine, startedAt, 'script');
+        return r;
+      }
+      // The one supervisor, as for one-shot runs: wall, CPU (cgroup counter and RLIMIT_CPU), output, cancel.
+      const watch = new Supervision(proc, { kind: 'process', limits, signal: options.signal, cpuBaselineMs: 0 });
+      this.scriptKills.set(s, () =>
+        watch.kill({ status: 'cancelled', reason: 'the session was closed while the script ran' }),
+      );
       const out = new OutputBuffer(limits.outputBytes);
       const err = new OutputBuffer(limits.outputBytes);
-      let forced: { status: ExecStatus; reason: string } | null = null;
-      const stop = (status: ExecStatus, reason: string) => {
-        forced ??= { status, reason };
-        proc.kill();
-      };
       const feed = (buf: OutputBuffer, stream: OutputChunk['stream']) => (c: Buffer) => {
         buf.push(c);
-        if (out.total + err.total > limits.outputTotalBytes) {
-          stop('output_limit', `printed more than limits.outputTotalBytes = ${limits.outputTotalBytes} bytes`);
-        }
+        watch.count(c.length);
         try {
           options.onOutput?.({ stream, text: c.toString('utf8') });
         } catch {
@@ -585,48 +637,33 @@ export class SessionManager implements SessionService {
       };
       proc.stdout.on('data', feed(out, 'stdout'));
       proc.stderr.on('data', feed(err, 'stderr'));
-      proc.stdin.on('error', () => {});
+      proc.stdin.on('error', () => {}); // the script may exit before its stdin closes
       proc.stdin.end();
-      const timer = setTimeout(
-        () => stop('timeout', `ran longer than limits.wallMs = ${limits.wallMs} ms`),
-        limits.wallMs,
-      );
-      const onAbort = () => stop('cancelled', 'the caller cancelled the run');
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.signal?.aborted) onAbort();
       const exit = await proc.exited;
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      const stats = proc.stats();
+      this.scriptKills.delete(s);
+      const end = watch.finish({
+        ended: true,
+        started: exit.started,
+        exitCode: exit.exitCode,
+        signal: exit.signal,
+        nodeHeapLimit: false,
+      });
       await proc.dispose();
-      const r = this.emptyResult(s, cell, limits, 'ok');
+      r.status = end.status;
       r.stdout = out.text();
       r.stderr = err.text();
       r.stdoutDroppedBytes = out.droppedBytes;
       r.stderrDroppedBytes = err.droppedBytes;
       r.exitCode = exit.exitCode;
-      r.signal = exit.signal;
+      r.signal = end.signal;
       r.durationMs = Math.round((performance.now() - started) * 100) / 100;
-      if (stats.cpuMs !== null) r.cpuMs = stats.cpuMs;
-      const f = forced as { status: ExecStatus; reason: string } | null;
-      if (stats.oomKilled) {
-        r.status = 'memory';
-        r.reason = `ran out of memory (limits.memoryBytes = ${limits.memoryBytes})`;
-      } else if (stats.pidsLimitHit && exit.exitCode !== 0) {
-        r.status = 'process_limit';
-        r.reason = `hit the process limit (limits.processes = ${limits.processes})`;
-      } else if (f) {
-        r.status = f.status;
-        r.reason = f.reason;
-      } else if (exit.signal === 'SIGXCPU' || exit.signal === 'SIGKILL') {
-        r.status = exit.signal === 'SIGXCPU' ? 'cpu_time' : 'killed';
-        r.reason = `stopped by ${exit.signal}`;
-      } else if (exit.exitCode === 0) {
-        r.status = 'ok';
-      } else {
-        r.status = 'error';
-        r.error = { type: 'ExitStatus', message: `exited with status ${exit.exitCode ?? exit.signal}` };
+      if (end.cpuMs !== null) r.cpuMs = Math.round(end.cpuMs * 100) / 100;
+      if (end.reason) r.reason = end.reason;
+      else delete r.reason;
+      if (end.status === 'error') {
+        r.error = { type: 'ExitStatus', message: `exited with status ${exit.exitCode ?? end.signal}` };
       }
+      r.files = await s.ws.filesAfterRun();
       this.record(s, r, commandLine, startedAt, 'script');
       return r;
     } finally {
@@ -653,7 +690,7 @@ export class SessionManager implements SessionService {
       stdoutDroppedBytes: kr.stdoutDroppedBytes,
       stderrDroppedBytes: kr.stderrDroppedBytes,
       outputs: kr.outputs,
-      files: walkWorkspace(s.dir, 200).entries,
+      files: [],
       durationMs: kr.durationMs,
       limits,
       isolation: this.sandbox.info,
@@ -661,6 +698,8 @@ export class SessionManager implements SessionService {
     if (kr.error) r.error = kr.error;
     if (kr.reason) r.reason = kr.reason;
     if (kr.cpuMs !== null) r.cpuMs = Math.round(kr.cpuMs * 100) / 100;
+    if (kr.idleCpuMs !== undefined) r.idleCpuMs = kr.idleCpuMs;
+    if (kr.toolCalls !== undefined) r.toolCalls = kr.toolCalls;
     return r;
   }
 
@@ -696,7 +735,7 @@ export class SessionManager implements SessionService {
         owner: s.owner,
         language: s.language,
         limits: s.limits,
-        workspaceDir: s.dir,
+        workspaceDir: s.ws.dir,
         createdAt: new Date(s.createdAt).toISOString(),
         lastUsedAt: new Date(s.lastUsedAt).toISOString(),
         executionCount: s.executionCount,
@@ -730,45 +769,66 @@ export class SessionManager implements SessionService {
   private async closeSession(s: Session, discard: boolean): Promise<void> {
     if (s.closed) return;
     s.closed = true;
+    this.scriptKills.get(s)?.(); // a running run_script tree goes at once, not at its wall limit
     this.sessions.delete(s.id);
     const kernel = s.kernel;
     s.kernel = undefined;
     await kernel?.close();
     if (s.starting) await s.starting.then((k) => k.close()).catch(() => {});
     if (discard) {
-      this.workspaces.remove(s.dir);
+      await s.ws.destroy();
       try {
         this.store.markClosed(s.id, new Date(this.now()).toISOString());
       } catch {
         // best effort
       }
+    } else {
+      // Suspended: files and history stay, and the session can be resumed.
+      await s.ws.close();
     }
   }
 
-  /** Close the longest-idle sessions until there is room for one more. */
-  private async makeRoom(): Promise<void> {
-    while (this.sessions.size >= this.maxSessions) {
-      const idle = [...this.sessions.values()]
-        .filter((s) => !s.running && s.pending === 0)
-        .sort((a, b) => a.lastUsedAt - b.lastUsedAt)[0];
+  /**
+   * Make room for one more session of `owner`. Only the owner's own idle
+   * sessions are ever suspended for it (saved and resumable, files kept): one
+   * principal's load never stops, let alone deletes, another's sessions.
+   */
+  private async makeRoom(owner: string): Promise<void> {
+    for (;;) {
+      const mine = [...this.sessions.values()].filter((s) => s.owner === owner);
+      const ownerFull = mine.length >= this.maxSessionsPerOwner;
+      const serverFull = this.sessions.size >= this.maxSessions;
+      if (!ownerFull && !serverFull) return;
+      const idle = mine.filter((s) => !s.running && s.pending === 0).sort((a, b) => a.lastUsedAt - b.lastUsedAt)[0];
       if (!idle) {
         throw new AppError(
           'LIMIT_EXCEEDED',
-          `all ${this.maxSessions} sessions are busy; close one or wait for one to finish`,
-          { maximum: this.maxSessions },
+          ownerFull
+            ? `you have ${mine.length} live sessions (the most one principal may have) and all are busy; close one or wait for one to finish`
+            : `the server runs its maximum of ${this.maxSessions} sessions and none of yours is idle; close one of yours or try again later`,
+          { maximum: ownerFull ? this.maxSessionsPerOwner : this.maxSessions },
         );
       }
-      await this.closeSession(idle, true);
+      await this.closeSession(idle, false);
     }
   }
 
-  /** Close sessions idle for longer than idleTimeoutMs. Returns how many were closed. */
+  /** Suspend sessions idle for longer than idleTimeoutMs (saved, resumable, files kept). Returns how many. */
   async closeIdle(): Promise<number> {
     const cutoff = this.now() - this.idleTimeoutMs;
     const stale = [...this.sessions.values()].filter((s) => !s.running && s.pending === 0 && s.lastUsedAt < cutoff);
-    await Promise.allSettled(stale.map((s) => this.closeSession(s, true)));
+    await Promise.allSettled(stale.map((s) => this.closeSession(s, false)));
     return stale.length;
   }
+}
+
+/** Stored limits held to today's ceiling, key by key. */
+function clampLimits(stored: Limits, ceiling: Limits): Limits {
+  const out = { ...stored };
+  for (const k of Object.keys(ceiling) as (keyof Limits)[]) {
+    if (typeof out[k] !== 'number' || out[k] > ceiling[k]) out[k] = ceiling[k];
+  }
+  return out;
 }
 
 function notFound(id: string): AppError {

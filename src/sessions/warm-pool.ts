@@ -9,7 +9,7 @@ import type { Language } from '../sandbox/executor.js';
 import type { Limits } from '../sandbox/limits.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
 import { Kernel, kernelFamily, type Interpreters, type KernelFamily } from './kernel.js';
-import type { Workspaces } from './workspace.js';
+import type { Workspace, Workspaces } from '../sandbox/workspace/workspaces.js';
 
 export interface WarmPoolOptions {
   sandbox: Sandbox;
@@ -28,7 +28,7 @@ export interface WarmPoolOptions {
 
 export interface PooledKernel {
   id: string;
-  workspaceDir: string;
+  workspace: Workspace;
   kernel: Kernel;
 }
 
@@ -74,7 +74,7 @@ export class WarmPool {
         taken = candidate;
         break;
       }
-      this.options.workspaces.remove(candidate.workspaceDir);
+      void candidate.workspace.destroy();
     }
     const delay = this.options.refillDelayMs ?? 50;
     if (delay > 0) setTimeout(() => this.refill(family), delay).unref();
@@ -95,35 +95,38 @@ export class WarmPool {
     this.ready.set(family, list);
     while (!this.closed && list.length < want) {
       const id = randomUUID();
-      const dir = this.options.workspaces.create(id);
+      let workspace: Workspace | undefined;
       try {
+        const ws = (workspace = await this.options.workspaces.create(id, this.options.limits));
         const kernel = await Kernel.start({
           sandbox: this.options.sandbox,
           language: family === 'node' ? 'javascript' : family,
-          workspaceDir: dir,
+          workspaceDir: ws.dir,
+          uid: ws.uid,
+          diskFull: () => ws.full(),
           limits: this.options.limits,
           toolHost: this.options.toolHost,
           ...(this.options.interpreters ? { interpreters: this.options.interpreters } : {}),
         });
         if (this.closed) {
           await kernel.close();
-          this.options.workspaces.remove(dir);
+          await ws.destroy();
           return;
         }
-        const entry: PooledKernel = { id, workspaceDir: dir, kernel };
+        const entry: PooledKernel = { id, workspace: ws, kernel };
         // A pooled kernel that dies while waiting is dropped with its empty workspace.
         kernel.onExit(() => {
           const at = list.indexOf(entry);
           if (at >= 0) {
             list.splice(at, 1);
-            this.options.workspaces.remove(dir);
+            void ws.destroy();
             this.refill(family);
           }
         });
         list.push(entry);
         this.failures.set(family, 0);
       } catch {
-        this.options.workspaces.remove(dir);
+        await workspace?.destroy().catch(() => undefined); // the start failure is what counts
         this.failures.set(family, (this.failures.get(family) ?? 0) + 1);
         if ((this.failures.get(family) ?? 0) >= (this.options.maxFailures ?? 3)) return;
       }
@@ -139,7 +142,7 @@ export class WarmPool {
     await Promise.allSettled(
       all.map(async (p) => {
         await p.kernel.close();
-        this.options.workspaces.remove(p.workspaceDir);
+        await p.workspace.destroy();
       }),
     );
   }

@@ -1,6 +1,9 @@
 /**
- * Host-side workspace helpers shared by the executor and the sessions: safe
- * relative paths, input files, and a bounded walk that measures disk use.
+ * Host-side helpers for a workspace that no sandboxed program can touch: a
+ * one-shot run's fresh volume before its program starts (input files), and
+ * after its whole process tree is gone (the listing). Never for a session's
+ * workspace, whose background processes may change it at any time: those go
+ * through the workspace agent (agent.ts).
  */
 import {
   chownSync,
@@ -15,33 +18,9 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
-import { AppError } from '../errors.js';
-import type { InputFile, WorkspaceEntry } from './executor.js';
-
-/**
- * Resolve `rel` inside `root`, refusing anything that could land outside it:
- * absolute paths, `..` segments, NUL bytes, empty names. Symlinks are checked
- * by the callers that open files (lstat), since this function is pure.
- */
-export function safeRelativePath(rel: string, argument = 'path'): string {
-  if (typeof rel !== 'string' || rel.length === 0) {
-    throw new AppError('INVALID_ARGUMENT', `${argument} must be a non-empty relative path`, { argument });
-  }
-  if (rel.includes('\0')) throw new AppError('PATH_ESCAPE', `${argument} contains a NUL byte`, { argument });
-  if (path.isAbsolute(rel) || rel.startsWith('~')) {
-    throw new AppError('PATH_ESCAPE', `${argument} "${rel}" is absolute; use a path relative to the workspace`, {
-      argument,
-    });
-  }
-  const normalized = path.posix.normalize(rel.replace(/\\/g, '/'));
-  if (normalized === '..' || normalized.startsWith('../') || normalized.split('/').includes('..')) {
-    throw new AppError('PATH_ESCAPE', `${argument} "${rel}" leaves the workspace`, { argument });
-  }
-  if (normalized === '.' || normalized === '') {
-    throw new AppError('INVALID_ARGUMENT', `${argument} "${rel}" names the workspace itself, not a file`, { argument });
-  }
-  return normalized;
-}
+import { AppError } from '../../errors.js';
+import type { InputFile, WorkspaceEntry } from '../executor.js';
+import { safeRelativePath } from './paths.js';
 
 /** chown to the sandbox user when we are root, so the sandbox can write. No-op otherwise. */
 export function giveToSandbox(p: string, uid: number | null): void {

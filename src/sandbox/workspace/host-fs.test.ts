@@ -3,8 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { AppError } from '../errors.js';
-import { safeRelativePath, walkWorkspace, writeInputFiles } from './workspace-fs.js';
+import { AppError } from '../../errors.js';
+import { walkWorkspace, writeInputFiles } from './host-fs.js';
+import { safeRelativePath } from './paths.js';
 
 const temps: string[] = [];
 function tempDir(): string {

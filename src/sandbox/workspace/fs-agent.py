@@ -1,0 +1,331 @@
+"""codemode workspace agent: file operations on /workspace, done inside the
+sandbox as the sandbox's own uid, so the host never resolves a path that
+sandboxed code can change. Every path is walked one component at a time with
+directory fds and O_NOFOLLOW: a symbolic link anywhere in a path is refused.
+
+Framing, both ways, on stdin/stdout: 4-byte big-endian header length, 4-byte
+big-endian payload length, a UTF-8 JSON header, then the payload bytes.
+Requests: {"op": "write"|"read"|"list"|"delete"|"stat", "path": ..., ...}.
+Replies: {"ok": true, ...} or {"ok": false, "code": ..., "message": ...}.
+"""
+import errno
+import json
+import os
+import stat
+import struct
+import sys
+
+ROOT = sys.argv[1] if len(sys.argv) > 1 else "/workspace"
+MAX_HEADER = 1 << 20
+MAX_VISITS = 200_000
+MAX_DEPTH = 128
+
+
+class Refused(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parts_of(rel):
+    if not isinstance(rel, str):
+        raise Refused("INVALID_ARGUMENT", "path must be a string")
+    if rel in ("", "."):
+        return []
+    parts = rel.split("/")
+    for p in parts:
+        if p in ("", ".", "..") or "\0" in p:
+            raise Refused("PATH_ESCAPE", "%s is not a plain relative path" % rel)
+    return parts
+
+
+def open_dir(parts, rel, create=False):
+    """An fd for the directory parts[] below the root, never following a link."""
+    fd = os.open(ROOT, os.O_RDONLY | os.O_DIRECTORY)
+    for p in parts:
+        try:
+            nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        except FileNotFoundError:
+            if not create:
+                os.close(fd)
+                raise Refused("NOT_FOUND", "no file %s in the workspace" % rel)
+            try:
+                os.mkdir(p, 0o755, dir_fd=fd)
+            except FileExistsError:
+                pass
+            try:
+                nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            except OSError as e:
+                os.close(fd)
+                raise refuse_os(e, rel, p)
+        except OSError as e:
+            link = is_link(fd, p)
+            os.close(fd)
+            if link:
+                raise Refused("PATH_ESCAPE", "%s goes through a symbolic link (%s); refusing to follow it" % (rel, p))
+            raise refuse_os(e, rel, p)
+        os.close(fd)
+        fd = nfd
+    return fd
+
+
+def is_link(dfd, name):
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def refuse_os(e, rel, part=None):
+    if e.errno in (errno.ELOOP, errno.EMLINK):
+        where = " (%s)" % part if part else ""
+        return Refused("PATH_ESCAPE", "%s goes through a symbolic link%s; refusing to follow it" % (rel, where))
+    if e.errno == errno.ENOTDIR:
+        return Refused("NOT_FOUND", "%s: %s is not a directory" % (rel, part or rel))
+    if e.errno == errno.ENOENT:
+        return Refused("NOT_FOUND", "no file %s in the workspace" % rel)
+    if e.errno == errno.EISDIR:
+        return Refused("INVALID_ARGUMENT", "%s is a directory" % rel)
+    if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return Refused("TOO_LARGE", "the workspace is full (%s)" % os.strerror(e.errno))
+    if e.errno == errno.EACCES or e.errno == errno.EPERM:
+        return Refused("FORBIDDEN", "%s: permission denied" % rel)
+    return Refused("INTERNAL", "%s: %s" % (rel, os.strerror(e.errno or 0)))
+
+
+def op_write(req, payload):
+    rel = req.get("path")
+    parts = parts_of(rel)
+    if not parts:
+        raise Refused("INVALID_ARGUMENT", "path names the workspace itself, not a file")
+    mode = req.get("mode", "truncate")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    flags |= os.O_APPEND if mode == "append" else os.O_TRUNC
+    dfd = open_dir(parts[:-1], rel, create=True)
+    try:
+        try:
+            fd = os.open(parts[-1], flags, 0o644, dir_fd=dfd)
+        except OSError as e:
+            raise refuse_os(e, rel)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise Refused("INVALID_ARGUMENT", "%s is not a regular file" % rel)
+            view = memoryview(payload)
+            while view:
+                try:
+                    n = os.write(fd, view)
+                except OSError as e:
+                    raise refuse_os(e, rel)
+                view = view[n:]
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+    finally:
+        os.close(dfd)
+    return {"path": rel, "size": size}, b""
+
+
+def op_read(req, _payload):
+    rel = req.get("path")
+    parts = parts_of(rel)
+    if not parts:
+        raise Refused("INVALID_ARGUMENT", "path names the workspace itself, not a file")
+    limit = int(req.get("max", 0))
+    dfd = open_dir(parts[:-1], rel)
+    try:
+        try:
+            fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
+        except OSError as e:
+            raise refuse_os(e, rel)
+    finally:
+        os.close(dfd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Refused("INVALID_ARGUMENT", "%s is not a regular file" % rel)
+        if st.st_size > limit:
+            raise Refused("TOO_LARGE", "%s is %d bytes; at most %d can be read" % (rel, st.st_size, limit))
+        chunks = []
+        total = 0
+        while total <= limit:
+            b = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not b:
+                break
+            chunks.append(b)
+            total += len(b)
+        if total > limit:
+            raise Refused("TOO_LARGE", "%s grew past %d bytes while being read" % (rel, limit))
+        return {"path": rel, "size": total}, b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def op_stat(req, _payload):
+    rel = req.get("path")
+    parts = parts_of(rel)
+    if not parts:
+        return {"type": "directory", "size": 0}, b""
+    dfd = open_dir(parts[:-1], rel)
+    try:
+        try:
+            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+        except OSError as e:
+            raise refuse_os(e, rel)
+    finally:
+        os.close(dfd)
+    kind = "file" if stat.S_ISREG(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode) else "symlink" if stat.S_ISLNK(st.st_mode) else "other"
+    return {"type": kind, "size": st.st_size}, b""
+
+
+def op_list(req, _payload):
+    rel = req.get("path") or ""
+    parts = parts_of(rel)
+    limit = max(0, int(req.get("max", 1000)))
+    prefix = "/".join(parts)
+    if parts:
+        # A single file lists as itself.
+        dfd = open_dir(parts[:-1], rel)
+        try:
+            try:
+                st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+            except OSError as e:
+                raise refuse_os(e, rel)
+        finally:
+            os.close(dfd)
+        if stat.S_ISREG(st.st_mode):
+            return {"entries": [[prefix, st.st_size]], "truncated": False}, b""
+        if stat.S_ISLNK(st.st_mode):
+            raise Refused("PATH_ESCAPE", "%s is a symbolic link; refusing to follow it" % rel)
+    top = open_dir(parts, rel)
+    state = {"entries": [], "truncated": False, "visits": 0}
+    try:
+        walk(top, prefix, 0, limit, state)
+    finally:
+        os.close(top)
+    state["entries"].sort()
+    return {"entries": state["entries"], "truncated": state["truncated"]}, b""
+
+
+def walk(fd, base, depth, limit, state):
+    """List regular files below fd; at most one open fd per level, MAX_DEPTH levels, MAX_VISITS entries."""
+    subdirs = []
+    with os.scandir(fd) as it:
+        for e in it:
+            state["visits"] += 1
+            if state["visits"] > MAX_VISITS:
+                state["truncated"] = True
+                return
+            child = base + "/" + e.name if base else e.name
+            try:
+                st = e.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                subdirs.append((e.name, child))
+            elif stat.S_ISREG(st.st_mode):
+                if len(state["entries"]) < limit:
+                    state["entries"].append([child, st.st_size])
+                else:
+                    state["truncated"] = True
+    for name, child in subdirs:
+        if depth + 1 >= MAX_DEPTH:
+            state["truncated"] = True
+            return
+        try:
+            cfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError:
+            continue
+        try:
+            walk(cfd, child, depth + 1, limit, state)
+        finally:
+            os.close(cfd)
+        if state["visits"] > MAX_VISITS:
+            return
+
+
+def remove_tree(dfd, name):
+    """Delete name (below dfd) and everything in it, never following a link."""
+    st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=dfd)
+        return
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dfd)
+    try:
+        for child in os.listdir(fd):
+            remove_tree(fd, child)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=dfd)
+
+
+def op_delete(req, _payload):
+    rel = req.get("path")
+    parts = parts_of(rel)
+    if not parts:
+        raise Refused("INVALID_ARGUMENT", "path names the workspace itself; delete its files instead")
+    dfd = open_dir(parts[:-1], rel)
+    try:
+        try:
+            remove_tree(dfd, parts[-1])
+        except Refused:
+            raise
+        except OSError as e:
+            raise refuse_os(e, rel)
+    finally:
+        os.close(dfd)
+    return {"path": rel}, b""
+
+
+OPS = {"write": op_write, "read": op_read, "list": op_list, "delete": op_delete, "stat": op_stat}
+
+
+def read_exact(stream, n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def send(out, header, payload=b""):
+    h = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    out.write(struct.pack(">II", len(h), len(payload)) + h)
+    if payload:
+        out.write(payload)
+    out.flush()
+
+
+def main():
+    inp = sys.stdin.buffer
+    out = sys.stdout.buffer
+    send(out, {"ok": True, "ready": True})
+    while True:
+        head = read_exact(inp, 8)
+        if head is None:
+            return
+        hlen, plen = struct.unpack(">II", head)
+        if hlen > MAX_HEADER:
+            return
+        raw = read_exact(inp, hlen)
+        payload = read_exact(inp, plen) if plen else b""
+        if raw is None or payload is None:
+            return
+        try:
+            req = json.loads(raw)
+            fn = OPS.get(req.get("op"))
+            if fn is None:
+                raise Refused("INVALID_ARGUMENT", "unknown operation")
+            reply, data = fn(req, payload)
+            reply["ok"] = True
+            send(out, reply, data)
+        except Refused as r:
+            send(out, {"ok": False, "code": r.code, "message": r.message})
+        except Exception as e:  # never die on one bad request: report it
+            send(out, {"ok": False, "code": "INTERNAL", "message": "%s: %s" % (type(e).__name__, e)})
+
+
+if __name__ == "__main__":
+    main()
