@@ -69,6 +69,8 @@ export function execHint(result: ExecResult | SessionExecResult): string | undef
       return `The run was killed${result.signal === null ? '' : ` by ${result.signal}`}; check resource use and try again.${restartNote}`;
     case 'not_started':
       return `The program did not start${result.reason === undefined ? '' : `: ${result.reason}`}.`;
+    case 'protocol_error':
+      return `The session kernel broke its control protocol and was stopped; its variables are lost and the next execution starts a fresh kernel. Do not write to the kernel's control channel (fd 3).`;
   }
 }
 
@@ -132,6 +134,8 @@ export function execStructured(
     if (result.kernelRestarted !== undefined) out['kernel_restarted'] = result.kernelRestarted;
     if (result.note !== undefined) out['note'] = result.note;
     if (result.cpuMs !== undefined) out['cpu_ms'] = Math.round(result.cpuMs);
+    if (result.idleCpuMs !== undefined) out['idle_cpu_ms'] = Math.round(result.idleCpuMs);
+    if (result.toolCalls !== undefined) out['tool_calls'] = result.toolCalls;
   }
   const full: Record<string, string> = {};
   if (options.links?.stdout !== undefined) full['stdout'] = options.links.stdout.uri;

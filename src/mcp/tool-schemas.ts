@@ -142,7 +142,9 @@ const fileEntry = z.object({ path: z.string(), size: z.number() });
 export const EXEC_OUTPUT_SHAPE = {
   status: z
     .enum(EXEC_STATUSES as [string, ...string[]])
-    .describe('ok, error, or the limit/event that stopped the run.'),
+    .describe(
+      'ok, error, or the limit/event that stopped the run, as the supervisor observed it (protocol_error: a session kernel broke its control protocol and was stopped).',
+    ),
   exit_code: z.number().nullable(),
   signal: z.string().nullable(),
   stdout: z.string(),
@@ -174,6 +176,11 @@ export const EXEC_OUTPUT_SHAPE = {
   execution_count: z.number().optional(),
   kernel_restarted: z.boolean().optional(),
   cpu_ms: z.number().optional().describe('CPU time the session kernel used for this run, when known.'),
+  idle_cpu_ms: z
+    .number()
+    .optional()
+    .describe("CPU the session's background processes used since the previous execution (capped by the idle quota)."),
+  tool_calls: z.number().optional().describe('Code Mode tool calls this execution made.'),
   note: z.string().optional(),
   limits: limitsOut,
   isolation: z.object({

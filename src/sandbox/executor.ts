@@ -10,7 +10,9 @@ export type Language = (typeof LANGUAGES)[number];
 
 /**
  * Why a run ended. `ok` and `error` are the program's own doing (exit code 0 or
- * not); every other status names the limit or event that stopped it.
+ * not); every other status names the limit or event that stopped it, as the
+ * supervisor observed it. `protocol_error`: a session kernel broke its control
+ * protocol (a malformed, oversized or unexpected frame) and was stopped.
  */
 export type ExecStatus =
   | 'ok'
@@ -24,7 +26,8 @@ export type ExecStatus =
   | 'interrupted'
   | 'cancelled'
   | 'killed'
-  | 'not_started';
+  | 'not_started'
+  | 'protocol_error';
 
 export const EXEC_STATUSES: readonly ExecStatus[] = [
   'ok',
@@ -39,6 +42,7 @@ export const EXEC_STATUSES: readonly ExecStatus[] = [
   'cancelled',
   'killed',
   'not_started',
+  'protocol_error',
 ];
 
 /** An exception raised by the user's program, located in the user's source. */

@@ -37,6 +37,13 @@ export interface SessionExecResult extends ExecResult {
   note?: string;
   /** CPU time the kernel tree used during this execution (cgroup accounting), when known. */
   cpuMs?: number;
+  /**
+   * CPU the session's background processes used between the previous execution
+   * and this one (capped by the idle CPU quota), when known.
+   */
+  idleCpuMs?: number;
+  /** Code Mode tool calls the execution made (kernel rpc frames). */
+  toolCalls?: number;
 }
 
 export interface ExecutionRecord {

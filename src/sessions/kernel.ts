@@ -1,8 +1,13 @@
 /**
  * One session kernel: a long-lived interpreter inside the sandbox, driven over
  * a newline-delimited JSON control channel on fd 3. Runs one execution at a
- * time and always settles it with a status (never throws for user failures);
- * enforces wall time (SIGINT, then kill), CPU (cgroup deltas) and output caps.
+ * time and always settles it with a status (never throws for user failures).
+ * Each execution is a window of the one supervisor (src/sandbox/supervisor.ts):
+ * wall time (SIGINT, then kill), CPU from the cgroup counter, and an output
+ * budget that counts every byte from stdout, stderr and the control channel.
+ * The channel is untrusted: a malformed, oversized or unexpected frame kills
+ * this kernel (status protocol_error), never the server. Between executions the
+ * kernel's cgroup keeps a low hard CPU quota (KERNEL_IDLE_CPU_QUOTA).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
@@ -14,6 +19,8 @@ import type { ToolHost } from '../codemode/contract.js';
 import type { DisplayOutput, ExecError, ExecStatus, Language, OutputChunk } from '../sandbox/executor.js';
 import type { Limits } from '../sandbox/limits.js';
 import type { Sandbox, SandboxProcess } from '../sandbox/sandbox.js';
+import { Supervision, type Forced } from '../sandbox/supervisor.js';
+import { FrameReader, type KernelFrame } from './control-channel.js';
 import { StreamCapture } from './stream-capture.js';
 
 export type KernelFamily = 'python' | 'node' | 'bash';
@@ -66,6 +73,8 @@ export interface KernelOptions {
   sandbox: Sandbox;
   language: Language;
   workspaceDir: string;
+  /** Host uid of the session (Sandbox.acquireUid); default: one of the kernel's own. */
+  uid?: number;
   /** memoryBytes, processes, tmpBytes, openFiles and diskBytes apply for the kernel's lifetime. */
   limits: Limits;
   toolHost?: ToolHost | undefined;
@@ -74,7 +83,22 @@ export interface KernelOptions {
   startTimeoutMs?: number;
   /** After SIGINT, how long to wait before killing the kernel. Default 2 s. */
   interruptGraceMs?: number;
+  /** Hard CPU cap (cores) while an execution runs. Default KERNEL_RUN_CPU_QUOTA. */
+  runCpuQuota?: number;
+  /** Hard CPU cap (cores) between executions, for background processes. Default KERNEL_IDLE_CPU_QUOTA. */
+  idleCpuQuota?: number;
+  /** Tool calls (rpc frames) in flight at most; more are answered with an error at once. Default 8. */
+  maxToolCallsInFlight?: number;
+  /** Statfs of the workspace's capped volume (true when full). Absent: unknown. */
+  diskFull?: () => boolean;
 }
+
+/** One core while an execution runs. */
+export const KERNEL_RUN_CPU_QUOTA = 1;
+/** A tenth of one core between executions: background processes may run, but cannot spin a core. */
+export const KERNEL_IDLE_CPU_QUOTA = 0.1;
+/** Replies the kernel has not read yet, at most (bytes); past it the kernel is not reading its channel. */
+const MAX_UNREAD_REPLY_BYTES = 16 * 1024 * 1024;
 
 export interface KernelRunRequest {
   code: string;
@@ -99,25 +123,20 @@ export interface KernelRunResult {
   durationMs: number;
   /** CPU used by the kernel tree during this execution (null without cgroup accounting). */
   cpuMs: number | null;
+  /** CPU the kernel's tree used between the previous execution and this one (background processes). */
+  idleCpuMs?: number;
+  /** Tool calls (rpc frames) the execution made. */
+  toolCalls?: number;
   reason?: string;
   /** The kernel process is gone: its variables are lost. */
   kernelDied: boolean;
 }
 
-interface Frame {
-  type: string;
-  id?: string | null;
-  [key: string]: unknown;
-}
-
-interface Forced {
-  status: ExecStatus;
-  reason: string;
-}
-
+/** One execution in progress: its supervised window and what arrives for it. */
 interface Running {
   id: string;
-  onFrame(frame: Frame): void;
+  watch: Supervision;
+  onFrame(frame: KernelFrame): void;
   onExit(): void;
   interrupt(): void;
 }
@@ -130,8 +149,11 @@ export class Kernel {
   readonly startedAt = Date.now();
   private proc!: SandboxProcess;
   private control!: Readable & Writable;
+  private reader!: FrameReader;
   private exited = false;
   private closing = false;
+  private booted = false;
+  private onReady: (() => void) | null = null;
   private running: Running | null = null;
   private stdoutSink: ((chunk: Buffer) => void) | null = null;
   private stderrSink: ((chunk: Buffer) => void) | null = null;
@@ -139,6 +161,18 @@ export class Kernel {
   private readonly exitListeners = new Set<() => void>();
   private toolHost: ToolHost | undefined;
   private readonly graceMs: number;
+  private readonly runQuota: number;
+  private readonly idleQuota: number;
+  private readonly maxRpc: number;
+  private rpcInFlight = 0;
+  /** CPU counter and cgroup event counters when the last execution ended (idle accounting, window deltas). */
+  private idleSince: { cpuMs: number | null; oomKills: number; pidsMaxEvents: number } = {
+    cpuMs: null,
+    oomKills: 0,
+    pidsMaxEvents: 0,
+  };
+  /** Why the kernel was stopped while idle (a protocol violation), for the next caller. */
+  private idleDeath: Forced | null = null;
 
   private constructor(private readonly options: KernelOptions) {
     this.language = options.language;
@@ -147,6 +181,9 @@ export class Kernel {
     this.limits = options.limits;
     this.toolHost = options.toolHost;
     this.graceMs = options.interruptGraceMs ?? 2000;
+    this.runQuota = options.runCpuQuota ?? KERNEL_RUN_CPU_QUOTA;
+    this.idleQuota = options.idleCpuQuota ?? KERNEL_IDLE_CPU_QUOTA;
+    this.maxRpc = options.maxToolCallsInFlight ?? 8;
   }
 
   /** Start a kernel and wait until it is ready. Throws SANDBOX_UNAVAILABLE when it cannot start. */
@@ -166,6 +203,11 @@ export class Kernel {
 
   get pid(): number {
     return this.proc.pid;
+  }
+
+  /** Why the kernel was stopped between executions, if it was (e.g. protocol_error). */
+  get stoppedWhileIdle(): Forced | null {
+    return this.idleDeath;
   }
 
   setToolHost(toolHost: ToolHost | undefined): void {
@@ -190,6 +232,8 @@ export class Kernel {
       roBinds: [{ host: script, sandbox: `${KERNEL_DIR}/${KERNEL_FILES[this.family]}` }],
       extraPipes: 1,
       cpuRlimit: false,
+      cpuQuota: this.runQuota,
+      ...(o.uid !== undefined ? { uid: o.uid } : {}),
     });
     const control = this.proc.extra[0];
     if (!control) {
@@ -198,45 +242,26 @@ export class Kernel {
     }
     this.control = control;
     // Kernels never read stdin: closing it makes input() fail fast instead of hanging.
-    this.proc.stdin.on('error', () => {});
+    this.proc.stdin.on('error', () => {}); // the kernel may exit before its stdin closes
     this.proc.stdin.end();
-    control.on('error', () => {});
+    control.on('error', () => {}); // the pipe breaks when the kernel dies; exited reports that
     this.proc.stdout.on('data', (c: Buffer) => this.stdoutSink?.(c));
     this.proc.stderr.on('data', (c: Buffer) => {
       if (this.stderrSink) this.stderrSink(c);
-      else if (this.startupStderr.length < 64) this.startupStderr.push(c);
+      else if (!this.booted && this.startupStderr.length < 64) this.startupStderr.push(c);
     });
-    this.proc.stdout.on('error', () => {});
-    this.proc.stderr.on('error', () => {});
+    this.proc.stdout.on('error', () => {}); // as above
+    this.proc.stderr.on('error', () => {}); // as above
 
-    let ready: (() => void) | null = null;
-    const readyPromise = new Promise<void>((resolve) => (ready = resolve));
-    let buffered = '';
-    const maxFrame = Math.max(8 * 1024 * 1024, o.limits.outputTotalBytes * 2);
-    control.setEncoding('utf8');
-    control.on('data', (chunk: string) => {
-      buffered += chunk;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl);
-        buffered = buffered.slice(nl + 1);
-        if (line.trim() === '') continue;
-        let frame: Frame;
-        try {
-          frame = JSON.parse(line) as Frame;
-        } catch {
-          continue; // a malformed frame is ignored, never fatal to the host
-        }
-        if (frame.type === 'ready') ready?.();
-        else this.running?.onFrame(frame);
-      }
-      if (buffered.length > maxFrame) {
-        buffered = '';
-        this.running?.onFrame({ type: 'flood' });
-        this.proc.kill();
-      }
+    const readyPromise = new Promise<void>((resolve) => (this.onReady = resolve));
+    this.reader = new FrameReader({
+      onBytes: (n) => this.running?.watch.count(n),
+      onFrame: (frame) => this.dispatch(frame),
+      onViolation: (reason) => this.protocolError(reason),
     });
-    void this.proc.exited.then(() => {
+    control.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    void this.proc.exited.then((exit) => {
+      this.exitInfo = { exitCode: exit.exitCode, signal: exit.signal };
       this.exited = true;
       this.running?.onExit();
       for (const l of this.exitListeners) l();
@@ -256,14 +281,57 @@ export class Kernel {
       this.proc.kill();
       await this.proc.exited;
       const stderr = Buffer.concat(this.startupStderr).toString('utf8').slice(0, 2000);
+      const why = this.idleDeath ? `: ${this.idleDeath.reason}` : stderr ? `: ${stderr.trim()}` : '';
       throw new AppError(
         'SANDBOX_UNAVAILABLE',
-        `the ${this.language} kernel ${outcome === 'timeout' ? `did not start within ${timeoutMs} ms` : 'exited while starting'}` +
-          (stderr ? `: ${stderr.trim()}` : ''),
+        `the ${this.language} kernel ${outcome === 'timeout' ? `did not start within ${timeoutMs} ms` : 'exited while starting'}${why}`,
         { language: this.language },
       );
     }
+    this.booted = true;
     this.startupStderr.length = 0;
+    this.enterIdle();
+  }
+
+  /** A frame from the kernel: ready while booting, the running execution's frames, nothing while idle. */
+  private dispatch(frame: KernelFrame): void {
+    if (!this.booted) {
+      if (frame.type === 'ready' && this.onReady) {
+        this.onReady();
+        this.onReady = null;
+      } else this.protocolError(`a ${frame.type} frame arrived before the kernel said it was ready`);
+      return;
+    }
+    if (!this.running) {
+      this.protocolError(`a ${frame.type} frame arrived while no execution was running`);
+      return;
+    }
+    this.running.onFrame(frame);
+  }
+
+  /** The kernel broke the protocol: it is stopped at once (the server is not affected). */
+  private protocolError(reason: string): void {
+    const forced: Forced = {
+      status: 'protocol_error',
+      reason: `the kernel broke the control protocol (${reason}); it was stopped and its variables are lost`,
+    };
+    if (this.running) {
+      this.running.watch.kill(forced);
+      return;
+    }
+    this.idleDeath ??= forced;
+    this.proc.kill();
+  }
+
+  /** Between executions: the low CPU quota, and counters to take the next window's deltas from. */
+  private enterIdle(): void {
+    this.proc.setCpuQuota(this.idleQuota);
+    const stats = this.proc.stats();
+    this.idleSince = {
+      cpuMs: stats.cpuMs,
+      oomKills: stats.oomKills ?? 0,
+      pidsMaxEvents: stats.pidsMaxEvents ?? 0,
+    };
   }
 
   /** Interrupt the running execution (SIGINT; killed after the grace period). No-op when idle. */
@@ -294,37 +362,52 @@ export class Kernel {
   run(req: KernelRunRequest): Promise<KernelRunResult> {
     if (this.running) throw new AppError('SESSION_BUSY', 'the kernel is already running an execution');
     if (!this.alive) {
-      return Promise.resolve(deadResult('the kernel is not running'));
+      return Promise.resolve(deadResult(this.idleDeath?.reason ?? 'the kernel is not running'));
     }
     return new Promise<KernelRunResult>((resolve) => this.startRun(req, resolve));
+  }
+
+  /** Write a frame to the kernel, unless it stopped reading its channel (then it is stopped). */
+  private send(frame: Record<string, unknown>): void {
+    if (this.exited) return;
+    if (this.control.writableLength > MAX_UNREAD_REPLY_BYTES) {
+      this.protocolError(`it left more than ${MAX_UNREAD_REPLY_BYTES} bytes of replies unread`);
+      return;
+    }
+    try {
+      this.control.write(JSON.stringify(frame) + '\n');
+    } catch {
+      // the kernel is gone; exited reports it
+    }
   }
 
   private startRun(req: KernelRunRequest, resolve: (r: KernelRunResult) => void): void {
     const id = randomUUID();
     const marker = `\u0001codemode-end-${randomBytes(9).toString('base64url')}\u0001`;
     const started = performance.now();
-    const cpuStart = this.proc.cpuMs();
     const limits = req.limits;
+    this.proc.setCpuQuota(this.runQuota);
+    const cpuStart = this.proc.cpuMs();
+    const idleCpuMs =
+      cpuStart !== null && this.idleSince.cpuMs !== null ? Math.max(0, cpuStart - this.idleSince.cpuMs) : undefined;
+    const watch = new Supervision(this.proc, {
+      kind: 'kernel',
+      limits,
+      signal: req.signal,
+      interruptGraceMs: this.graceMs,
+      diskFull: this.options.diskFull,
+      cpuBaselineMs: cpuStart,
+      eventsBaseline: { oomKills: this.idleSince.oomKills, pidsMaxEvents: this.idleSince.pidsMaxEvents },
+      pollMs: 100,
+    });
     const outputs: DisplayOutput[] = [];
-    let total = 0;
-    let forced: Forced | null = null;
-    let userInterrupted = false;
-    let doneFrame: Frame | null = null;
+    let doneFrame: Extract<KernelFrame, { type: 'done' }> | null = null;
     let settled = false;
     let died = false;
+    let toolCalls = 0;
     const timers: NodeJS.Timeout[] = [];
     const rpcAborts = new Set<AbortController>();
 
-    const onBytes = (n: number) => {
-      total += n;
-      if (total > limits.outputTotalBytes && !forced) {
-        forced = {
-          status: 'output_limit',
-          reason: `printed more than ${limits.outputTotalBytes} bytes (limits.outputTotalBytes); the kernel was stopped`,
-        };
-        this.proc.kill();
-      }
-    };
     const live = (stream: 'stdout' | 'stderr') =>
       req.onOutput
         ? (text: string) => {
@@ -335,30 +418,22 @@ export class Kernel {
             }
           }
         : undefined;
-    const out = new StreamCapture(marker, limits.outputBytes, onBytes, live('stdout'));
-    const err = new StreamCapture(marker, limits.outputBytes, onBytes, live('stderr'));
+    // Bytes are counted as they arrive (watch.count below), markers included.
+    const out = new StreamCapture(marker, limits.outputBytes, () => {}, live('stdout'));
+    const err = new StreamCapture(marker, limits.outputBytes, () => {}, live('stderr'));
     this.stdoutSink = (c) => {
+      watch.count(c.length);
       if (out.push(c)) maybeFinish();
     };
     this.stderrSink = (c) => {
+      watch.count(c.length);
       if (err.push(c)) maybeFinish();
     };
 
-    let interrupting = false;
-    // SIGINT, repeated while the execution runs (an interpreter can miss one that lands inside
-    // its own native code), then SIGKILL for the whole tree once the grace period is over.
-    const interruptThenKill = () => {
-      if (interrupting) return;
-      interrupting = true;
-      this.proc.signalTree('SIGINT');
-      const again = setInterval(() => this.proc.signalTree('SIGINT'), 250);
-      timers.push(again);
-      timers.push(setTimeout(() => this.proc.kill(), this.graceMs));
-    };
-    const stopWith = (f: Forced) => {
-      if (forced || settled) return;
-      forced = f;
-      interruptThenKill();
+    const flushAndFinish = () => {
+      out.flush();
+      err.flush();
+      finish();
     };
 
     const finish = () => {
@@ -366,65 +441,50 @@ export class Kernel {
       settled = true;
       for (const t of timers) clearTimeout(t);
       for (const a of rpcAborts) a.abort();
-      req.signal?.removeEventListener('abort', onAbort);
       this.stdoutSink = null;
       this.stderrSink = null;
       this.running = null;
-      // The full cgroup picture (OOM, pids) only matters when the kernel died.
-      const stats = died ? this.proc.stats() : { oomKilled: false, pidsLimitHit: false, cpuMs: this.proc.cpuMs() };
-      const cpuMs = cpuStart !== null && stats.cpuMs !== null ? Math.max(0, stats.cpuMs - cpuStart) : null;
+      const done = doneFrame;
+      const bash = this.family === 'bash';
+      const bashCode = bash && typeof done?.exitCode === 'number' ? done.exitCode : bash ? 1 : null;
+      const programFailed = bash ? bashCode !== 0 : done?.status !== 'ok';
+      const exit = died ? this.lastExit : null;
+      const end = watch.finish({
+        ended: died,
+        started: true,
+        exitCode: exit ? exit.exitCode : null,
+        signal: exit ? exit.signal : null,
+        programFailed,
+      });
       const result: KernelRunResult = {
-        status: 'ok',
+        status: end.status,
         exitCode: null,
-        signal: null,
+        signal: end.signal,
         stdout: out.text,
         stderr: err.text,
         stdoutDroppedBytes: out.droppedBytes,
         stderrDroppedBytes: err.droppedBytes,
         outputs,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
-        cpuMs,
+        cpuMs: end.cpuMs,
         kernelDied: died,
+        toolCalls,
       };
-      const reported = doneFrame?.error as ExecError | undefined;
-      if (reported) result.error = reported;
+      if (idleCpuMs !== undefined) result.idleCpuMs = Math.round(idleCpuMs * 100) / 100;
+      if (end.reason) result.reason = end.reason;
       if (died) {
-        result.signal = 'SIGKILL';
-        if (stats.oomKilled) {
-          result.status = 'memory';
-          result.reason = `the kernel ran out of memory (limits.memoryBytes = ${this.limits.memoryBytes}) and was killed; its variables are lost`;
-        } else if (stats.pidsLimitHit && !forced) {
-          result.status = 'process_limit';
-          result.reason = `the kernel hit the process limit (limits.processes = ${this.limits.processes}) and was killed`;
-        } else if (forced) {
-          result.status = (forced as Forced).status;
-          result.reason = (forced as Forced).reason;
-        } else if (userInterrupted) {
-          result.status = 'interrupted';
-          result.reason = 'the execution did not stop on interrupt and the kernel was killed';
-        } else {
-          result.status = 'killed';
-          result.reason = 'the kernel process exited unexpectedly during the execution';
-        }
-      } else if (forced) {
-        result.status = (forced as Forced).status;
-        result.reason = (forced as Forced).reason;
-      } else if (userInterrupted || doneFrame?.status === 'interrupted' || doneFrame?.interrupted === true) {
-        result.status = 'interrupted';
-        result.reason = 'interrupted; the kernel and its variables are kept';
-      } else if (this.family === 'bash') {
-        const code = typeof doneFrame?.exitCode === 'number' ? doneFrame.exitCode : 1;
-        result.exitCode = code;
-        result.status = code === 0 ? 'ok' : 'error';
-        if (code !== 0) result.error = { type: 'ExitStatus', message: `the last command exited with status ${code}` };
-      } else {
-        result.status = doneFrame?.status === 'ok' ? 'ok' : 'error';
-        result.exitCode = result.status === 'ok' ? 0 : 1;
-        if (result.status === 'error' && reported?.type === 'MemoryError') {
-          result.status = 'memory';
-          result.reason = 'MemoryError: the allocation did not fit in limits.memoryBytes; the kernel is kept';
-        }
+        result.exitCode = exit?.exitCode ?? null;
+        result.signal = end.signal ?? 'SIGKILL';
+      } else if (bash) {
+        result.exitCode = bashCode;
+      } else if (done) {
+        result.exitCode = done.status === 'ok' ? 0 : 1;
       }
+      if (done?.error) result.error = toExecError(done.error);
+      else if (bash && bashCode !== 0 && result.status === 'error') {
+        result.error = { type: 'ExitStatus', message: `the last command exited with status ${bashCode}` };
+      }
+      if (!died) this.enterIdle();
       resolve(result);
     };
 
@@ -432,18 +492,20 @@ export class Kernel {
       if (doneFrame && out.ended && err.ended) finish();
     };
 
-    const onAbort = () => stopWith({ status: 'cancelled', reason: 'the caller cancelled the execution' });
-
-    const handleRpc = (frame: Frame) => {
+    const handleRpc = (frame: Extract<KernelFrame, { type: 'rpc' }>) => {
       const rid = frame.rid;
       const reply = (body: Record<string, unknown>) => {
-        if (settled || this.exited) return;
-        try {
-          this.control.write(JSON.stringify({ type: 'rpc_result', rid, ...body }) + '\n');
-        } catch {
-          // the kernel is gone
-        }
+        if (settled) return;
+        this.send({ type: 'rpc_result', rid, ...body });
       };
+      if (this.rpcInFlight >= this.maxRpc) {
+        reply({
+          ok: false,
+          code: 'LIMIT_EXCEEDED',
+          error: `more than ${this.maxRpc} tool calls are in flight in this kernel; await some before starting more`,
+        });
+        return;
+      }
       const host = this.toolHost;
       if (!host) {
         reply({
@@ -453,123 +515,91 @@ export class Kernel {
         });
         return;
       }
-      const params = (frame.params ?? {}) as Record<string, unknown>;
+      toolCalls++;
+      this.rpcInFlight++;
+      const params = frame.params;
       const ac = new AbortController();
       rpcAborts.add(ac);
+      const detail = params.detail;
       const call =
         frame.method === 'searchTools'
           ? host.searchTools(
               String(params.query ?? ''),
-              (params.detail as 'names' | 'signatures' | 'full') ?? 'signatures',
+              detail === 'names' || detail === 'full' ? detail : 'signatures',
             )
-          : frame.method === 'callTool'
-            ? host.callTool(String(params.server ?? ''), String(params.tool ?? ''), params.args ?? {}, ac.signal)
-            : Promise.reject(new AppError('INVALID_ARGUMENT', `unknown kernel request ${String(frame.method)}`));
+          : host.callTool(String(params.server ?? ''), String(params.tool ?? ''), params.args ?? {}, ac.signal);
       void call
         .then(
           (value) => reply({ ok: true, value: value === undefined ? null : value }),
           (e: unknown) =>
             reply({ ok: false, error: errorMessage(e), code: e instanceof AppError ? e.code : 'UPSTREAM_ERROR' }),
         )
-        .finally(() => rpcAborts.delete(ac));
+        .finally(() => {
+          this.rpcInFlight--;
+          rpcAborts.delete(ac);
+        });
     };
 
     this.running = {
       id,
+      watch,
       onFrame: (frame) => {
         if (frame.type === 'rpc') return handleRpc(frame);
-        if (frame.id !== id) return;
+        if (frame.type === 'ready') return this.protocolError('a second ready frame arrived');
+        if (frame.id !== id) return this.protocolError(`a ${frame.type} frame names another execution`);
         if (frame.type === 'output') {
-          const data = frame.data as Record<string, string> | undefined;
-          if (!data || typeof data !== 'object') return;
-          let size = 0;
-          for (const v of Object.values(data)) size += typeof v === 'string' ? v.length : 0;
-          onBytes(size);
-          if (!forced) outputs.push({ kind: frame.kind === 'result' ? 'result' : 'display', data });
-        } else if (frame.type === 'done') {
+          if (!watch.forced) outputs.push({ kind: frame.kind, data: frame.data });
+        } else {
+          if (doneFrame) return this.protocolError('a second done frame arrived');
           doneFrame = frame;
           // The markers normally arrive first; if the program closed its stdout, do not wait forever.
-          timers.push(
-            setTimeout(() => {
-              out.flush();
-              err.flush();
-              finish();
-            }, 1000),
-          );
+          timers.push(setTimeout(flushAndFinish, 1000));
           maybeFinish();
         }
       },
       onExit: () => {
         died = true;
-        // Let the pipes drain before settling.
+        // Let the pipes drain before settling, for a bounded time.
         let pending = 2;
         const drained = () => {
-          if (--pending === 0) {
-            out.flush();
-            err.flush();
-            finish();
-          }
+          if (--pending === 0) flushAndFinish();
         };
         for (const s of [this.proc.stdout, this.proc.stderr]) {
           if (s.readableEnded || s.destroyed) drained();
-          else {
-            s.once('close', drained);
-          }
+          else s.once('close', drained);
         }
-        timers.push(
-          setTimeout(() => {
-            out.flush();
-            err.flush();
-            finish();
-          }, 500),
-        );
+        timers.push(setTimeout(flushAndFinish, 500));
       },
       interrupt: () => {
-        if (settled || forced) return;
-        userInterrupted = true;
-        interruptThenKill();
+        if (settled) return;
+        watch.interrupt();
       },
     };
 
-    if (req.signal?.aborted) {
-      stopWith({ status: 'cancelled', reason: 'the caller cancelled the execution before it started' });
-    }
-    req.signal?.addEventListener('abort', onAbort, { once: true });
-    timers.push(
-      setTimeout(
-        () =>
-          stopWith({
-            status: 'timeout',
-            reason: `the execution ran longer than limits.wallMs = ${limits.wallMs} ms and was interrupted`,
-          }),
-        limits.wallMs,
-      ),
-    );
-    if (cpuStart !== null) {
-      const poll = setInterval(() => {
-        const now = this.proc.cpuMs();
-        if (now !== null && now - cpuStart > limits.cpuMs) {
-          clearInterval(poll);
-          stopWith({
-            status: 'cpu_time',
-            reason: `the execution used more than limits.cpuMs = ${limits.cpuMs} ms of CPU and was interrupted`,
-          });
-        }
-      }, 100);
-      timers.push(poll);
-    }
-
-    try {
-      if (this.family === 'bash') {
+    if (this.family === 'bash') {
+      try {
         this.control.write(`${id}\n${marker}\n${req.code.replace(/\0/g, '')}\0`);
-      } else {
-        this.control.write(JSON.stringify({ type: 'execute', id, cell: req.cell, code: req.code, marker }) + '\n');
+      } catch (e) {
+        watch.kill({ status: 'killed', reason: `could not send the code to the kernel: ${errorMessage(e)}` });
       }
-    } catch (e) {
-      forced = { status: 'killed', reason: `could not send the code to the kernel: ${errorMessage(e)}` };
-      this.proc.kill();
+    } else {
+      this.send({ type: 'execute', id, cell: req.cell, code: req.code, marker });
     }
   }
+
+  /** The kernel process's exit, once known (set by the exited handler). */
+  private get lastExit(): { exitCode: number | null; signal: string | null } | null {
+    return this.exitInfo;
+  }
+  private exitInfo: { exitCode: number | null; signal: string | null } | null = null;
+}
+
+function toExecError(e: NonNullable<Extract<KernelFrame, { type: 'done' }>['error']>): ExecError {
+  const error: ExecError = { type: e.type, message: e.message };
+  if (typeof e.line === 'number') error.line = e.line;
+  if (typeof e.column === 'number') error.column = e.column;
+  if (typeof e.traceback === 'string') error.traceback = e.traceback;
+  return error;
 }
 
 /** A result with no output: the base of every result that no execution produced. */

@@ -31,6 +31,8 @@ export interface BwrapSpec {
   gid: number;
   /** fd number (inside bwrap's own fd table) holding a seccomp program, if any. */
   seccompFd: number | null;
+  /** fd number (inside bwrap's own fd table) for --json-status-fd: the trusted "the program started" signal. */
+  statusFd?: number | null;
   argv: string[];
 }
 
@@ -77,6 +79,7 @@ export function buildBwrapArgs(spec: BwrapSpec): string[] {
   for (const [k, v] of Object.entries({ ...BASE_ENV, ...spec.env })) a.push('--setenv', k, v);
   a.push('--chdir', SANDBOX_WORKSPACE);
   if (spec.seccompFd !== null) a.push('--seccomp', String(spec.seccompFd));
+  if (spec.statusFd !== undefined && spec.statusFd !== null) a.push('--json-status-fd', String(spec.statusFd));
 
   a.push('--remount-ro', '/');
   a.push('--', ...spec.argv);

@@ -187,13 +187,22 @@ export interface CgroupLimits {
   processes: number;
   /** Relative CPU weight, 1..10000 (v2 cpu.weight scale; default 100). */
   cpuWeight?: number;
+  /** Hard CPU cap in cores (e.g. 1 = one core, 0.1 = 10% of one core): cpu.max (v2) / cpu.cfs_quota_us (v1). */
+  cpuQuota?: number;
 }
+
+/** The CFS period the quota is expressed in (100 ms, the kernel default). */
+const CFS_PERIOD_US = 100_000;
 
 export interface CgroupStats {
   oomKilled: boolean;
   pidsLimitHit: boolean;
   cpuMs: number | null;
   memoryPeakBytes: number | null;
+  /** How many times the OOM killer killed a task in the tree (counts, for windows over a long-lived tree). */
+  oomKills: number;
+  /** How many times a fork was refused at pids.max. */
+  pidsMaxEvents: number;
 }
 
 /** The cgroups of one run: created, limited, joined by the child, read, killed, removed. */
@@ -253,6 +262,22 @@ export class RunCgroups {
       if (cpu.version === 'v2') tryWrite(path.join(cpu.dir, 'cpu.weight'), String(limits.cpuWeight));
       else tryWrite(path.join(cpu.dir, 'cpu.shares'), String(Math.round((limits.cpuWeight * 1024) / 100)));
     }
+    if (limits.cpuQuota !== undefined) this.setCpuQuota(limits.cpuQuota);
+  }
+
+  /**
+   * Cap the tree's CPU at `cores` (null: no cap). Takes effect at once, for
+   * every task in the cgroup. False when there is no cpu controller to cap it.
+   */
+  setCpuQuota(cores: number | null): boolean {
+    const cpu = this.dirs.get('cpu');
+    if (!cpu) return false;
+    const quota = cores === null ? null : Math.max(1000, Math.round(cores * CFS_PERIOD_US));
+    if (cpu.version === 'v2') {
+      return tryWrite(path.join(cpu.dir, 'cpu.max'), `${quota ?? 'max'} ${CFS_PERIOD_US}`);
+    }
+    // v1's period defaults to CFS_PERIOD_US; only the quota changes (one write on every switch).
+    return tryWrite(path.join(cpu.dir, 'cpu.cfs_quota_us'), String(quota ?? -1));
   }
 
   /**
@@ -295,7 +320,14 @@ export class RunCgroups {
   }
 
   stats(): CgroupStats {
-    const out: CgroupStats = { oomKilled: false, pidsLimitHit: false, cpuMs: null, memoryPeakBytes: null };
+    const out: CgroupStats = {
+      oomKilled: false,
+      pidsLimitHit: false,
+      cpuMs: null,
+      memoryPeakBytes: null,
+      oomKills: 0,
+      pidsMaxEvents: 0,
+    };
     const mem = this.dirs.get('memory');
     if (mem) {
       const events =
@@ -303,7 +335,8 @@ export class RunCgroups {
           ? readTrim(path.join(mem.dir, 'memory.events'))
           : readTrim(path.join(mem.dir, 'memory.oom_control'));
       const m = /oom_kill (\d+)/.exec(events ?? '');
-      out.oomKilled = m !== null && Number(m[1]) > 0;
+      out.oomKills = m ? Number(m[1]) : 0;
+      out.oomKilled = out.oomKills > 0;
       const peak =
         mem.version === 'v2'
           ? readTrim(path.join(mem.dir, 'memory.peak'))
@@ -314,7 +347,8 @@ export class RunCgroups {
     if (pids) {
       const events = readTrim(path.join(pids.dir, 'pids.events'));
       const m = /max (\d+)/.exec(events ?? '');
-      out.pidsLimitHit = m !== null && Number(m[1]) > 0;
+      out.pidsMaxEvents = m ? Number(m[1]) : 0;
+      out.pidsLimitHit = out.pidsMaxEvents > 0;
     }
     out.cpuMs = this.cpuMs();
     return out;

@@ -4,7 +4,6 @@
  * host, and turn whatever happened into an honest ExecResult. Never throws
  * because the user's program failed; throws AppError only for bad requests.
  */
-import { constants as osConstants } from 'node:os';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,15 +20,17 @@ import {
 } from '../executor.js';
 import { DEFAULT_LIMITS, MAX_LIMITS, resolveLimits, type Limits } from '../limits.js';
 import { OutputBuffer } from '../output-buffer.js';
-import type { Sandbox, SandboxProcess, SandboxStats } from '../sandbox.js';
+import type { Sandbox, SandboxProcess } from '../sandbox.js';
 import { transpileTypeScript } from '../transpile.js';
-import { giveToSandbox, walkWorkspace, writeInputFiles } from '../workspace-fs.js';
+import { Supervision } from '../supervisor.js';
+import { giveToSandbox, walkWorkspace, writeInputFiles } from '../workspace/host-fs.js';
 import { SANDBOX_RUN_DIR } from './bwrap-args.js';
 
 export const MAX_CODE_BYTES = 2 * 1024 * 1024;
 const RUNTIME_DIR = '/run/codemode-runtime';
 const RUNNERS_HOST_DIR = fileURLToPath(new URL('./runners/', import.meta.url));
-const WATCH_INTERVAL_MS = 50;
+/** How long a fresh runner may take to finish bwrap's setup before it gets its code anyway. */
+const SETUP_WAIT_MS = 2000;
 
 export interface ProcessExecutorOptions {
   defaults?: Limits;
@@ -45,6 +46,12 @@ export interface ProcessExecutorOptions {
    * interpreter start off a run's path. Default: one per language; 0 turns it off.
    */
   prestart?: Partial<Record<Language, number>>;
+  /**
+   * Statfs of a run's workspace volume: true when it is full (bytes or inodes).
+   * Wired in where workspaces live on size- and inode-capped filesystems;
+   * absent means unknown (the file-size rlimit still applies).
+   */
+  diskFull?: (workspaceDir: string) => boolean;
 }
 
 export const NO_PRESTART: Readonly<Record<Language, number>> = Object.freeze({
@@ -122,9 +129,12 @@ export class ProcessExecutor implements Executor {
       }
       if (request.files?.length)
         writeInputFiles(runner.workspace, request.files, this.sandbox.info.uid, limits.diskBytes);
+      // The tmp probe needs bwrap's setup done; a pre-started runner is long past it.
+      await waitUntil(() => runner.exited || runner.proc.tmpReady(), SETUP_WAIT_MS);
       // Go: the arguments, each ending in NUL, then EOF (see runners/).
       runner.proc.extra[1]?.end(Buffer.from((request.args ?? []).map((a) => `${a}\0`).join(''), 'utf8'));
-      const result = await supervise(runner, request, limits);
+      const diskFull = this.options.diskFull;
+      const result = await supervise(runner, request, limits, diskFull ? () => diskFull(runner.workspace) : undefined);
       return {
         ...base(result.status),
         ...result,
@@ -324,106 +334,82 @@ type Supervised = Pick<
   | 'reason'
 >;
 
-/** Watch a running program until it ends, enforcing the host-side limits. */
-async function supervise(runner: Runner, request: ExecRequest, limits: Limits): Promise<Supervised> {
-  const { proc, workspace } = runner;
-  // A pre-started runner spent CPU starting up before this run: count from here.
-  const cpuBaseline = proc.cpuMs() ?? 0;
+/** The error record channel (fd 3) is small: a bigger record is not one. */
+const MAX_ERROR_RECORD_BYTES = 256 * 1024;
+
+/** Watch a running program until it ends, through the one supervisor. */
+async function supervise(
+  runner: Runner,
+  request: ExecRequest,
+  limits: Limits,
+  diskFull: (() => boolean) | undefined,
+): Promise<Supervised> {
+  const { proc } = runner;
+  // A pre-started runner spent CPU starting up before this run: the window counts from here.
+  const watch = new Supervision(proc, {
+    kind: 'process',
+    limits,
+    signal: request.signal,
+    diskFull,
+  });
   const out = new OutputBuffer(limits.outputBytes);
   const err = new OutputBuffer(limits.outputBytes);
-  let stopped: { status: ExecStatus; reason: string } | null = null;
-  const stop = (status: ExecStatus, reason: string) => {
-    if (stopped) return;
-    stopped = { status, reason };
-    proc.kill();
-  };
   const onChunk = (buf: OutputBuffer, stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
     buf.push(chunk);
-    request.onOutput?.({ stream, text: chunk.toString('utf8') });
-    if (out.total + err.total > limits.outputTotalBytes) {
-      stop('output_limit', `the program printed more than ${limits.outputTotalBytes} bytes`);
+    watch.count(chunk.length);
+    try {
+      request.onOutput?.({ stream, text: chunk.toString('utf8') });
+    } catch {
+      // a listener's failure never breaks the run
     }
   };
   proc.stdout.on('data', onChunk(out, 'stdout'));
   proc.stderr.on('data', onChunk(err, 'stderr'));
+  // The runner's error record (fd 3): counted like any output, kept only while small.
   const errorChannel: Buffer[] = [];
+  let errorBytes = 0;
   proc.extra[0]?.on('data', (c: Buffer) => {
-    if (errorChannel.length < 64) errorChannel.push(c);
+    watch.count(c.length);
+    errorBytes += c.length;
+    if (errorBytes <= MAX_ERROR_RECORD_BYTES) errorChannel.push(c);
   });
-  proc.extra[0]?.on('error', () => {});
-  proc.stdin.on('error', () => {});
+  proc.extra[0]?.on('error', () => {}); // closes with the tree
+  proc.stdin.on('error', () => {}); // the program may close its stdin early
   if (request.stdin !== undefined) proc.stdin.end(Buffer.from(request.stdin));
   else proc.stdin.end();
 
-  const wall = setTimeout(() => stop('timeout', `wall time limit of ${limits.wallMs} ms reached`), limits.wallMs);
-  const onAbort = () => stop('cancelled', 'the run was cancelled');
-  request.signal?.addEventListener('abort', onAbort, { once: true });
-  let lastStats: SandboxStats = proc.stats();
-  let watching = false;
-  const watcher = setInterval(() => {
-    if (watching) return;
-    watching = true;
-    lastStats = proc.stats();
-    if (lastStats.cpuMs !== null && lastStats.cpuMs - cpuBaseline > limits.cpuMs) {
-      stop('cpu_time', `CPU time limit of ${limits.cpuMs} ms reached`);
-    }
-    const used = walkWorkspace(workspace, 0).bytes;
-    if (used > limits.diskBytes) stop('disk_limit', `the workspace grew past ${limits.diskBytes} bytes`);
-    watching = false;
-  }, WATCH_INTERVAL_MS);
-
   const exit = await proc.exited;
-  clearTimeout(wall);
-  clearInterval(watcher);
-  request.signal?.removeEventListener('abort', onAbort);
-  const stats = proc.stats();
+  const end = watch.finish({
+    ended: true,
+    started: exit.started,
+    exitCode: exit.exitCode,
+    signal: exit.signal,
+    nodeHeapLimit: request.language === 'javascript' || request.language === 'typescript',
+  });
   await proc.dispose();
 
   const stderr = err.text();
-  let error = parseErrorRecord(Buffer.concat(errorChannel).toString('utf8'));
-  const signal = exit.signal ?? signalFromStatus(exit.exitCode);
-  const finalStopped = stopped as { status: ExecStatus; reason: string } | null;
-  let status: ExecStatus;
-  let reason: string | undefined;
-  if (!exit.started && !finalStopped) {
-    status = 'not_started';
-    reason = `the sandbox failed before the program started: ${stderr.trim() || `exit status ${exit.exitCode}`}`;
-  } else if (finalStopped) {
-    ({ status, reason } = finalStopped);
-  } else if (
-    signal === 'SIGXCPU' ||
-    (signal === 'SIGKILL' && stats.cpuMs !== null && stats.cpuMs - cpuBaseline >= limits.cpuMs)
-  ) {
-    status = 'cpu_time';
-    reason = `CPU time limit of ${limits.cpuMs} ms reached`;
-  } else if (stats.oomKilled || /JavaScript heap out of memory|Reached heap limit/.test(stderr)) {
-    status = 'memory';
-    reason = `memory limit of ${limits.memoryBytes} bytes reached`;
-  } else if (stats.pidsLimitHit) {
-    status = 'process_limit';
-    reason = `process limit of ${limits.processes} reached`;
-  } else if (
-    exit.exitCode !== 0 &&
-    (signal === 'SIGXFSZ' || /File too large|No space left on device|EFBIG|ENOSPC/.test(stderr))
-  ) {
-    status = 'disk_limit';
-    reason = `disk limit reached (files up to ${limits.diskBytes} bytes, /tmp up to ${limits.tmpBytes} bytes)`;
-  } else {
-    status = exit.exitCode === 0 ? 'ok' : 'error';
-  }
-  if (status === 'error' && !error && request.language === 'bash') error = bashError(stderr, exit.exitCode);
+  let error =
+    errorBytes <= MAX_ERROR_RECORD_BYTES ? parseErrorRecord(Buffer.concat(errorChannel).toString('utf8')) : undefined;
+  if (end.status === 'error' && !error && request.language === 'bash') error = bashError(stderr, exit.exitCode);
   const result: Supervised = {
-    status,
+    status: end.status,
     exitCode: exit.exitCode,
-    signal,
+    signal: end.signal,
     stdout: out.text(),
     stderr,
     stdoutDroppedBytes: out.droppedBytes,
     stderrDroppedBytes: err.droppedBytes,
   };
   if (error) result.error = error;
-  if (reason) result.reason = reason;
+  if (end.reason) result.reason = end.reason;
   return result;
+}
+
+/** Resolve when check() holds, or after timeoutMs (polling every 2 ms; at once when it already holds). */
+async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
 }
 
 function parseErrorRecord(text: string): ExecError | undefined {
@@ -447,14 +433,6 @@ function bashError(stderr: string, exitCode: number | null): ExecError {
   const m = /main\.sh: line (\d+):/.exec(stderr);
   if (m) error.line = Number(m[1]);
   return error;
-}
-
-/** bwrap reports a child killed by signal N as exit status 128+N. */
-function signalFromStatus(code: number | null): string | null {
-  if (code === null || code <= 128 || code > 128 + 64) return null;
-  const n = code - 128;
-  for (const [name, num] of Object.entries(osConstants.signals)) if (num === n) return name;
-  return null;
 }
 
 export function isLanguage(value: unknown): value is Language {

@@ -357,6 +357,7 @@ async function importFromWorkspace(specifier) {
 let currentExec = null;
 
 function display(value, options = {}) {
+  if (!currentExec) return; // no execution is running: there is nowhere to show it
   let data;
   if (options.raw && value && typeof value === 'object') {
     data = {};
@@ -393,6 +394,7 @@ class CodeModeError extends Error {
 }
 
 function rpc(method, params) {
+  if (!currentExec) return Promise.reject(new CodeModeError('tool calls are only possible while an execution runs'));
   const rid = ++rpcSeq;
   return new Promise((resolve, reject) => {
     pendingRpc.set(rid, { resolve, reject });
@@ -465,7 +467,7 @@ function describeError(err, filename) {
   const esc = filename.replace(/[<>]/g, (m) => `\\${m}`);
   const m = new RegExp(`${esc}:(\\d+)(?::(\\d+))?`).exec(stack);
   const out = {
-    type: err.name ?? err.constructor?.name ?? 'Error',
+    type: String(err.name ?? err.constructor?.name ?? 'Error'),
     message: String(err.message ?? ''),
     traceback: kept.join('\n'),
   };

@@ -24,7 +24,8 @@ _state = {'in_user': False, 'exec_id': None, 'rpc_seq': 0}
 
 
 def _send(frame):
-    data = (json.dumps(frame, default=str, allow_nan=True) + '\n').encode('utf-8')
+    # Strict JSON (no NaN): the host checks every frame and stops a kernel that breaks the protocol.
+    data = (json.dumps(frame, default=str, allow_nan=False) + '\n').encode('utf-8')
     view = memoryview(data)
     while view:
         n = os.write(_CTRL, view)
@@ -72,7 +73,7 @@ def _mime_bundle(obj):
                     if isinstance(v, bytes):
                         v = base64.b64encode(v).decode('ascii')
                     elif not isinstance(v, str):
-                        v = json.dumps(v, default=str)
+                        v = json.dumps(v, default=str, allow_nan=False)
                     data[k] = v
         except Exception:
             pass
@@ -110,9 +111,11 @@ def _mime_bundle(obj):
 
 def display(*objs, raw=False):
     """Show objects as rich outputs (like IPython's display). raw=True: objs are MIME bundles."""
+    if _state['exec_id'] is None:
+        return  # no execution is running (a background thread): there is nowhere to show it
     for obj in objs:
         if raw and isinstance(obj, dict):
-            data = {str(k): v if isinstance(v, str) else json.dumps(v, default=str) for k, v in obj.items()}
+            data = {str(k): v if isinstance(v, str) else json.dumps(v, default=str, allow_nan=False) for k, v in obj.items()}
         else:
             data = _mime_bundle(obj)
         _send({'type': 'output', 'id': _state['exec_id'], 'kind': 'display', 'data': data})
@@ -171,6 +174,8 @@ class CodeModeError(Exception):
 
 
 def _rpc(method, params):
+    if _state['exec_id'] is None:
+        raise CodeModeError('tool calls are only possible while an execution runs')
     _state['rpc_seq'] += 1
     rid = _state['rpc_seq']
     _send({'type': 'rpc', 'rid': rid, 'method': method, 'params': params})
