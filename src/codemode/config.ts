@@ -372,3 +372,129 @@ async function defaultReadFile(p: string): Promise<string> {
   const { readFile } = await import('node:fs/promises');
   return readFile(p, 'utf8');
 }
+
+/** What identifies this codemode, for spotting an upstream that would start it again. */
+export interface SelfIdentity {
+  /** Real paths of this package's entry points (bin/codemode.js, dist/cli/main.js, src/cli/main.ts, ...). */
+  entryPoints: readonly string[];
+  /** The npm package name, as package runners (npx, npm exec, pnpm dlx, bunx, yarn dlx) name it. */
+  packageName: string;
+  /** The real path of a command (a path, relative to `cwd`, or a name looked up on PATH), or null. */
+  resolve(command: string, cwd?: string): string | null;
+}
+
+const NODE_LIKE = /^(node|nodejs|bun|deno|tsx|ts-node)(\d[\d.]*)?(\.exe)?$/;
+const RUNNERS = new Set(['npx', 'pnpx', 'bunx']);
+const RUNNER_MANAGERS: Record<string, Set<string>> = {
+  npm: new Set(['exec', 'x']),
+  pnpm: new Set(['dlx', 'exec']),
+  yarn: new Set(['dlx', 'exec']),
+  bun: new Set(['x']),
+};
+/** Options of node-like runtimes that take a value, so the script is not that value. */
+const NODE_VALUE_OPTIONS = new Set([
+  '-r',
+  '--require',
+  '--import',
+  '--loader',
+  '--experimental-loader',
+  '--conditions',
+  '-C',
+  '--env-file',
+  '--title',
+]);
+const SHELLS = /^(sh|bash|dash|zsh|ksh)$/;
+
+function baseName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/**
+ * Why the stdio command `command args` would start this codemode again, or
+ * null when it would not. Follows `env`, `sh -c`, package runners and node
+ * (or tsx, bun...) with a script; pure apart from `self.resolve`.
+ */
+export function selfReference(
+  command: string,
+  args: readonly string[],
+  self: SelfIdentity,
+  cwd?: string,
+  depth = 0,
+): string | null {
+  if (depth > 4 || command === '') return null;
+  const base = baseName(command);
+  if (base === 'codemode' || base === 'codemode.js') return `its command "${command}" is codemode`;
+  const real = self.resolve(command, cwd);
+  if (real !== null && self.entryPoints.includes(real)) return `its command "${command}" is this codemode`;
+
+  const isPackage = (spec: string | undefined) =>
+    spec !== undefined && (spec === self.packageName || spec.startsWith(`${self.packageName}@`));
+  const runnerTarget = (rest: readonly string[]): string | null => {
+    for (let i = 0; i < rest.length; i++) {
+      const a = rest[i]!;
+      if (a === '--') return isPackage(rest[i + 1]) ? `it runs the ${self.packageName} package` : null;
+      if (a === '-p' || a === '--package') {
+        if (isPackage(rest[i + 1])) return `it runs the ${self.packageName} package`;
+        i++;
+      } else if (a.startsWith('--package=')) {
+        if (isPackage(a.slice('--package='.length))) return `it runs the ${self.packageName} package`;
+      } else if (!a.startsWith('-')) {
+        return isPackage(a) ? `it runs the ${self.packageName} package` : null;
+      }
+    }
+    return null;
+  };
+  if (RUNNERS.has(base)) return runnerTarget(args);
+  const manager = RUNNER_MANAGERS[base];
+  if (manager !== undefined && args[0] !== undefined && manager.has(args[0])) return runnerTarget(args.slice(1));
+
+  if (base === 'env') {
+    const i = args.findIndex((a) => !a.startsWith('-') && !/^[A-Za-z_][A-Za-z0-9_]*=/.test(a));
+    return i < 0 ? null : selfReference(args[i]!, args.slice(i + 1), self, cwd, depth + 1);
+  }
+  if (SHELLS.test(base)) {
+    const c = args.findIndex((a) => /^-[a-z]*c[a-z]*$/.test(a));
+    const script = c < 0 ? undefined : args[c + 1];
+    if (script === undefined) return null;
+    const [inner, ...innerArgs] = splitCommandLine(script.replace(/^\s*exec\s+/, ''));
+    return inner === undefined ? null : selfReference(inner, innerArgs, self, cwd, depth + 1);
+  }
+  if (NODE_LIKE.test(base) || (real !== null && NODE_LIKE.test(baseName(real)))) {
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') return null;
+      if (NODE_VALUE_OPTIONS.has(a)) {
+        i++;
+        continue;
+      }
+      if (a.startsWith('-')) continue;
+      if (a === 'run' || a === 'x') continue; // bun run X, deno run X
+      if (isPackage(a)) return `it runs the ${self.packageName} package`;
+      const script = self.resolve(a.includes('/') ? a : `./${a}`, cwd);
+      return script !== null && self.entryPoints.includes(script) ? `it runs this codemode (${a})` : null;
+    }
+  }
+  return null;
+}
+
+/**
+ * The config without the stdio servers that are codemode itself (which would
+ * start codemode recursively), with a warning naming each one skipped.
+ */
+export function withoutSelf(
+  config: CodeModeConfig,
+  self: SelfIdentity,
+): { config: CodeModeConfig; skipped: ConfigIssue[] } {
+  const skipped: ConfigIssue[] = [];
+  const servers = config.servers.filter((s) => {
+    if (s.transport.kind !== 'stdio') return true;
+    const why = selfReference(s.transport.command, s.transport.args, self, s.transport.cwd);
+    if (why === null) return true;
+    skipped.push({
+      path: `mcpServers.${s.name}`,
+      message: `mcpServers.${s.name} is skipped: ${why}, and codemode would start itself over and over`,
+    });
+    return false;
+  });
+  return { config: { servers }, skipped };
+}

@@ -2,13 +2,26 @@
  * UpstreamManager: lazy, warm, self-healing connections to the configured MCP
  * servers. Env, headers and processes stay on the host; callers see tool lists,
  * call results and AppErrors that name the server (with its stderr when it died).
+ *
+ * Upstream processes never outlive codemode: on Linux each is started under
+ * `setpriv --pdeathsig SIGKILL` (killed by the kernel when codemode dies, even
+ * by SIGKILL), and any still running when the process exits is killed. Each
+ * carries CODEMODE_UPSTREAM_OF, so a codemode started as an upstream (however
+ * indirectly) does not start upstreams of its own.
  */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants as fsConstants, existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 import { AppError, errorMessage, isAppError } from '../errors.js';
-import type { UpstreamServerConfig } from './config.js';
+import type { SelfIdentity, UpstreamServerConfig } from './config.js';
+
+/** Set in every upstream's environment to the pid of the codemode that started it. */
+export const UPSTREAM_MARKER_ENV = 'CODEMODE_UPSTREAM_OF';
 
 /** A tool as listed by `tools/list`. */
 export interface UpstreamToolInfo {
@@ -398,10 +411,11 @@ export const connectSdkClient: UpstreamConnector = async (server, hooks) => {
   let stderrDone: Promise<void> = Promise.resolve();
   let transport: StdioClientTransport | StreamableHTTPClientTransport;
   if (t.kind === 'stdio') {
+    const guarded = dieWithParent(t.command, t.args);
     stdio = new StdioClientTransport({
-      command: t.command,
-      args: t.args,
-      env: { ...inheritedEnv(), ...t.env },
+      command: guarded.command,
+      args: guarded.args,
+      env: { ...inheritedEnv(), ...t.env, [UPSTREAM_MARKER_ENV]: String(process.pid) },
       ...(t.cwd !== undefined ? { cwd: t.cwd } : {}),
       stderr: 'pipe',
     });
@@ -425,7 +439,12 @@ export const connectSdkClient: UpstreamConnector = async (server, hooks) => {
     await client.close().catch(() => undefined);
     throw e;
   }
-  client.onclose = () => hooks.onClose();
+  const pid = stdio?.pid ?? null;
+  if (pid !== null) liveUpstreams.add(pid);
+  client.onclose = () => {
+    if (pid !== null) liveUpstreams.delete(pid);
+    hooks.onClose();
+  };
   return {
     get pid() {
       return stdio?.pid ?? null;
@@ -451,9 +470,91 @@ export const connectSdkClient: UpstreamConnector = async (server, hooks) => {
       });
       return result as CallToolResultLike;
     },
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      if (pid !== null) liveUpstreams.delete(pid);
+    },
   };
 };
+
+/** Pids of upstream processes started and not yet closed; killed when this process exits. */
+const liveUpstreams = new Set<number>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const pid of liveUpstreams) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Already gone: nothing to kill.
+      }
+    }
+  });
+}
+
+let setprivPath: string | null | undefined;
+
+/** `setpriv` when it supports --pdeathsig (util-linux 2.33+), else null. Looked up once. */
+function setpriv(): string | null {
+  if (setprivPath !== undefined) return setprivPath;
+  setprivPath = null;
+  if (process.platform !== 'linux') return null;
+  for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv', '/usr/sbin/setpriv']) {
+    if (!existsSync(candidate)) continue;
+    const help = spawnSync(candidate, ['--help'], { encoding: 'utf8', timeout: 2000 });
+    if (`${help.stdout}${help.stderr}`.includes('--pdeathsig')) setprivPath = candidate;
+    break;
+  }
+  return setprivPath;
+}
+
+/** The command wrapped so the kernel kills it when codemode dies (where setpriv allows). */
+export function dieWithParent(command: string, args: readonly string[]): { command: string; args: string[] } {
+  installExitHook();
+  const wrapper = setpriv();
+  if (wrapper === null) return { command, args: [...args] };
+  return { command: wrapper, args: ['--pdeathsig', 'SIGKILL', '--', command, ...args] };
+}
+
+/** This codemode's identity: its entry points on disk, the package name, and a PATH resolver. */
+export function selfIdentity(env: NodeJS.ProcessEnv = process.env): SelfIdentity {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  const candidates = [
+    path.join(root, 'bin/codemode.js'),
+    path.join(root, 'dist/cli/main.js'),
+    path.join(root, 'src/cli/main.ts'),
+    ...(process.argv[1] === undefined ? [] : [process.argv[1]]),
+  ];
+  const entryPoints = [...new Set(candidates.map(realOrNull).filter((p): p is string => p !== null))];
+  return { entryPoints, packageName: 'codemode', resolve: (command, cwd) => resolveCommand(command, cwd, env) };
+}
+
+function realOrNull(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** The real path of a command: a path (relative to cwd) or an executable found on PATH. */
+export function resolveCommand(command: string, cwd: string | undefined, env: NodeJS.ProcessEnv): string | null {
+  if (command.includes('/')) return realOrNull(path.resolve(cwd ?? process.cwd(), command));
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, command);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return realOrNull(candidate);
+    } catch {
+      // Not in this PATH entry: try the next.
+    }
+  }
+  return null;
+}
 
 /** A minimal inherited environment (PATH, HOME...), like the SDK's default. */
 function inheritedEnv(): Record<string, string> {

@@ -1,26 +1,56 @@
 /**
- * Server settings as a pure pipeline: defaults, then the settings file, then
+ * Server settings as a pure pipeline: defaults, then settings files (the
+ * user's own, then the one named or found in the working directory), then
  * environment variables, then flags (later wins). Every problem is collected
  * with the key that caused it; nothing here touches the file system.
+ *
+ * Trust: a file found in the working directory may come from a cloned
+ * repository, so it may not set the keys marked `trusted` (commands to run,
+ * the bind address, tokens and auth, where state goes) nor raise a limit's
+ * maximum. Such a file is refused as a whole, naming each key and where it
+ * belongs instead; it is never half-applied.
  */
 import { LANGUAGES, type Language } from '../sandbox/executor.js';
 import { DEFAULT_LIMITS, LIMIT_KEYS, MAX_LIMITS, type Limits } from '../sandbox/limits.js';
+import { isLoopback } from './loopback.js';
 
 export interface Settings {
   limits: { defaults: Limits; max: Limits };
   store: { enabled: boolean; path: string };
   workspaces: { root: string };
   sessions: { idleTimeoutMs: number; maxSessions: number; pool: Record<Language, number> };
-  http: { host: string; port: number; tokens: string[]; maxBodyBytes: number; allowedHosts: string[] };
+  http: {
+    host: string;
+    port: number;
+    /** Require a bearer token (default true, on loopback too). */
+    auth: boolean;
+    tokens: string[];
+    /** A file of bearer tokens, one a line. */
+    tokenFile: string | null;
+    maxBodyBytes: number;
+    allowedHosts: string[];
+  };
   /** An mcpServers JSON file whose servers Code Mode exposes. */
   mcpServersFile: string | null;
 }
 
+/** One parsed settings file. */
+export interface SettingsFile {
+  /** Where it came from, for messages; relative path values in a trusted file resolve against its directory. */
+  path: string;
+  content: unknown;
+  /**
+   * True for the user's own config file and for a file named by --settings or
+   * CODEMODE_SETTINGS; false for one merely found in the working directory.
+   */
+  trusted: boolean;
+}
+
 export interface SettingsSources {
-  /** Parsed settings file content, if any. */
-  file?: unknown;
-  /** Where the file came from, for messages. */
-  filePath?: string;
+  /** Settings files, lowest precedence first. */
+  files?: SettingsFile[];
+  /** The user's own settings file, named in messages about keys an untrusted file may not set. */
+  userSettingsFile?: string;
   env?: Record<string, string | undefined>;
   /** Flags as a partial settings object (already parsed by the command). */
   flags?: DeepPartial<Settings>;
@@ -46,29 +76,73 @@ export function defaultSettings(stateDir: string): Settings {
       maxSessions: 32,
       pool: { python: 1, javascript: 1, typescript: 0, bash: 0 },
     },
-    http: { host: '127.0.0.1', port: 8765, tokens: [], maxBodyBytes: 4 * 1024 * 1024, allowedHosts: [] },
+    http: {
+      host: '127.0.0.1',
+      port: 8765,
+      auth: true,
+      tokens: [],
+      tokenFile: null,
+      maxBodyBytes: 4 * 1024 * 1024,
+      allowedHosts: [],
+    },
     mcpServersFile: null,
   };
 }
 
 type Field =
   | { kind: 'number'; min: number; max?: number; integer?: boolean }
-  | { kind: 'string' }
-  | { kind: 'nullable-string' }
+  | { kind: 'string'; path?: boolean }
+  | { kind: 'nullable-string'; path?: boolean }
   | { kind: 'boolean' }
   | { kind: 'string-array' };
 
+/** What a key may do that a file from a cloned repository must not: why, and where it belongs instead. */
+interface Trust {
+  /** e.g. "names commands to run". */
+  why: string;
+  /** e.g. "--config FILE or CODEMODE_MCP_SERVERS". */
+  instead: string;
+}
+
+type FieldSpec = Field & {
+  description: string;
+  /** Only trusted sources (flags, environment, the user's own or a named settings file) may set it. */
+  trusted?: Trust;
+  /** An untrusted file may set it only up to this value. */
+  untrustedMax?: number;
+};
+
+const TRUSTED_ONLY = ' Not accepted from a settings file found in the working directory.';
+
 /** The shape of every settable key, by dotted path. The JSON Schema is generated from this. */
-export const FIELDS: Record<string, Field & { description: string }> = {
+export const FIELDS: Record<string, FieldSpec> = {
   ...Object.fromEntries(
     LIMIT_KEYS.flatMap((k) => [
       [`limits.defaults.${k}`, { kind: 'number', min: 1, description: `Default ${k} of a run` }],
-      [`limits.max.${k}`, { kind: 'number', min: 1, description: `Largest ${k} a call may ask for` }],
+      [
+        `limits.max.${k}`,
+        {
+          kind: 'number',
+          min: 1,
+          untrustedMax: MAX_LIMITS[k],
+          description: `Largest ${k} a call may ask for (a settings file found in the working directory may only lower it)`,
+        },
+      ],
     ]),
   ),
   'store.enabled': { kind: 'boolean', description: 'Save sessions and executions in SQLite' },
-  'store.path': { kind: 'string', description: 'SQLite database file' },
-  'workspaces.root': { kind: 'string', description: 'Directory holding one workspace per session' },
+  'store.path': {
+    kind: 'string',
+    path: true,
+    description: `SQLite database file.${TRUSTED_ONLY}`,
+    trusted: { why: 'moves the state directory', instead: '--db PATH or CODEMODE_DB' },
+  },
+  'workspaces.root': {
+    kind: 'string',
+    path: true,
+    description: `Directory holding one workspace per session.${TRUSTED_ONLY}`,
+    trusted: { why: 'moves the state directory', instead: 'CODEMODE_WORKSPACES' },
+  },
   'sessions.idleTimeoutMs': { kind: 'number', min: 1000, description: 'Close a session after this long unused' },
   'sessions.maxSessions': {
     kind: 'number',
@@ -83,21 +157,58 @@ export const FIELDS: Record<string, Field & { description: string }> = {
       { kind: 'number', min: 0, max: 64, integer: true, description: `Warm ${l} kernels kept ready` },
     ]),
   ),
-  'http.host': { kind: 'string', description: 'Address the HTTP server binds to' },
+  'http.host': {
+    kind: 'string',
+    description: `Address the HTTP server binds to.${TRUSTED_ONLY}`,
+    trusted: { why: 'can open the server beyond loopback', instead: '--host H or CODEMODE_HOST' },
+  },
   'http.port': { kind: 'number', min: 0, max: 65535, integer: true, description: 'HTTP port (0 picks a free one)' },
+  'http.auth': {
+    kind: 'boolean',
+    description: `Require a bearer token (default true, on loopback too); false only on loopback.${TRUSTED_ONLY}`,
+    trusted: { why: 'turns authentication off', instead: '--no-auth or CODEMODE_AUTH=off' },
+  },
   'http.tokens': {
     kind: 'string-array',
-    description: 'Bearer tokens clients must send, each its own principal (required beyond loopback)',
+    description: `Bearer tokens clients must send, each its own principal.${TRUSTED_ONLY}`,
+    trusted: { why: 'sets a token its author knows', instead: '--token-file FILE or CODEMODE_TOKEN' },
+  },
+  'http.tokenFile': {
+    kind: 'nullable-string',
+    path: true,
+    description: `A file of bearer tokens, one a line (# comments).${TRUSTED_ONLY}`,
+    trusted: { why: 'sets a token its author knows', instead: '--token-file FILE or CODEMODE_TOKEN_FILE' },
   },
   'http.maxBodyBytes': { kind: 'number', min: 1024, integer: true, description: 'Largest accepted request body' },
   'http.allowedHosts': {
     kind: 'string-array',
-    description: 'Extra host names accepted in Host and Origin besides localhost',
+    description: `Extra host names accepted in Host and Origin besides localhost.${TRUSTED_ONLY}`,
+    trusted: { why: 'weakens the DNS rebinding protection', instead: '--allow-host NAME' },
   },
   mcpServersFile: {
     kind: 'nullable-string',
-    description: 'An mcpServers JSON file (e.g. claude_desktop_config.json) for Code Mode',
+    path: true,
+    description: `An mcpServers JSON file (e.g. claude_desktop_config.json) for Code Mode.${TRUSTED_ONLY}`,
+    trusted: { why: 'names commands to run', instead: '--config FILE or CODEMODE_MCP_SERVERS' },
   },
+};
+
+/**
+ * Keys that are not settings at all but that someone may try in a file: each
+ * would run commands or drop the sandbox, so no file may carry them.
+ */
+const NEVER_IN_A_FILE: Record<string, Trust> = {
+  mcpServers: {
+    why: 'names commands to run',
+    instead: 'a file passed with --config (or mcpServersFile in your own settings file)',
+  },
+  upstream: { why: 'names commands to run', instead: '--config FILE' },
+  unsandboxed: {
+    why: 'turns the sandbox off',
+    instead: '--unsandboxed-i-know-this-is-unsafe, and only for trusted code',
+  },
+  sandbox: { why: 'turns the sandbox off', instead: '--unsandboxed-i-know-this-is-unsafe, and only for trusted code' },
+  stateDir: { why: 'moves the state directory', instead: 'CODEMODE_HOME' },
 };
 
 /** Environment variables and the key each one sets. */
@@ -109,7 +220,9 @@ export const ENV_KEYS: Record<string, string> = {
   CODEMODE_IDLE_TIMEOUT_MS: 'sessions.idleTimeoutMs',
   CODEMODE_HOST: 'http.host',
   CODEMODE_PORT: 'http.port',
+  CODEMODE_AUTH: 'http.auth',
   CODEMODE_TOKEN: 'http.tokens',
+  CODEMODE_TOKEN_FILE: 'http.tokenFile',
   CODEMODE_MCP_SERVERS: 'mcpServersFile',
   ...Object.fromEntries(
     LIMIT_KEYS.flatMap((k) => {
@@ -126,11 +239,22 @@ export function resolveSettings(sources: SettingsSources): ResolvedSettings {
   const settings = defaultSettings(sources.stateDir);
   const errors: string[] = [];
   const warnings: string[] = [];
-  const where = sources.filePath ?? 'settings file';
 
-  if (sources.file !== undefined) {
-    if (!isObject(sources.file)) errors.push(`${where}: must be a JSON object`);
-    else applyObject(settings, sources.file, '', where, errors, true);
+  for (const file of sources.files ?? []) {
+    const where = file.trusted ? file.path : `${file.path} (found in the working directory, so not trusted)`;
+    if (!isObject(file.content)) {
+      errors.push(`${where}: must be a JSON object`);
+      continue;
+    }
+    // Rules first: an untrusted file that reaches for a privileged key is refused whole, never half-applied.
+    const refused = file.trusted ? [] : untrustedViolations(file.content, sources.userSettingsFile);
+    const never = neverInAFile(file.content);
+    if (refused.length > 0 || never.length > 0) {
+      for (const r of [...never, ...refused]) errors.push(`${where}: ${r}`);
+      continue;
+    }
+    const ctx: ApplyContext = { where, errors, strict: true, baseDir: file.trusted ? dirname(file.path) : null };
+    applyObject(settings, file.content, '', ctx);
   }
   for (const [name, key] of Object.entries(ENV_KEYS)) {
     const raw = sources.env?.[name];
@@ -140,7 +264,7 @@ export function resolveSettings(sources: SettingsSources): ResolvedSettings {
     if (value === undefined) errors.push(`${name}=${JSON.stringify(raw)}: ${expectation(field)}`);
     else set(settings, key, value, `${name}`, errors);
   }
-  if (sources.flags) applyObject(settings, sources.flags, '', 'flag', errors, false);
+  if (sources.flags) applyObject(settings, sources.flags, '', { where: 'flag', errors, strict: false, baseDir: null });
 
   for (const k of LIMIT_KEYS) {
     if (settings.limits.defaults[k] > settings.limits.max[k]) {
@@ -149,38 +273,82 @@ export function resolveSettings(sources: SettingsSources): ResolvedSettings {
       );
     }
   }
-  if (!isLoopback(settings.http.host) && settings.http.tokens.length === 0) {
-    warnings.push(
-      `http.host ${settings.http.host} is reachable beyond loopback: a bearer token will be generated and required`,
+  if (!settings.http.auth && !isLoopback(settings.http.host)) {
+    errors.push(
+      `http.auth is off but http.host ${settings.http.host} is reachable beyond loopback: anyone who reaches it would run code as you. Bind to 127.0.0.1, or keep auth on`,
     );
   }
   return { settings, errors, warnings };
 }
 
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+/** Every key of `content` that an untrusted file may not set, with the reason and where it belongs. */
+export function untrustedViolations(content: Record<string, unknown>, userSettingsFile?: string): string[] {
+  const out: string[] = [];
+  const own = userSettingsFile ?? '~/.config/codemode/config.json';
+  const visit = (obj: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(obj)) {
+      if (v === undefined) continue;
+      const key = prefix ? `${prefix}.${k}` : k;
+      const field = FIELDS[key];
+      if (field?.trusted) {
+        out.push(
+          `${key} ${field.trusted.why}, so a settings file found in the working directory may not set it (a cloned repository could). ` +
+            `Put it in ${own}, or pass ${field.trusted.instead}`,
+        );
+      } else if (field?.untrustedMax !== undefined && typeof v === 'number' && v > field.untrustedMax) {
+        out.push(
+          `${key} = ${v} raises the built-in maximum (${field.untrustedMax}), which a settings file found in the working directory may not do. ` +
+            `Put it in ${own}, or set it in the environment`,
+        );
+      } else if (!field && isObject(v)) visit(v, key);
+    }
+  };
+  visit(content, '');
+  return out;
 }
 
-function applyObject(
-  target: Settings,
-  obj: Record<string, unknown>,
-  prefix: string,
-  where: string,
-  errors: string[],
-  strict: boolean,
-): void {
+function neverInAFile(content: Record<string, unknown>): string[] {
+  return Object.keys(content)
+    .filter((k) => NEVER_IN_A_FILE[k] !== undefined)
+    .map((k) => {
+      const t = NEVER_IN_A_FILE[k]!;
+      return `${k} ${t.why} and is not accepted in a settings file; use ${t.instead}`;
+    });
+}
+
+interface ApplyContext {
+  where: string;
+  errors: string[];
+  strict: boolean;
+  /** Relative path values resolve against this directory (a trusted file's), else are taken as given. */
+  baseDir: string | null;
+}
+
+function applyObject(target: Settings, obj: Record<string, unknown>, prefix: string, ctx: ApplyContext): void {
   for (const [k, v] of Object.entries(obj)) {
     if (v === undefined) continue;
     const key = prefix ? `${prefix}.${k}` : k;
     if (key === '$schema') continue;
-    if (FIELDS[key]) {
-      set(target, key, v, where, errors);
+    const field = FIELDS[key];
+    if (field) {
+      const pathField = (field.kind === 'string' || field.kind === 'nullable-string') && field.path === true;
+      const value =
+        pathField && ctx.baseDir !== null && typeof v === 'string' && v !== '' && !v.startsWith('/')
+          ? `${ctx.baseDir}/${v}`
+          : v;
+      set(target, key, value, ctx.where, ctx.errors);
     } else if (isObject(v) && Object.keys(FIELDS).some((f) => f.startsWith(`${key}.`))) {
-      applyObject(target, v, key, where, errors, strict);
-    } else if (strict) {
-      errors.push(`${where}: unknown key "${key}"${suggest(key)}`);
+      applyObject(target, v, key, ctx);
+    } else if (ctx.strict) {
+      ctx.errors.push(`${ctx.where}: unknown key "${key}"${suggest(key)}`);
     }
   }
+}
+
+/** The directory part of a path (pure; '/' separated). */
+function dirname(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? (i === 0 ? '/' : '.') : p.slice(0, i);
 }
 
 function set(target: Settings, key: string, value: unknown, where: string, errors: string[]): void {
@@ -298,7 +466,7 @@ export function settingsJsonSchema(): Record<string, unknown> {
   return root;
 }
 
-function fieldSchema(field: Field & { description: string }): Record<string, unknown> {
+function fieldSchema(field: FieldSpec): Record<string, unknown> {
   const { description } = field;
   switch (field.kind) {
     case 'number':

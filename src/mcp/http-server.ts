@@ -1,7 +1,8 @@
 /**
  * Streamable HTTP front end on plain node:http. Guards every request before
  * either MCP stack sees it: Host and Origin against DNS rebinding (403),
- * bearer token (401), body size (413), JSON content type (415).
+ * bearer token (401, on loopback too unless explicitly turned off), body size
+ * (413), JSON content type (415).
  *
  * Two protocol eras share the one endpoint (a dual stack, routed with the v2
  * SDK's own classifier `isLegacyRequest`, so the routing cannot disagree with
@@ -31,8 +32,7 @@ import {
   type AuthInfo,
   type McpServer as ModernMcpServer,
 } from '@modelcontextprotocol/server';
-
-export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'] as const;
+import { isLoopback } from '../config/loopback.js';
 
 export interface HttpServerOptions {
   /** Builds the MCP server of one 2025-revision MCP session for its principal. */
@@ -46,8 +46,13 @@ export interface HttpServerOptions {
   host?: string;
   /** Default 8765; 0 picks a free port. */
   port?: number;
-  /** Accepted bearer tokens; each token is its own principal. Required beyond loopback. */
+  /** Accepted bearer tokens; each token is its own principal. Required unless `allowAnonymous`. */
   tokens?: string[];
+  /**
+   * Serve without a token: every caller is the principal "local". Only on a
+   * loopback address, and only when asked for explicitly (`--no-auth`).
+   */
+  allowAnonymous?: boolean;
   /** Extra host names accepted in Host/Origin (e.g. a LAN name), besides loopback and the bind address. */
   allowedHosts?: string[];
   /** Largest request body in bytes (default 16 MiB). */
@@ -73,11 +78,6 @@ interface McpSession {
   server: McpServer;
   principal: string;
   lastSeen: number;
-}
-
-export function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return (LOOPBACK_HOSTS as readonly string[]).includes(h) || h.startsWith('127.');
 }
 
 /** The principal of a token: a stable, non-reversible id. */
@@ -139,8 +139,17 @@ function header(req: IncomingMessage, name: string): string | undefined {
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const host = options.host ?? '127.0.0.1';
   const tokens = (options.tokens ?? []).filter((t) => t !== '');
-  if (!isLoopback(host) && tokens.length === 0) {
-    throw new Error(`refusing to serve on ${host} without a bearer token: bind to 127.0.0.1 or configure a token`);
+  const anonymous = options.allowAnonymous === true;
+  if (anonymous && tokens.length > 0) {
+    throw new Error('both bearer tokens and anonymous access were asked for; choose one');
+  }
+  if (anonymous && !isLoopback(host)) {
+    throw new Error(`refusing to serve on ${host} without a bearer token: anonymous access is for loopback only`);
+  }
+  if (!anonymous && tokens.length === 0) {
+    throw new Error(
+      `refusing to serve on ${host} without a bearer token: configure a token, or allow anonymous access on loopback explicitly`,
+    );
   }
   const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const maxSessions = options.maxSessions ?? 1000;
@@ -198,7 +207,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
   /** The principal, or undefined when the token is missing or wrong. */
   function authenticate(req: IncomingMessage): string | undefined {
-    if (tokenDigests.length === 0) return 'local';
+    if (anonymous) return 'local';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header(req, 'authorization') ?? '');
     if (m === null) return undefined;
     const digest = createHash('sha256')

@@ -2,9 +2,45 @@
  * Maps failures to MCP tool results the model can act on (`isError: true`):
  * what failed, the argument at fault, and what to try. AppErrors keep their
  * code; anything else becomes a generic internal error that blames nobody.
+ * Host paths (the state directory, workspaces, temporary and home directories)
+ * never reach the client: they are replaced by "<host path>".
  */
+import os from 'node:os';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { defaultStateDir } from '../config/state-dir.js';
 import { isAppError, type ErrorCode } from '../errors.js';
+
+export const HIDDEN_PATH = '<host path>';
+
+const hidden = new Set<string>();
+
+/** Add host directories (e.g. a configured workspaces root) whose paths replies must not show. */
+export function hideHostPaths(roots: readonly string[]): void {
+  for (const r of roots) hidden.add(r);
+}
+
+/** The host directories hidden by default plus those added with hideHostPaths. */
+function hiddenRoots(): string[] {
+  return [defaultStateDir(), os.tmpdir(), os.homedir(), ...hidden];
+}
+
+/**
+ * `text` with every path under one of `roots` replaced by "<host path>". Pure.
+ * A root matches only as a whole path component, so "/tmpfoo" is not "/tmp";
+ * "/" and relative roots are ignored.
+ */
+export function scrubHostPaths(text: string, roots: readonly string[]): string {
+  const usable = [...new Set(roots.map((r) => r.replace(/\/+$/, '')))]
+    .filter((r) => r.startsWith('/') && r.length > 1)
+    .sort((a, b) => b.length - a.length);
+  if (usable.length === 0) return text;
+  const escaped = usable.map((r) => r.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const pattern = new RegExp(
+    `(?<![\\w./-])(?:${escaped.join('|')})(?=$|[/\\s'"\`:;,)\\]])(?:/[^\\s'"\`:;,)\\]]*)?`,
+    'g',
+  );
+  return text.replace(pattern, HIDDEN_PATH);
+}
 
 export interface ToolErrorPayload {
   /** Our stable error code, e.g. "INVALID_ARGUMENT". */
@@ -34,13 +70,13 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   INVALID_CONFIG: "The server's configuration is invalid; tell the user.",
 };
 
-/** The payload for any thrown value. Unknown errors never leak their message. */
-export function toolErrorPayload(error: unknown): ToolErrorPayload {
+/** The payload for any thrown value. Unknown errors never leak their message; known ones lose their host paths. */
+export function toolErrorPayload(error: unknown, roots: readonly string[] = hiddenRoots()): ToolErrorPayload {
   if (isAppError(error) && error.code !== 'INTERNAL') {
     const argument = typeof error.data?.['argument'] === 'string' ? error.data['argument'] : undefined;
     return {
       code: error.code,
-      message: error.message,
+      message: scrubHostPaths(error.message, roots),
       ...(argument === undefined ? {} : { argument }),
       hint: HINTS[error.code] ?? 'Adjust the call and try again.',
     };

@@ -28,9 +28,14 @@ function fakeExecutor(status: ExecResult['status'] = 'ok') {
   return { executor, calls };
 }
 
-function caching(inner: Executor) {
+function cachingExecutor(inner: Executor) {
   const cache = new ResultCache(':memory:');
   return new CachingExecutor(inner, { cache, keyOf: resultCacheKey, resolveLimits: (o) => resolveLimits(o) });
+}
+
+/** The view of one principal, as the MCP layer uses it. */
+function caching(inner: Executor) {
+  return cachingExecutor(inner).forPrincipal('a');
 }
 
 describe('CachingExecutor', () => {
@@ -76,5 +81,28 @@ describe('CachingExecutor', () => {
     await exec2.run({ language: 'bash', code: 'sleep 9', cache: true });
     await exec2.run({ language: 'bash', code: 'sleep 9', cache: true });
     assert.equal(timeout.calls.length, 2);
+  });
+
+  it('keeps principals apart: principal B never gets principal A’s cached result', async () => {
+    const { executor, calls } = fakeExecutor();
+    const shared = cachingExecutor(executor);
+    const exec = { a: shared.forPrincipal('token:a'), b: shared.forPrincipal('token:b') };
+    const a = await exec.a.run({ language: 'python', code: 'print(secret)', cache: true });
+    const b = await exec.b.run({ language: 'python', code: 'print(secret)', cache: true });
+    assert.equal(calls.length, 2, 'B ran its own program');
+    assert.equal(b.cached, undefined);
+    assert.equal(b.stdout, 'out 2\n');
+    assert.notEqual(b.stdout, a.stdout);
+    const again = await exec.a.run({ language: 'python', code: 'print(secret)', cache: true });
+    assert.equal(again.cached, true, 'A still gets its own');
+    assert.equal(again.stdout, a.stdout);
+  });
+
+  it('never caches a request that does not say who asked', async () => {
+    const { executor, calls } = fakeExecutor();
+    const exec = cachingExecutor(executor);
+    await exec.run({ language: 'bash', code: 'true', cache: true });
+    await exec.run({ language: 'bash', code: 'true', cache: true });
+    assert.equal(calls.length, 2);
   });
 });

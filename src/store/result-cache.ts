@@ -1,7 +1,9 @@
 /**
  * Opt-in cache of one-shot run results, keyed by the sha256 of everything that
- * determines a run (language, code, stdin, args, input files, limits). Only the
- * one-shot executor uses it; session executions are stateful and never cached.
+ * determines a run (language, code, stdin, args, input files, limits) and of
+ * the principal that asked: one principal is never answered with another's
+ * run. Only the one-shot executor uses it; session executions are stateful and
+ * never cached.
  */
 import { createHash } from 'node:crypto';
 import type Database from 'better-sqlite3';
@@ -10,6 +12,8 @@ import type { Limits } from '../sandbox/limits.js';
 import { migrate, openDatabase } from './session-store.js';
 
 export interface CacheKeyInput {
+  /** Who asked; part of the key, so principals never share entries. */
+  principal: string;
   language: Language;
   code: string;
   stdin?: string | Uint8Array;
@@ -26,7 +30,8 @@ export function resultCacheKey(input: CacheKeyInput): string {
     h.update(`${label}:${bytes.length}:`);
     h.update(bytes);
   };
-  part('v', '1');
+  part('v', '2'); // 2: keyed per principal (entries of version 1 were shared, and are never hit again)
+  part('principal', input.principal);
   part('language', input.language);
   part('code', input.code);
   part('stdin', input.stdin ?? '');

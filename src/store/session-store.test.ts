@@ -79,6 +79,7 @@ describe('SqliteSessionStore', () => {
 
 describe('ResultCache', () => {
   const input = {
+    principal: 'local',
     language: 'python' as const,
     code: 'print(1)',
     files: [

@@ -4,9 +4,9 @@
  * manager depends on; tests pass `new SqliteSessionStore(':memory:')`.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
+import { defaultStateDir } from '../config/state-dir.js';
 import type { ExecutionRecord } from '../sessions/contract.js';
 import type { Language } from '../sandbox/executor.js';
 import type { Limits } from '../sandbox/limits.js';
@@ -36,13 +36,8 @@ export interface SessionStore {
   close(): void;
 }
 
-/** The directory for codemode's state: $CODEMODE_HOME, else /var/lib/codemode as root, else ~/.codemode. */
-export function defaultStateDir(): string {
-  if (process.env.CODEMODE_HOME) return process.env.CODEMODE_HOME;
-  // The sandbox user must be able to reach workspaces; root's home is usually closed to it.
-  if (process.getuid?.() === 0) return '/var/lib/codemode';
-  return path.join(os.homedir(), '.codemode');
-}
+/** The directory for codemode's state; one definition, in src/config/state-dir.ts. */
+export { defaultStateDir };
 
 export function defaultDatabasePath(): string {
   return path.join(defaultStateDir(), 'codemode.db');
@@ -89,9 +84,17 @@ export const MIGRATIONS: readonly string[] = [
 
 /** Open a database file (creating its directory), in WAL mode, with all migrations applied. */
 export function openDatabase(file: string): Database.Database {
-  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (file !== ':memory:') {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // Private from the start (SQLite gives the -wal and -shm files the database file's mode).
+    closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+  }
   const db = new Database(file);
-  if (file !== ':memory:') db.pragma('journal_mode = WAL');
+  if (file !== ':memory:') {
+    db.pragma('journal_mode = WAL');
+    for (const extra of [`${file}-wal`, `${file}-shm`]) if (existsSync(extra)) chmodSync(extra, 0o600);
+  }
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);

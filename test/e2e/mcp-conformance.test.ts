@@ -21,7 +21,8 @@ describe('MCP conformance suite', () => {
   let outDir: string;
 
   before(async () => {
-    server = await startTestServer();
+    // The conformance runner's client cannot send a bearer token: this is the `--no-auth` (loopback) server.
+    server = await startTestServer({ noAuth: true });
     outDir = mkdtempSync(path.join(os.tmpdir(), 'codemode-conformance-'));
   });
   after(async () => {

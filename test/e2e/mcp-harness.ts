@@ -3,6 +3,8 @@
  * SessionManager (in-memory store, temporary workspaces), an in-process
  * Streamable HTTP server on port 0 serving 2026-07-28 and the 2025 revisions,
  * and SDK clients connected to it: v1 (2025 revisions) and v2 (2026-07-28).
+ * Like `codemode serve --http`, the server requires a bearer token by default
+ * (`TEST_TOKEN`, or the given `tokens`); `noAuth` is the `--no-auth` server.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -22,18 +24,25 @@ import { startHttpServer, type RunningHttpServer } from '../../src/mcp/http-serv
 import { OutputStore } from '../../src/mcp/output-store.js';
 import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
 import { ProcessExecutor } from '../../src/sandbox/process/process-executor.js';
-import { CachingExecutor } from '../../src/sandbox/caching-executor.js';
+import { CachingExecutor, executorFor } from '../../src/sandbox/caching-executor.js';
 import { SessionManager } from '../../src/sessions/session-manager.js';
 import { ResultCache, resultCacheKey } from '../../src/store/result-cache.js';
 
+/** The token of a test server started without explicit `tokens`. */
+export const TEST_TOKEN = 'test-token-0123456789abcdef';
+
 export interface TestServer {
   http: RunningHttpServer;
+  /** The token clients send (the first configured one), or undefined with `noAuth`. */
+  token: string | undefined;
   executor: ProcessExecutor;
   sessions: SessionManager;
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: { tokens?: string[]; maxBodyBytes?: number; replyChars?: number } = {}) {
+export async function startTestServer(
+  options: { tokens?: string[]; noAuth?: boolean; maxBodyBytes?: number; replyChars?: number } = {},
+) {
   const sandbox = await createProcessSandbox();
   const executor = new ProcessExecutor(sandbox);
   // As `codemode serve` does with its store: one-shot runs may ask for the result cache.
@@ -48,22 +57,24 @@ export async function startTestServer(options: { tokens?: string[]; maxBodyBytes
   const sessions = new SessionManager({ sandbox, store: null, workspaceRoot, pool: false });
   const outputs = new OutputStore();
   const serverOptions = (principal: string): CodemodeServerOptions => ({
-    executor: cachingExecutor,
+    executor: executorFor(cachingExecutor, principal),
     sessions,
     principal,
     outputs,
     progressIntervalMs: 100,
     ...(options.replyChars === undefined ? {} : { replyChars: options.replyChars }),
   });
+  const tokens = options.noAuth === true ? [] : (options.tokens ?? [TEST_TOKEN]);
   const http = await startHttpServer({
     port: 0,
-    ...(options.tokens === undefined ? {} : { tokens: options.tokens }),
+    ...(options.noAuth === true ? { allowAnonymous: true } : { tokens }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     createServer: (principal) => createCodemodeServer(serverOptions(principal)),
     createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
   });
   return {
     http,
+    token: tokens[0],
     executor,
     sessions,
     async close() {

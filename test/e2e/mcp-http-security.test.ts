@@ -181,5 +181,46 @@ describe('HTTP server security', () => {
       startHttpServer({ host: '0.0.0.0', port: 0, createServer: () => assert.fail('never built') }),
       /without a bearer token/,
     );
+    await assert.rejects(
+      startHttpServer({ host: '0.0.0.0', port: 0, allowAnonymous: true, createServer: () => assert.fail('never') }),
+      /anonymous access is for loopback only/,
+    );
+    await assert.rejects(
+      startHttpServer({
+        host: '127.evil.com',
+        port: 0,
+        allowAnonymous: true,
+        createServer: () => assert.fail('never'),
+      }),
+      /anonymous access is for loopback only/,
+      'a host name that merely starts with 127. is not loopback',
+    );
+  });
+
+  it('requires a bearer token on loopback too: without one it does not even start', async () => {
+    await assert.rejects(
+      startHttpServer({ host: '127.0.0.1', port: 0, createServer: () => assert.fail('never built') }),
+      /without a bearer token/,
+    );
+  });
+
+  it("one principal never gets another principal's cached result", async () => {
+    const a = await connectHttpClient(server.http.url, TOKEN_A);
+    const b = await connectHttpClient(server.http.url, TOKEN_B);
+    try {
+      const code = `echo "run $(date +%s%N) $RANDOM"`;
+      const run = async (c: typeof a) => {
+        const r = await c.callTool({ name: 'execute_code', arguments: { language: 'bash', code, cache: true } });
+        return r.structuredContent as { stdout: string; cached?: boolean };
+      };
+      const first = await run(a);
+      const again = await run(a);
+      assert.equal(again.stdout, first.stdout, "A's repeat is answered from the cache");
+      const other = await run(b);
+      assert.notEqual(other.stdout, first.stdout, "B ran its own program, not A's cached one");
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 });

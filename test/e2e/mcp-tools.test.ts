@@ -19,7 +19,7 @@ describe('codemode MCP tools over Streamable HTTP', () => {
 
   before(async () => {
     server = await startTestServer({ replyChars: 2000 });
-    client = await connectHttpClient(server.http.url);
+    client = await connectHttpClient(server.http.url, server.token);
   });
   after(async () => {
     await client.close();
@@ -36,7 +36,11 @@ describe('codemode MCP tools over Streamable HTTP', () => {
     it(`initialize asking for ${asked} negotiates ${agreed}`, async () => {
       const res = await fetch(server.http.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${server.token}`,
+        },
         body: JSON.stringify({
           jsonrpc: '2.0',
           id: 1,
@@ -53,7 +57,11 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       const sessionId = res.headers.get('mcp-session-id') ?? '';
       await fetch(server.http.url, {
         method: 'DELETE',
-        headers: { 'mcp-session-id': sessionId, 'mcp-protocol-version': agreed },
+        headers: {
+          'mcp-session-id': sessionId,
+          'mcp-protocol-version': agreed,
+          authorization: `Bearer ${server.token}`,
+        },
       });
     });
   }
@@ -445,7 +453,7 @@ describe('codemode MCP tools over Streamable HTTP', () => {
   });
 
   it('runs in different sessions, from different clients, execute concurrently', async () => {
-    const other = await connectHttpClient(server.http.url);
+    const other = await connectHttpClient(server.http.url, server.token);
     try {
       const ids: string[] = [];
       for (const c of [client, other]) {

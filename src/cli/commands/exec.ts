@@ -116,7 +116,7 @@ export const execCommand: Command = async (argv, io) => {
       cache,
       keyOf: resultCacheKey,
       resolveLimits: (o) => processExecutor.limitsFor(o),
-    });
+    }).forPrincipal('local'); // the user running the CLI
   }
   const ac = new AbortController();
   const onSigint = () => ac.abort();
@@ -139,7 +139,7 @@ export const execCommand: Command = async (argv, io) => {
     return exitCode(result);
   } finally {
     process.removeListener('SIGINT', onSigint);
-    await executor.close();
+    await processExecutor.close(); // the executor (and any cache view of it) wraps this one
     cache?.close();
   }
 };

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -27,17 +28,55 @@ describe('parseServeArgs', () => {
   it('defaults to stdio, loopback, port 8765, store on', () => {
     const o = parseServeArgs([], {});
     assert.deepEqual(
-      { http: o.http, host: o.host, port: o.port, tokens: o.tokens, store: o.store, unsandboxed: o.unsandboxed },
-      { http: false, host: '127.0.0.1', port: 8765, tokens: [], store: true, unsandboxed: false },
+      {
+        http: o.http,
+        host: o.host,
+        port: o.port,
+        auth: o.auth,
+        tokens: o.tokens,
+        store: o.store,
+        unsandboxed: o.unsandboxed,
+      },
+      { http: false, host: '127.0.0.1', port: 8765, auth: true, tokens: [], store: true, unsandboxed: false },
     );
   });
-  it('takes HTTP flags, repeated tokens and CODEMODE_TOKEN', () => {
-    const o = parseServeArgs(['--http', '--host', '0.0.0.0', '--port', '0', '--token', 'a'.repeat(16), '--no-store'], {
-      CODEMODE_TOKEN: `${'b'.repeat(16)},${'c'.repeat(16)}`,
-    });
+  it('takes HTTP flags, repeated tokens and CODEMODE_TOKEN, warning that --token shows in ps', () => {
+    const warnings: string[] = [];
+    const o = parseServeArgs(
+      ['--http', '--host', '0.0.0.0', '--port', '0', '--token', 'a'.repeat(16), '--no-store'],
+      { CODEMODE_TOKEN: `${'b'.repeat(16)},${'c'.repeat(16)}` },
+      process.cwd(),
+      (w) => warnings.push(w),
+    );
     assert.equal(o.port, 0);
     assert.deepEqual(o.tokens, ['a'.repeat(16), 'b'.repeat(16), 'c'.repeat(16)]);
     assert.equal(o.store, false);
+    assert.match(warnings.join('\n'), /--token puts the token on the command line.*\(ps\); use --token-file/);
+  });
+
+  it('takes --no-auth only on loopback and never with a token', () => {
+    assert.equal(parseServeArgs(['--http', '--no-auth'], {}).auth, false);
+    assert.equal(parseServeArgs(['--http'], { CODEMODE_AUTH: 'off' }).auth, false);
+    assert.throws(() => parseServeArgs(['--http', '--no-auth', '--host', '0.0.0.0'], {}), /beyond loopback/);
+    assert.throws(() => parseServeArgs(['--http', '--no-auth', '--token-file', '/x'], {}), /choose one/);
+    assert.throws(() => parseServeArgs(['--no-auth'], {}), /only apply with --http/);
+  });
+
+  it("reads commands, host and tokens from the user's own config directory, which is trusted", () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'codemode-xdg-'));
+    try {
+      mkdirSync(path.join(dir, 'codemode'));
+      writeFileSync(
+        path.join(dir, 'codemode', 'config.json'),
+        JSON.stringify({ mcpServersFile: 'mcp.json', http: { host: '::1', tokenFile: 'tokens' } }),
+      );
+      const o = parseServeArgs(['--http'], { XDG_CONFIG_HOME: dir });
+      assert.equal(o.config, path.join(dir, 'codemode', 'mcp.json'));
+      assert.equal(o.host, '::1');
+      assert.equal(o.tokenFile, path.join(dir, 'codemode', 'tokens'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   it('reads the settings file, with flags winning, and names a bad key', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'codemode-settings-'));
@@ -95,7 +134,7 @@ describe('loadOrCreateToken', () => {
       assert.equal(first.created, true);
       assert.ok(first.token.length >= 40);
       assert.equal(statSync(path.join(home, 'http-token')).mode & 0o777, 0o600);
-      assert.deepEqual(loadOrCreateToken(home), { token: first.token, created: false });
+      assert.deepEqual(loadOrCreateToken(home), { token: first.token, created: false, file: first.file });
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
@@ -151,13 +190,13 @@ function fakeRuntime(onClose: () => void): ServeRuntime {
   };
 }
 
-function captureIO(env: NodeJS.ProcessEnv = {}) {
+function captureIO(env: NodeJS.ProcessEnv = {}, cwd: string = process.cwd()) {
   const io: CliIO = {
     stdin: new PassThrough(),
     stdout: new PassThrough(),
     stderr: new PassThrough(),
     env,
-    cwd: process.cwd(),
+    cwd,
     stdinIsTTY: false,
   };
   const out = { stdout: '', stderr: '' };
@@ -186,6 +225,106 @@ describe('serve startup errors', () => {
     const { io, out } = captureIO();
     assert.equal(await createServeCommand(defaultRuntime)(['--htp'], io), 2);
     assert.match(out.stderr, /usage: codemode serve/);
+  });
+
+  it('a codemode.json in a cloned folder that names a command does not run it', async () => {
+    const repo = mkdtempSync(path.join(os.tmpdir(), 'codemode-cloned-'));
+    const xdg = mkdtempSync(path.join(os.tmpdir(), 'codemode-xdg-'));
+    try {
+      const marker = path.join(repo, 'PWNED');
+      writeFileSync(
+        path.join(repo, 'evil.json'),
+        JSON.stringify({ mcpServers: { x: { command: 'sh', args: ['-c', `touch ${marker}`] } } }),
+      );
+      writeFileSync(path.join(repo, 'codemode.json'), JSON.stringify({ mcpServersFile: './evil.json' }));
+      let built = false;
+      for (const argv of [[], ['--http', '--port', '0']]) {
+        const { io, out } = captureIO({ XDG_CONFIG_HOME: xdg, CODEMODE_HOME: path.join(xdg, 'home') }, repo);
+        const code = await createServeCommand(async (o, i, l) => {
+          built = true;
+          return defaultRuntime(o, i, l);
+        })(argv, io);
+        assert.equal(code, 2, out.stderr);
+        assert.match(
+          out.stderr,
+          /codemode\.json \(found in the working directory, so not trusted\): mcpServersFile names commands to run/,
+        );
+        assert.match(out.stderr, new RegExp(`Put it in ${xdg}/codemode/config\\.json, or pass --config FILE`));
+      }
+      assert.equal(built, false, 'nothing was started');
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(existsSync(marker), false, 'the command never ran');
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+      rmSync(xdg, { recursive: true, force: true });
+    }
+  });
+
+  it('a codemode.json in a cloned folder cannot open the server to the network with its own token', async () => {
+    const repo = mkdtempSync(path.join(os.tmpdir(), 'codemode-cloned-'));
+    try {
+      writeFileSync(
+        path.join(repo, 'codemode.json'),
+        JSON.stringify({ http: { host: '0.0.0.0', tokens: ['the-author-knows-this-token'] } }),
+      );
+      const { io, out } = captureIO({ XDG_CONFIG_HOME: repo }, repo);
+      const code = await createServeCommand(async () => assert.fail('never built'))(['--http', '--port', '0'], io);
+      assert.equal(code, 2);
+      assert.match(out.stderr, /http\.host can open the server beyond loopback/);
+      assert.match(out.stderr, /http\.tokens sets a token its author knows/);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('Code Mode never starts codemode itself', () => {
+  it('skips an upstream whose command is this codemode, with a message', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'codemode-self-'));
+    const { io, out } = captureIO({ CODEMODE_HOME: dir });
+    try {
+      const bin = fileURLToPath(new URL('../../../bin/codemode.js', import.meta.url));
+      const config = path.join(dir, 'mcp.json');
+      writeFileSync(
+        config,
+        JSON.stringify({
+          mcpServers: {
+            me: { command: process.execPath, args: [bin, 'serve'] },
+            npx: { command: 'npx', args: ['-y', 'codemode', 'serve'] },
+          },
+        }),
+      );
+      const options = parseServeArgs(['--no-store', '--config', config], io.env, dir);
+      const lines: string[] = [];
+      const runtime = await defaultRuntime(options, io, (m) => lines.push(m));
+      await runtime.close();
+      assert.match(lines.join('\n'), /mcpServers\.me is skipped: it runs this codemode/);
+      assert.match(lines.join('\n'), /mcpServers\.npx is skipped: it runs the codemode package/);
+      assert.equal(out.stdout, '');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a codemode started as an upstream of codemode starts no upstreams of its own', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'codemode-self-'));
+    const { io } = captureIO({ CODEMODE_HOME: dir, CODEMODE_UPSTREAM_OF: '4242' });
+    try {
+      const config = path.join(dir, 'mcp.json');
+      writeFileSync(
+        config,
+        JSON.stringify({ mcpServers: { wrapped: { command: 'sh', args: ['-c', 'exec ./run.sh'] } } }),
+      );
+      const lines: string[] = [];
+      const runtime = await defaultRuntime(parseServeArgs(['--no-store', '--config', config], io.env, dir), io, (m) =>
+        lines.push(m),
+      );
+      assert.deepEqual(runtime.extensions, [], 'no Code Mode tools, no upstream processes');
+      await runtime.close();
+      assert.match(lines.join('\n'), /started as an upstream of codemode \(pid 4242\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -228,6 +367,76 @@ describe('serve over HTTP', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
+  });
+});
+
+describe('serve over HTTP on loopback', () => {
+  const post = (url: string, headers: Record<string, string> = {}) =>
+    fetch(url, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', ...headers } });
+
+  it('requires a bearer token by default: generated, saved 0600, printed once, then only named', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'codemode-home-'));
+    try {
+      const start = async () => {
+        const { io, out } = captureIO({ CODEMODE_HOME: home });
+        const exit = createServeCommand(async () => fakeRuntime(() => {}))(['--http', '--port', '0'], io);
+        await until(() => /serving MCP on (\S+)/.test(out.stderr));
+        return { exit, out, url: /serving MCP on (\S+)/.exec(out.stderr)?.[1] ?? '' };
+      };
+      const first = await start();
+      assert.match(first.url, /^http:\/\/127\.0\.0\.1:/);
+      const token = /generated a bearer token \(saved in .*\): (\S+)/.exec(first.out.stderr)?.[1] ?? '';
+      assert.ok(token.length >= 40, first.out.stderr);
+      assert.equal(statSync(path.join(home, 'http-token')).mode & 0o777, 0o600);
+      assert.equal((await post(first.url)).status, 401, 'a local caller without the token is refused');
+      assert.equal((await post(first.url, { authorization: 'Bearer not-the-token-0123456789' })).status, 401);
+      assert.notEqual((await post(first.url, { authorization: `Bearer ${token}` })).status, 401);
+      process.emit('SIGTERM');
+      assert.equal(await first.exit, 0);
+
+      const second = await start();
+      assert.doesNotMatch(second.out.stderr, new RegExp(token), 'the token is printed only when generated');
+      assert.match(second.out.stderr, /using the bearer token saved in .*http-token/);
+      assert.notEqual((await post(second.url, { authorization: `Bearer ${token}` })).status, 401);
+      process.emit('SIGTERM');
+      assert.equal(await second.exit, 0);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('takes tokens from --token-file', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'codemode-home-'));
+    try {
+      const file = path.join(home, 'tokens');
+      writeFileSync(file, '# clients\nalice-0123456789abcdef\n\nbob-0123456789abcdef\n', { mode: 0o600 });
+      const { io, out } = captureIO({ CODEMODE_HOME: home });
+      const exit = createServeCommand(async () => fakeRuntime(() => {}))(
+        ['--http', '--port', '0', '--token-file', file],
+        io,
+      );
+      await until(() => /serving MCP on (\S+)/.test(out.stderr));
+      const url = /serving MCP on (\S+)/.exec(out.stderr)?.[1] ?? '';
+      assert.equal((await post(url)).status, 401);
+      assert.notEqual((await post(url, { authorization: 'Bearer bob-0123456789abcdef' })).status, 401);
+      assert.equal(existsSync(path.join(home, 'http-token')), false, 'no token generated');
+      process.emit('SIGTERM');
+      assert.equal(await exit, 0);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
+  it('--no-auth serves loopback without a token, with a loud notice', async () => {
+    const { io, out } = captureIO({ CODEMODE_HOME: os.tmpdir() });
+    const exit = createServeCommand(async () => fakeRuntime(() => {}))(['--http', '--port', '0', '--no-auth'], io);
+    await until(() => /serving MCP on (\S+)/.test(out.stderr));
+    const url = /serving MCP on (\S+)/.exec(out.stderr)?.[1] ?? '';
+    assert.match(out.stderr, /WARNING: HTTP authentication is OFF/);
+    assert.match(out.stderr, /\(NO authentication\)/);
+    assert.notEqual((await post(url)).status, 401);
+    process.emit('SIGTERM');
+    assert.equal(await exit, 0);
   });
 });
 

@@ -6,15 +6,22 @@
  * the dual stack of http-server.ts. stdout is the protocol on stdio,
  * so every log line goes to stderr. Shuts down cleanly (all kernels killed)
  * on SIGINT, SIGTERM or stdin closing.
+ *
+ * HTTP always requires a bearer token, on loopback too, unless --no-auth (from
+ * a flag, the environment or the user's own settings; loopback only). Tokens
+ * come from --token-file, CODEMODE_TOKEN(_FILE) or a trusted settings file;
+ * without any, one is generated, saved 0600 in the state directory and printed
+ * once to stderr. --token on the command line still works, with a warning: it
+ * shows in `ps`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { StdioServerTransport as LegacyStdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
-import { ensureStateDirs, defaultStateDir, loadSettings } from '../../config/load-settings.js';
+import { ensureStateDirs, loadSettings } from '../../config/load-settings.js';
 import type { DeepPartial, Settings } from '../../config/settings.js';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
 import {
@@ -22,9 +29,10 @@ import {
   createModernCodemodeServer,
   type CodemodeServerOptions,
 } from '../../mcp/codemode-server.js';
-import { isLoopback, startHttpServer } from '../../mcp/http-server.js';
+import { startHttpServer } from '../../mcp/http-server.js';
 import type { ServerExtension } from '../../mcp/mcp-registrar.js';
 import { OutputStore } from '../../mcp/output-store.js';
+import { executorFor } from '../../sandbox/caching-executor.js';
 import type { Executor } from '../../sandbox/executor.js';
 import type { ToolHost } from '../../codemode/contract.js';
 import type { SessionStore } from '../../store/session-store.js';
@@ -35,8 +43,14 @@ export interface ServeOptions {
   http: boolean;
   host: string;
   port: number;
-  /** Bearer tokens from --token (repeatable), CODEMODE_TOKEN (comma-separated) or the settings file. */
+  /** Require a bearer token over HTTP (false only with --no-auth or CODEMODE_AUTH=off, on loopback). */
+  auth: boolean;
+  /** Bearer tokens from --token (repeatable), CODEMODE_TOKEN (comma-separated) or a trusted settings file. */
   tokens: string[];
+  /** A file of bearer tokens, one a line (--token-file, CODEMODE_TOKEN_FILE). */
+  tokenFile: string | null;
+  /** Where state lives: the generated token, and by default the database and workspaces. */
+  stateDir: string;
   /** Extra host names accepted in Host/Origin (--allow-host). */
   allowedHosts: string[];
   /** mcpServers JSON for Code Mode. */
@@ -59,18 +73,22 @@ export interface ServeRuntime {
 
 export type RuntimeFactory = (options: ServeOptions, io: CliIO, log: (m: string) => void) => Promise<ServeRuntime>;
 
-export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [--port 8765] [--token T]...
+export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [--port 8765] [--token-file FILE] [--no-auth]
                       [--allow-host NAME]... [--config mcp.json] [--no-store] [--db PATH]
-                      [--settings codemode.json] [--unsandboxed-i-know-this-is-unsafe]
+                      [--settings FILE] [--unsandboxed-i-know-this-is-unsafe]
 
   (default)        serve MCP over stdio
   --http           serve Streamable HTTP at http://HOST:PORT/mcp (health: /healthz)
-  --token T        bearer token clients must send (also CODEMODE_TOKEN, comma-separated);
-                   required beyond loopback: generated and saved on first start if absent
+  --token-file F   bearer tokens clients must send, one a line (also CODEMODE_TOKEN_FILE, or
+                   CODEMODE_TOKEN comma-separated). Without any, a token is generated, saved
+                   0600 in $CODEMODE_HOME/http-token and printed once
+  --token T        like --token-file, but visible to every local user in ps: avoid
+  --no-auth        no token on loopback (single-user machines only; also CODEMODE_AUTH=off)
   --config FILE    upstream MCP servers ({"mcpServers": {...}}) exposed to code (Code Mode)
   --no-store       keep sessions in memory only
   --db PATH        session store database (default $CODEMODE_HOME/codemode.db)
-  --settings FILE  settings file (default ./codemode.json when present); see the README`;
+  --settings FILE  settings file (default ~/.config/codemode/config.json, then ./codemode.json
+                   when present, which may not set commands, host, tokens, auth or paths)`;
 
 /** Parse argv and env; throws AppError INVALID_ARGUMENT naming the bad flag. */
 export function parseServeArgs(
@@ -90,6 +108,8 @@ export function parseServeArgs(
         host: { type: 'string' },
         port: { type: 'string' },
         token: { type: 'string', multiple: true },
+        'token-file': { type: 'string' },
+        'no-auth': { type: 'boolean', default: false },
         'allow-host': { type: 'string', multiple: true },
         config: { type: 'string' },
         'no-store': { type: 'boolean', default: false },
@@ -109,13 +129,28 @@ export function parseServeArgs(
       argument: '--port',
     });
   }
-  if (!values.http && (values.host !== undefined || values.port !== undefined || values.token !== undefined)) {
-    throw new AppError('INVALID_ARGUMENT', '--host, --port and --token only apply with --http', { argument: '--http' });
+  const httpOnly = ['host', 'port', 'token', 'token-file'] as const;
+  if (!values.http && (httpOnly.some((f) => values[f] !== undefined) || values['no-auth'])) {
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      '--host, --port, --token, --token-file and --no-auth only apply with --http',
+      {
+        argument: '--http',
+      },
+    );
+  }
+  if (values.token !== undefined) {
+    onWarning(
+      '--token puts the token on the command line, where every local user can read it (ps); use --token-file FILE or CODEMODE_TOKEN',
+    );
   }
   const flags: DeepPartial<Settings> = {
     http: {
       ...(values.host === undefined ? {} : { host: values.host }),
       ...(port === undefined ? {} : { port }),
+      ...(values['no-auth'] ? { auth: false } : {}),
+      ...(values['token-file'] === undefined ? {} : { tokenFile: path.resolve(cwd, values['token-file']) }),
+      ...(values['allow-host'] === undefined ? {} : { allowedHosts: values['allow-host'] }),
     },
     store: {
       ...(values['no-store'] ? { enabled: false } : {}),
@@ -123,27 +158,29 @@ export function parseServeArgs(
     },
     ...(values.config === undefined ? {} : { mcpServersFile: path.resolve(cwd, values.config) }),
   };
-  const { settings, warnings } = loadSettings({
+  const { settings, warnings, stateDir } = loadSettings({
     env,
     cwd,
     flags,
     ...(values.settings === undefined ? {} : { settingsPath: values.settings }),
   });
-  for (const w of warnings) if (!w.includes('bearer token')) onWarning(w);
+  for (const w of warnings) onWarning(w);
   const tokens = [...(values.token ?? []), ...settings.http.tokens];
-  for (const t of tokens) {
-    if (t.length < 16 || /\s/.test(t)) {
-      throw new AppError('INVALID_ARGUMENT', 'a token must be at least 16 characters without spaces', {
-        argument: '--token',
-      });
-    }
+  for (const t of tokens) checkToken(t, '--token');
+  if (!settings.http.auth && (tokens.length > 0 || settings.http.tokenFile !== null)) {
+    throw new AppError('INVALID_ARGUMENT', 'auth is turned off (--no-auth) but a token was given too; choose one', {
+      argument: '--no-auth',
+    });
   }
   return {
     http: values.http,
     host: settings.http.host,
     port: settings.http.port,
+    auth: settings.http.auth,
     tokens,
-    allowedHosts: [...(values['allow-host'] ?? []), ...settings.http.allowedHosts],
+    tokenFile: settings.http.tokenFile,
+    stateDir,
+    allowedHosts: settings.http.allowedHosts,
     ...(settings.mcpServersFile === null ? {} : { config: settings.mcpServersFile }),
     store: settings.store.enabled,
     db: settings.store.path,
@@ -152,24 +189,70 @@ export function parseServeArgs(
   };
 }
 
-/** Where the generated HTTP token is kept: the state directory (see defaultStateDir). */
-export function codemodeHome(env: NodeJS.ProcessEnv): string {
-  return defaultStateDir(env);
+function checkToken(t: string, argument: string): void {
+  if (t.length < 16 || /\s/.test(t)) {
+    throw new AppError('INVALID_ARGUMENT', 'a token must be at least 16 characters without spaces', { argument });
+  }
 }
 
-/** The saved HTTP token, or a new one (32 random bytes) saved with mode 0600. */
-export function loadOrCreateToken(home: string): { token: string; created: boolean } {
+/** The saved HTTP token, or a new one (32 random bytes) saved with mode 0600 (a looser saved file is tightened). */
+export function loadOrCreateToken(home: string): { token: string; created: boolean; file: string } {
   const file = path.join(home, 'http-token');
   try {
     const token = readFileSync(file, 'utf8').trim();
-    if (token.length >= 16) return { token, created: false };
-  } catch {
-    // not created yet
+    if (token.length >= 16) {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+      return { token, created: false, file };
+    }
+  } catch (e) {
+    // Not created yet (ENOENT) is the normal first start; anything else is worth refusing.
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const token = randomBytes(32).toString('base64url');
   mkdirSync(home, { recursive: true, mode: 0o700 });
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  return { token, created: true };
+  chmodSync(file, 0o600);
+  return { token, created: true, file };
+}
+
+/** Tokens of a token file: one a line, blank lines and # comments ignored. */
+export function readTokenFile(file: string, warn: (message: string) => void = () => {}): string[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new AppError('INVALID_CONFIG', `cannot read the token file ${file}: ${(e as NodeJS.ErrnoException).code}`, {
+      argument: '--token-file',
+    });
+  }
+  if ((statSync(file).mode & 0o077) !== 0) warn(`the token file ${file} is readable by others; chmod 600 it`);
+  const tokens = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  if (tokens.length === 0) throw new AppError('INVALID_CONFIG', `the token file ${file} holds no token`);
+  for (const t of tokens) checkToken(t, '--token-file');
+  return tokens;
+}
+
+/** What the HTTP server authenticates with: the tokens, or none at all when auth is off. */
+export function httpTokens(options: ServeOptions, log: (message: string) => void): string[] | 'anonymous' {
+  if (!options.auth) {
+    log(
+      'WARNING: HTTP authentication is OFF (--no-auth): every local user and every process on this machine ' +
+        'can run code as you and call your upstream tools with your credentials. Use it only on a single-user machine.',
+    );
+    return 'anonymous';
+  }
+  const tokens = [...options.tokens];
+  if (options.tokenFile !== null) tokens.push(...readTokenFile(options.tokenFile, log));
+  if (tokens.length > 0) return tokens;
+  const { token, created, file } = loadOrCreateToken(options.stateDir);
+  if (created) {
+    log(`generated a bearer token (saved in ${file}, mode 0600; shown only this once): ${token}`);
+    log(`clients send "Authorization: Bearer <token>"; pass it by file: --token-file ${file}`);
+  } else log(`using the bearer token saved in ${file}`);
+  return [token];
 }
 
 /**
@@ -245,6 +328,16 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       io.stderr.write(`codemode serve: ${errorMessage(e)}\n${SERVE_USAGE}\n`);
       return 2;
     }
+    // Before anything starts: the token (or --no-auth) is settled, and a bad token file stops us here.
+    let auth: string[] | 'anonymous' = 'anonymous';
+    if (options.http) {
+      try {
+        auth = httpTokens(options, log);
+      } catch (e) {
+        log(`cannot start: ${errorMessage(e)}`);
+        return isAppError(e, 'INVALID_CONFIG') || isAppError(e, 'INVALID_ARGUMENT') ? 2 : 1;
+      }
+    }
 
     let runtime: ServeRuntime;
     try {
@@ -257,7 +350,8 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       log('WARNING: running UNSANDBOXED: code runs as your user with full access to this machine');
     const outputs = new OutputStore();
     const serverOptions = (principal: string): CodemodeServerOptions => ({
-      executor: runtime.executor,
+      // One-shot runs see the result cache of this principal only.
+      executor: executorFor(runtime.executor, principal),
       sessions: runtime.sessions,
       principal,
       outputs,
@@ -290,24 +384,17 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
         return 0;
       }
 
-      let tokens = options.tokens;
-      if (tokens.length === 0 && !isLoopback(options.host)) {
-        const { token, created } = loadOrCreateToken(codemodeHome(io.env));
-        tokens = [token];
-        if (created) log(`generated a bearer token (saved in ${codemodeHome(io.env)}/http-token): ${token}`);
-        else log(`using the bearer token saved in ${codemodeHome(io.env)}/http-token`);
-      }
       const http = await startHttpServer({
         createServer: (principal) => createCodemodeServer(serverOptions(principal)),
         createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
         host: options.host,
         port: options.port,
-        tokens,
+        ...(auth === 'anonymous' ? { allowAnonymous: true } : { tokens: auth }),
         allowedHosts: options.allowedHosts,
         maxBodyBytes: options.settings.http.maxBodyBytes,
         log,
       });
-      log(`serving MCP on ${http.url}${tokens.length > 0 ? ' (bearer token required)' : ''}`);
+      log(`serving MCP on ${http.url}${auth === 'anonymous' ? ' (NO authentication)' : ' (bearer token required)'}`);
       const why = await shutdownSignal(io, false);
       log(`shutting down (${why})`);
       await http.close();
@@ -322,21 +409,30 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
 }
 
 /** The real runtime: the OS sandbox, the session manager and, with --config, Code Mode. */
-export const defaultRuntime: RuntimeFactory = async (options, _io, log) => {
+export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   const extensions: ServerExtension[] = [];
   const closers: (() => Promise<void> | void)[] = [];
   let toolHost: ToolHost | undefined;
-  if (options.config !== undefined) {
-    const { loadCodeModeConfig } = await import('../../codemode/config.js');
+  const { UPSTREAM_MARKER_ENV, selfIdentity } = await import('../../codemode/upstream.js');
+  const parentCodemode = io.env[UPSTREAM_MARKER_ENV];
+  if (options.config !== undefined && parentCodemode !== undefined && parentCodemode !== '') {
+    log(
+      `config: not starting the upstream servers of ${options.config}: this codemode was started as an upstream ` +
+        `of codemode (pid ${parentCodemode}), and would start codemode again`,
+    );
+  } else if (options.config !== undefined) {
+    const { loadCodeModeConfig, withoutSelf } = await import('../../codemode/config.js');
     const parsed = await loadCodeModeConfig(options.config);
     for (const w of parsed.warnings) log(`config: ${w.path}: ${w.message}`);
     if (parsed.errors.length > 0) {
       const list = parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
       throw new AppError('INVALID_CONFIG', `invalid --config ${options.config}: ${list}`);
     }
+    const { config, skipped } = withoutSelf(parsed.config, selfIdentity(io.env));
+    for (const s of skipped) log(`config: ${s.message}`);
     const { CodeModeRuntime } = await import('../../codemode/codemode.js');
     const { registerCodeModeTools } = await import('../../mcp/codemode-tools.js');
-    const runtime = new CodeModeRuntime(parsed.config);
+    const runtime = new CodeModeRuntime(config);
     toolHost = runtime;
     extensions.push((registrar) => registerCodeModeTools(registrar, runtime, { log }).ready);
     closers.push(() => runtime.close());
@@ -345,7 +441,9 @@ export const defaultRuntime: RuntimeFactory = async (options, _io, log) => {
   const { ProcessExecutor } = await import('../../sandbox/process/process-executor.js');
   const { SessionManager } = await import('../../sessions/session-manager.js');
   const { settings } = options;
-  ensureStateDirs(settings);
+  ensureStateDirs(settings, options.stateDir);
+  const { hideHostPaths } = await import('../../mcp/tool-errors.js');
+  hideHostPaths([options.stateDir, settings.workspaces.root, path.dirname(settings.store.path)]);
   const sandbox = await createProcessSandbox({ unsandboxed: options.unsandboxed });
   const processExecutor = new ProcessExecutor(sandbox, {
     defaults: settings.limits.defaults,
