@@ -125,6 +125,28 @@ export async function createProcessSandbox(options: ProcessSandboxOptions = {}):
   return new BwrapSandbox(report, stateDir);
 }
 
+/**
+ * The launcher, run by bash before exec'ing (setpriv and) bwrap. It sets the
+ * rlimits (open files, file size in KiB, CPU seconds if asked; core dumps off,
+ * soft and hard), closes every descriptor numbered CODEMODE_KEEP_FDS or above
+ * (the stdio array sets up exactly those below it: stdio, the program's pipes,
+ * the seccomp program, bwrap's status pipe), so a descriptor the host left
+ * without CLOEXEC (a native addon's, an inherited one) never reaches the
+ * sandbox, and joins the cgroups, so nothing the program starts is ever outside
+ * them. bash, not sh: dash cannot close a descriptor above 9; --norc, because
+ * bash sources ~/.bashrc when its stdin is a socket (as Node's pipes are). Any
+ * failure exits 125 with a message that starts "codemode-sandbox: ".
+ */
+const LAUNCH_SCRIPT = [
+  'ulimit -c 0 -n "$CODEMODE_NOFILE" -f "$CODEMODE_FSIZE_KIB" || exit 125',
+  'if [ -n "$CODEMODE_CPU_SECONDS" ]; then ulimit -S -t "$CODEMODE_CPU_SECONDS" && ulimit -H -t $((CODEMODE_CPU_SECONDS + 1)) || exit 125; fi',
+  '[ -d /proc/self/fd ] || { echo "codemode-sandbox: /proc/self/fd is missing; cannot close inherited descriptors" >&2; exit 125; }',
+  'for f in /proc/self/fd/*; do n=${f##*/}; if [ "$n" -ge "$CODEMODE_KEEP_FDS" ] && [ -L "$f" ]; then exec {n}>&- || exit 125; fi; done',
+  'for f in $CODEMODE_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done',
+  'exec "$@"',
+].join('\n');
+const LAUNCH_ARGS = ['--norc', '--noprofile', '-c', LAUNCH_SCRIPT, 'codemode-sandbox'];
+
 class BwrapSandbox implements Sandbox {
   readonly info: IsolationInfo;
   private readonly system: SystemLayout;
@@ -203,28 +225,29 @@ class BwrapSandbox implements Sandbox {
         },
       );
     }
-    const rlimits = [`--nofile=${spec.limits.openFiles}`, `--fsize=${spec.limits.diskBytes}`];
-    if (spec.cpuRlimit) {
-      const s = Math.max(1, Math.ceil(spec.limits.cpuMs / 1000));
-      rlimits.push(`--cpu=${s}:${s + 1}`);
+    if (!this.report.bash) {
+      throw new AppError('SANDBOX_UNAVAILABLE', 'bash is needed to launch the sandbox: sudo apt-get install -y bash');
     }
+    const cpuSeconds = spec.cpuRlimit ? Math.max(1, Math.ceil(spec.limits.cpuMs / 1000)) : null;
     const dropUid =
       this.isRoot && this.report.setpriv
         ? [this.report.setpriv, '--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--']
         : [];
-    // The shell joins the cgroups before exec, so nothing the program starts is ever outside them.
-    const joinScript = 'for f in $CODEMODE_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done; exec "$@"';
-    const command = [this.report.prlimit!, ...rlimits, '--', ...dropUid, this.report.bwrap!, ...argv];
+    const command = [...dropUid, this.report.bwrap!, ...argv];
     const seccompFdHost = this.seccompFile ? openSync(this.seccompFile, 'r') : null;
     const stdio: ('pipe' | number)[] = ['pipe', 'pipe', 'pipe'];
     for (let i = 0; i < extra; i++) stdio.push('pipe');
     if (seccompFdHost !== null) stdio.push(seccompFdHost);
     let child: ChildProcess;
     try {
-      child = spawn('/bin/sh', ['-c', joinScript, 'codemode-sandbox', ...command], {
+      child = spawn(this.report.bash, [...LAUNCH_ARGS, ...command], {
         stdio,
         env: {
           PATH: '/usr/bin:/bin',
+          CODEMODE_KEEP_FDS: String(stdio.length),
+          CODEMODE_NOFILE: String(spec.limits.openFiles),
+          CODEMODE_FSIZE_KIB: String(Math.floor(spec.limits.diskBytes / 1024)),
+          CODEMODE_CPU_SECONDS: cpuSeconds === null ? '' : String(cpuSeconds),
           CODEMODE_CGROUP_PROCS: cgroups.joinFiles(spec.cpuWeight !== undefined).join(' '),
         },
         detached: false,
