@@ -486,7 +486,7 @@ async function measureLayers(
         const c = mkdtempSync(path.join(stateDir, 'fsc-'));
         writeFileSync(path.join(c, 'main.cjs'), '0');
         writeFileSync(path.join(c, 'main.mjs'), '0');
-        walkWorkspace(w);
+        await walkWorkspace(w);
         rmSync(c, { recursive: true, force: true });
         rmSync(w, { recursive: true, force: true });
         return performance.now() - t0;

@@ -5,7 +5,7 @@
  * no sandbox). Prints a table and returns the numbers.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createProcessSandbox } from '../sandbox/process/process-sandbox.js';
@@ -118,6 +118,22 @@ export async function runSessionsBench(options: SessionsBenchOptions = {}): Prom
     const bareIdleRss = treeRss(bare.pid);
     bare.close();
 
+    // 1b. 1 MiB write_file / read_file in a live session (through the in-sandbox workspace agent),
+    // beside the floor: the same bytes written and read by the host on a local file.
+    const mibBytes = new Uint8Array(2 ** 20).fill(7);
+    await manager.writeFile(s.id, 'warmup.bin', mibBytes);
+    const writes: number[] = [];
+    const reads: number[] = [];
+    const hostWrites: number[] = [];
+    const hostReads: number[] = [];
+    const hostFile = path.join(root, 'floor.bin');
+    for (let i = 0; i < 50; i++) {
+      writes.push(await timeIt(() => manager.writeFile(s.id, 'big.bin', mibBytes)));
+      reads.push(await timeIt(() => manager.readFile(s.id, 'big.bin')));
+      hostWrites.push(await timeIt(async () => writeFileSync(hostFile, mibBytes)));
+      hostReads.push(await timeIt(async () => readFileSync(hostFile)));
+    }
+
     // 2. Create + first statement: from the pool, cold, and a bare python start.
     const pooled: number[] = [];
     const coldTimes: number[] = [];
@@ -181,6 +197,12 @@ export async function runSessionsBench(options: SessionsBenchOptions = {}): Prom
     const report = {
       isolation: sandbox.info,
       warmRoundTripMs: { session: stat(warm), baseline: stat(bareWarm), target: '< 2 ms median' },
+      file1MiBMs: {
+        write: stat(writes),
+        read: stat(reads),
+        baseline: { write: stat(hostWrites), read: stat(hostReads) },
+        target: '< 20 ms median each',
+      },
       createFirstStatementMs: {
         pooled: stat(pooled),
         cold: stat(coldTimes),
@@ -209,6 +231,16 @@ export async function runSessionsBench(options: SessionsBenchOptions = {}): Prom
         'warm round trip (median / p99 ms)',
         `${report.warmRoundTripMs.session.median} / ${report.warmRoundTripMs.session.p99}`,
         `${report.warmRoundTripMs.baseline.median} / ${report.warmRoundTripMs.baseline.p99}`,
+      ],
+      [
+        'write_file 1 MiB (median / p99 ms)',
+        `${report.file1MiBMs.write.median} / ${report.file1MiBMs.write.p99}`,
+        `${report.file1MiBMs.baseline.write.median} / ${report.file1MiBMs.baseline.write.p99} (host file)`,
+      ],
+      [
+        'read_file 1 MiB (median / p99 ms)',
+        `${report.file1MiBMs.read.median} / ${report.file1MiBMs.read.p99}`,
+        `${report.file1MiBMs.baseline.read.median} / ${report.file1MiBMs.baseline.read.p99} (host file)`,
       ],
       [
         'create + first stmt, pooled (median / p99 ms)',

@@ -6,6 +6,8 @@ import { LANGUAGES, type Language } from '../../sandbox/executor.js';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.js';
 import { NO_PRESTART, ProcessExecutor } from '../../sandbox/process/process-executor.js';
 import { createProcessSandbox, probeSandbox, type SandboxReport } from '../../sandbox/process/process-sandbox.js';
+import { DEFAULT_UID_RANGE } from '../../sandbox/process/uids.js';
+import { detectVolumeKinds, type VolumeKind } from '../../sandbox/workspace/volume.js';
 import { parse } from '../args.js';
 import type { Command } from '../io.js';
 
@@ -40,7 +42,15 @@ export function layerChecks(r: SandboxReport): Check[] {
       ok: r.bwrap !== null,
       detail: 'read-only system, /workspace the only writable bind, tmpfs /tmp and /dev/shm',
     },
-    { name: 'uid', ok: r.runAsUid !== 0, detail: `runs as uid ${r.runAsUid}, all capabilities dropped` },
+    {
+      name: 'uid',
+      ok: r.runAsUid !== 0,
+      detail:
+        process.getuid?.() === 0
+          ? `a host uid of its own per session and per run (${DEFAULT_UID_RANGE.first}-${DEFAULT_UID_RANGE.first + DEFAULT_UID_RANGE.count - 1} by default), all capabilities dropped`
+          : `runs as your uid ${r.runAsUid} (run as root for a uid per tenant), all capabilities dropped`,
+    },
+    diskCheck(detectVolumeKinds()),
     {
       name: 'seccomp',
       ok: r.seccomp,
@@ -81,9 +91,35 @@ export function layerChecks(r: SandboxReport): Check[] {
     {
       name: 'host limits',
       ok: true,
-      detail: `wall time (default ${L.wallMs} ms), output (${L.outputBytes / 1024} KiB kept per stream), workspace disk (${L.diskBytes / 2 ** 20} MiB)`,
+      detail: `wall time (default ${L.wallMs} ms), output (${L.outputBytes / 1024} KiB kept per stream, every channel counted), workspace disk (${L.diskBytes / 2 ** 20} MiB)`,
     },
   ];
+}
+
+/** What caps a workspace's disk use on this host. */
+export function diskCheck(kinds: { persistent: VolumeKind; ephemeral: VolumeKind }): Check {
+  const name = 'workspace disk';
+  if (kinds.persistent === 'ext4') {
+    return {
+      name,
+      ok: true,
+      detail: 'a capped filesystem per workspace (bytes and files): ext4 image per session, tmpfs per run',
+    };
+  }
+  if (kinds.persistent === 'tmpfs') {
+    return {
+      name,
+      ok: true,
+      detail:
+        'a capped tmpfs per workspace (bytes and files); no loop devices, so session files do not survive a restart',
+    };
+  }
+  return {
+    name,
+    ok: false,
+    detail:
+      'only the largest file is capped (RLIMIT_FSIZE): run as root with loop devices for a capped filesystem per workspace',
+  };
 }
 
 export const doctorCommand: Command = async (argv, io) => {

@@ -39,7 +39,7 @@ export interface WorkspaceAgentOptions {
   /** Largest file read or written in one call. */
   maxFileBytes: number;
   python?: string;
-  /** Stop the helper after this long without a request. Default 30 s. */
+  /** Stop the helper after this long without a request. Default 120 s. */
   idleMs?: number;
   /** One request may take this long before the helper is killed. Default 15 s. */
   requestTimeoutMs?: number;
@@ -164,7 +164,7 @@ export class WorkspaceAgent {
 
   private armIdle(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => void this.stop(), this.o.idleMs ?? 30_000);
+    this.idleTimer = setTimeout(() => void this.stop(), this.o.idleMs ?? 120_000);
     this.idleTimer.unref();
   }
 

@@ -298,7 +298,18 @@ def send(out, header, payload=b""):
     out.flush()
 
 
+def widen_pipes():
+    # 1 MiB pipes (the unprivileged maximum) move a file in a few wake-ups instead of sixteen.
+    try:
+        import fcntl
+        for fd in (0, 1):
+            fcntl.fcntl(fd, 1031, 1 << 20)  # F_SETPIPE_SZ
+    except (ImportError, OSError):
+        pass
+
+
 def main():
+    widen_pipes()
     inp = sys.stdin.buffer
     out = sys.stdout.buffer
     send(out, {"ok": True, "ready": True})

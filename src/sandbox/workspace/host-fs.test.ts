@@ -166,13 +166,13 @@ describe('writeInputFiles', () => {
 });
 
 describe('walkWorkspace', () => {
-  it('sums file sizes recursively and lists files sorted', () => {
+  it('sums file sizes recursively and lists files sorted', async () => {
     const root = tempDir();
     writeFileSync(path.join(root, 'b.txt'), 'x'.repeat(10));
     mkdirSync(path.join(root, 'd/e'), { recursive: true });
     writeFileSync(path.join(root, 'd/a.txt'), 'x'.repeat(20));
     writeFileSync(path.join(root, 'd/e/c.txt'), 'x'.repeat(30));
-    const out = walkWorkspace(root);
+    const out = await walkWorkspace(root);
     assert.equal(out.bytes, 60);
     assert.equal(out.truncated, false);
     assert.deepEqual(out.entries, [
@@ -182,31 +182,31 @@ describe('walkWorkspace', () => {
     ]);
   });
 
-  it('does not follow symlinks to directories or files outside the workspace', () => {
+  it('does not follow symlinks to directories or files outside the workspace', async () => {
     const root = tempDir();
     const outside = tempDir();
     writeFileSync(path.join(outside, 'big.bin'), Buffer.alloc(100_000));
     writeFileSync(path.join(root, 'own.txt'), 'abc');
     symlinkSync(outside, path.join(root, 'dirlink'));
     symlinkSync(path.join(outside, 'big.bin'), path.join(root, 'filelink'));
-    const out = walkWorkspace(root);
+    const out = await walkWorkspace(root);
     assert.deepEqual(out.entries, [{ path: 'own.txt', size: 3 }]);
     // Only the link inodes themselves are counted: far less than the 100 KB target.
     assert.ok(out.bytes < 1000, `bytes ${out.bytes}`);
     assert.ok(!out.entries.some((e) => e.path.startsWith('dirlink/')));
   });
 
-  it('stops listing at maxEntries and says so, while still summing every size', () => {
+  it('stops listing at maxEntries and says so, while still summing every size', async () => {
     const root = tempDir();
     for (let i = 0; i < 5; i++) writeFileSync(path.join(root, `f${i}`), 'x'.repeat(i + 1));
-    const out = walkWorkspace(root, 2);
+    const out = await walkWorkspace(root, 2);
     assert.equal(out.entries.length, 2);
     assert.equal(out.truncated, true);
     assert.equal(out.bytes, 15);
   });
 
-  it('returns zero for a missing directory instead of throwing', () => {
-    const out = walkWorkspace(path.join(tempDir(), 'missing'));
+  it('returns zero for a missing directory instead of throwing', async () => {
+    const out = await walkWorkspace(path.join(tempDir(), 'missing'));
     assert.deepEqual(out, { bytes: 0, entries: [], truncated: false });
   });
 });

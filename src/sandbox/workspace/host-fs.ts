@@ -14,9 +14,9 @@ import {
   lstatSync,
   mkdirSync,
   openSync,
-  readdirSync,
   writeSync,
 } from 'node:fs';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
 import type { InputFile, WorkspaceEntry } from '../executor.js';
@@ -103,8 +103,16 @@ export interface WalkResult {
   truncated: boolean;
 }
 
-/** Sum file sizes below root (no symlink following), listing up to maxEntries files. */
-export function walkWorkspace(root: string, maxEntries = 1000): WalkResult {
+/** Entries looked at, at most, by one walk (a capped volume holds about one file per 4 KiB). */
+const MAX_VISITS = 100_000;
+
+/**
+ * Sum file sizes below root (no symlink following), listing up to maxEntries
+ * files. Only for a workspace whose programs are all gone. Asynchronous: a
+ * run that left 100k files never holds the event loop (other tenants) while
+ * they are counted.
+ */
+export async function walkWorkspace(root: string, maxEntries = 1000): Promise<WalkResult> {
   const out: WalkResult = { bytes: 0, entries: [], truncated: false };
   const stack = [''];
   let visited = 0;
@@ -112,19 +120,20 @@ export function walkWorkspace(root: string, maxEntries = 1000): WalkResult {
     const rel = stack.pop()!;
     let names: string[];
     try {
-      names = readdirSync(path.join(root, rel));
+      names = await readdir(path.join(root, rel));
     } catch {
       continue;
     }
     for (const name of names) {
-      if (++visited > 100_000) {
+      if (++visited > MAX_VISITS) {
         out.truncated = true;
+        out.entries.sort((a, b) => a.path.localeCompare(b.path));
         return out;
       }
       const childRel = rel ? `${rel}/${name}` : name;
       let st;
       try {
-        st = lstatSync(path.join(root, childRel));
+        st = await lstat(path.join(root, childRel));
       } catch {
         continue;
       }

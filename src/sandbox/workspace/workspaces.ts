@@ -23,7 +23,7 @@ export interface WorkspacesOptions {
   python?: string;
   /** Force a volume kind (tests). */
   kind?: { persistent: VolumeKind; ephemeral: VolumeKind };
-  /** How long an idle workspace agent lives. Default 30 s. */
+  /** How long an idle workspace agent lives. Default 120 s. */
   agentIdleMs?: number;
 }
 
@@ -51,7 +51,9 @@ export class Workspaces {
     const uid = this.o.sandbox.acquireUid();
     try {
       const dir = await this.volumes.create(id, { bytes: limits.diskBytes, uid: this.uidOrNull(uid) }, true);
-      return new Workspace(this, id, dir, uid, limits);
+      const ws = new Workspace(this, id, dir, uid, limits);
+      ws.knownEmpty();
+      return ws;
     } catch (e) {
       this.o.sandbox.releaseUid(uid);
       throw e;
@@ -197,6 +199,13 @@ export class Workspace {
       this.listingKey = '';
     }
     return this.listing;
+  }
+
+  /** A new volume holds no files: remember that, so the first run that writes nothing asks no helper. */
+  knownEmpty(): void {
+    const u = this.usage();
+    if (u) this.listingKey = `${u.bytesUsed}/${u.inodesUsed}`;
+    this.listing = [];
   }
 
   /** Stop the agent and unmount; the files stay for a later open(). */
