@@ -6,6 +6,7 @@
  * and build a server each), beside the engine's own round trip
  * (SessionService.execute directly) measured in the same run.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -220,8 +221,12 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
       sessions: runtime.sessions,
       principal,
     });
+    // As `codemode serve --http` does, on loopback too: every request carries the bearer token.
+    const token = randomBytes(32).toString('base64url');
+    const auth = { requestInit: { headers: { authorization: `Bearer ${token}` } } };
     const http = await startHttpServer({
       port: 0,
+      tokens: [token],
       createServer: (principal) => createCodemodeServer(serverOptions(principal)),
       createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
     });
@@ -229,11 +234,11 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
     let httpModernStats: LatencyStats;
     try {
       const client = new Client({ name: 'mcp-bench', version: '1' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+      await client.connect(new StreamableHTTPClientTransport(new URL(http.url), auth));
       httpStats = await mcpRoundTrip(client, language, code, iterations, warmup);
       await client.close();
       const modern = modernClient();
-      await modern.connect(new ModernHttpTransport(new URL(http.url)));
+      await modern.connect(new ModernHttpTransport(new URL(http.url), auth));
       httpModernStats = await mcpRoundTrip(modern, language, code, iterations, warmup);
       await modern.close();
     } finally {

@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   CODEMODE_CONFIG_JSON_SCHEMA,
+  selfReference,
+  withoutSelf,
+  type SelfIdentity,
   DEFAULT_UPSTREAM_TIMEOUT_MS,
   loadCodeModeConfig,
   needsApproval,
@@ -160,5 +163,86 @@ describe('published mcpServers JSON Schema', () => {
       readFileSync(new URL('../../schema/mcp-servers.schema.json', import.meta.url), 'utf8'),
     );
     assert.deepEqual(published, JSON.parse(JSON.stringify(CODEMODE_CONFIG_JSON_SCHEMA)));
+  });
+});
+
+describe('selfReference: an upstream that is codemode itself', () => {
+  const ENTRY = '/opt/codemode/bin/codemode.js';
+  const MAIN = '/opt/codemode/dist/cli/main.js';
+  const self: SelfIdentity = {
+    entryPoints: [ENTRY, MAIN, '/opt/codemode/src/cli/main.ts'],
+    packageName: 'codemode',
+    resolve: (command, cwd) => {
+      const table: Record<string, string> = {
+        'my-cm': ENTRY, // a PATH name (e.g. npm link) that resolves to our bin
+        '/usr/local/bin/cm': ENTRY,
+        node: '/usr/bin/node',
+        './bin/codemode.js': ENTRY,
+        './dist/cli/main.js': MAIN,
+        './src/cli/main.ts': '/opt/codemode/src/cli/main.ts',
+        './server.js': '/srv/other/server.js',
+      };
+      return cwd === '/elsewhere' ? null : (table[command] ?? null);
+    },
+  };
+  const is = (command: string, ...args: string[]) => selfReference(command, args, self);
+
+  it('spots codemode by name, by PATH, through package runners, node, env and sh -c', () => {
+    for (const [command, args] of [
+      ['codemode', ['serve']],
+      ['/home/me/.npm-global/bin/codemode', ['serve']],
+      ['my-cm', ['serve']],
+      ['/usr/local/bin/cm', ['serve', '--http']],
+      ['npx', ['-y', 'codemode', 'serve']],
+      ['npx', ['--yes', 'codemode@latest', 'serve']],
+      ['npx', ['-p', 'codemode', 'codemode', 'serve']],
+      ['npm', ['exec', '--', 'codemode', 'serve']],
+      ['pnpm', ['dlx', 'codemode', 'serve']],
+      ['bunx', ['codemode']],
+      ['node', ['bin/codemode.js', 'serve']],
+      ['node', ['--no-node-snapshot', 'dist/cli/main.js', 'serve']],
+      ['node', ['--import', 'tsx', 'src/cli/main.ts', 'serve']],
+      ['env', ['FOO=1', 'codemode', 'serve']],
+      ['sh', ['-c', 'exec npx -y codemode serve --config x.json']],
+      ['bash', ['-lc', 'codemode serve']],
+    ] as const) {
+      assert.notEqual(is(command, ...args), null, `${command} ${args.join(' ')}`);
+    }
+  });
+
+  it('leaves other servers alone', () => {
+    for (const [command, args] of [
+      ['npx', ['-y', '@modelcontextprotocol/server-filesystem', '/tmp']],
+      ['npx', ['-y', 'codemode-helper']],
+      ['node', ['server.js']],
+      ['node', ['-e', 'require("codemode")']],
+      ['node', ['--import', 'codemode', 'server.js']],
+      ['uvx', ['mcp-server-fetch']],
+      ['sh', ['-c', 'exec ./run.sh']],
+    ] as const) {
+      assert.equal(is(command, ...args), null, `${command} ${args.join(' ')}`);
+    }
+  });
+
+  it('withoutSelf drops those servers with a message naming each and keeps the rest', () => {
+    const parsed = parseCodeModeConfig({
+      mcpServers: {
+        me: { command: 'npx', args: ['-y', 'codemode', 'serve'] },
+        fs: { command: 'npx', args: ['-y', '@modelcontextprotocol/server-filesystem', '/tmp'] },
+        web: { url: 'https://example.com/mcp' },
+      },
+    });
+    const { config, skipped } = withoutSelf(parsed.config, self);
+    assert.deepEqual(
+      config.servers.map((s) => s.name),
+      ['fs', 'web'],
+    );
+    assert.deepEqual(skipped, [
+      {
+        path: 'mcpServers.me',
+        message:
+          'mcpServers.me is skipped: it runs the codemode package, and codemode would start itself over and over',
+      },
+    ]);
   });
 });

@@ -470,7 +470,8 @@ export function selfReference(
       if (a.startsWith('-')) continue;
       if (a === 'run' || a === 'x') continue; // bun run X, deno run X
       if (isPackage(a)) return `it runs the ${self.packageName} package`;
-      const script = self.resolve(a.includes('/') ? a : `./${a}`, cwd);
+      // A script is a file relative to the working directory, never a PATH lookup.
+      const script = self.resolve(/^(\/|\.\.?\/)/.test(a) ? a : `./${a}`, cwd);
       return script !== null && self.entryPoints.includes(script) ? `it runs this codemode (${a})` : null;
     }
   }

@@ -161,8 +161,8 @@ describe('the quick start', () => {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     try {
+      let err = '';
       const url = await new Promise<string>((resolve, reject) => {
-        let err = '';
         child.stderr.on('data', (c: Buffer) => {
           err += c.toString();
           const m = /serving MCP on (http:\/\/\S+)\/mcp/.exec(err);
@@ -173,6 +173,17 @@ describe('the quick start', () => {
       const health = await fetch(`${url}/healthz`);
       assert.equal(health.status, 200);
       assert.deepEqual(await health.json(), { status: 'ok', sessions: 0 });
+      // Loopback too: the first start generates a token and prints it once; /mcp wants it.
+      const token = /generated a bearer token \(saved in .*\): (\S+)/.exec(err)?.[1] ?? '';
+      assert.ok(token.length >= 40, err);
+      const post = (headers: Record<string, string>) =>
+        fetch(`${url}/mcp`, {
+          method: 'POST',
+          body: '{}',
+          headers: { 'content-type': 'application/json', ...headers },
+        });
+      assert.equal((await post({})).status, 401);
+      assert.notEqual((await post({ authorization: `Bearer ${token}` })).status, 401);
     } finally {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
