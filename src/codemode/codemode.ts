@@ -7,11 +7,12 @@ import { AppError, errorMessage } from '../errors.js';
 import { needsApproval, type CodeModeConfig, type UpstreamServerConfig } from './config.js';
 import type { ToolHost } from './contract.js';
 import {
-  runInIsolate,
+  IsolateExecutor,
   type CodeModeApiShape,
   type CodeModeLanguage,
   type CodeModeLimits,
   type CodeModeResult,
+  type IsolateExecutorOptions,
 } from './isolate-executor.js';
 import {
   buildApi,
@@ -49,6 +50,11 @@ export interface CodeModeRuntimeOptions {
   connector?: UpstreamConnector;
   /** Default limits for `run`. */
   limits?: Partial<CodeModeLimits>;
+  /**
+   * Where programs run: an executor to share, or options for this runtime's own
+   * (concurrency cap, queue, worker memory...). Default: its own, with defaults.
+   */
+  isolates?: IsolateExecutor | IsolateExecutorOptions;
 }
 
 export interface RunCodeRequest {
@@ -137,6 +143,9 @@ export function rankTools(entries: readonly CatalogEntry[], query: string): Cata
 
 export class CodeModeRuntime implements ToolHost {
   readonly upstream: UpstreamManager;
+  /** Runs programs in isolates, in worker processes outside this one. */
+  readonly isolates: IsolateExecutor;
+  readonly #ownsIsolates: boolean;
   readonly #configs: Map<string, UpstreamServerConfig>;
   readonly #limits: Partial<CodeModeLimits>;
   #catalog: Catalog | null = null;
@@ -146,6 +155,9 @@ export class CodeModeRuntime implements ToolHost {
   constructor(config: CodeModeConfig, options: CodeModeRuntimeOptions = {}) {
     this.#configs = new Map(config.servers.map((s) => [s.name, s]));
     this.#limits = options.limits ?? {};
+    this.#ownsIsolates = !(options.isolates instanceof IsolateExecutor);
+    this.isolates =
+      options.isolates instanceof IsolateExecutor ? options.isolates : new IsolateExecutor(options.isolates);
     this.upstream =
       options.upstream ??
       new UpstreamManager(config.servers, {
@@ -328,10 +340,13 @@ export class CodeModeRuntime implements ToolHost {
     return { servers };
   }
 
-  /** Run a program against the API in a fresh isolate. Never throws for the program's failures. */
+  /**
+   * Run a program against the API in a fresh isolate (in a worker process; at most
+   * the executor's cap at once, the rest queue). Never throws for the program's failures.
+   */
   async run(request: RunCodeRequest): Promise<CodeModeResult> {
     const api = await this.apiShape();
-    return runInIsolate({
+    return this.isolates.run({
       language: request.language,
       code: request.code,
       host: this,
@@ -342,6 +357,6 @@ export class CodeModeRuntime implements ToolHost {
   }
 
   async close(): Promise<void> {
-    await this.upstream.close();
+    await Promise.all([this.upstream.close(), this.#ownsIsolates ? this.isolates.close() : undefined]);
   }
 }

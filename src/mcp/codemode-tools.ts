@@ -50,8 +50,10 @@ const RUN_INPUT = {
 
 const RUN_OUTPUT = {
   status: z
-    .enum(['ok', 'error', 'timeout', 'memory', 'cancelled', 'not_started'])
-    .describe('How the program ended: ok, error (exception), timeout, memory, cancelled, not_started.'),
+    .enum(['ok', 'error', 'timeout', 'memory', 'killed', 'cancelled', 'not_started'])
+    .describe(
+      'How the program ended: ok, error (exception), timeout, memory, killed (its worker died), cancelled, not_started.',
+    ),
   value: z.unknown().describe('The returned value (JSON), or null.'),
   logs: z.array(z.string()).describe('console output.'),
   toolCalls: z
