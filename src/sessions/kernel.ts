@@ -160,6 +160,7 @@ export class Kernel {
   private readonly startupStderr: Buffer[] = [];
   private readonly exitListeners = new Set<() => void>();
   private toolHost: ToolHost | undefined;
+  private diskFull: (() => boolean) | undefined;
   private readonly graceMs: number;
   private readonly runQuota: number;
   private readonly idleQuota: number;
@@ -180,6 +181,7 @@ export class Kernel {
     this.workspaceDir = options.workspaceDir;
     this.limits = options.limits;
     this.toolHost = options.toolHost;
+    this.diskFull = options.diskFull;
     this.graceMs = options.interruptGraceMs ?? 2000;
     this.runQuota = options.runCpuQuota ?? KERNEL_RUN_CPU_QUOTA;
     this.idleQuota = options.idleCpuQuota ?? KERNEL_IDLE_CPU_QUOTA;
@@ -212,6 +214,11 @@ export class Kernel {
 
   setToolHost(toolHost: ToolHost | undefined): void {
     this.toolHost = toolHost;
+  }
+
+  /** Statfs of the workspace's capped volume (true when full), for the disk_limit status. */
+  setDiskFull(diskFull: (() => boolean) | undefined): void {
+    this.diskFull = diskFull;
   }
 
   /** Called once when the kernel process goes away (crash, kill or close). */
@@ -395,7 +402,7 @@ export class Kernel {
       limits,
       signal: req.signal,
       interruptGraceMs: this.graceMs,
-      diskFull: this.options.diskFull,
+      diskFull: this.diskFull,
       cpuBaselineMs: cpuStart,
       eventsBaseline: { oomKills: this.idleSince.oomKills, pidsMaxEvents: this.idleSince.pidsMaxEvents },
       pollMs: 100,

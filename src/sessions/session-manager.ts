@@ -497,6 +497,7 @@ export class SessionManager implements SessionService {
   private attach(s: Session, kernel: Kernel): void {
     s.kernel = kernel;
     kernel.setToolHost(this.toolHost);
+    kernel.setDiskFull(() => s.ws.full()); // statfs of the session's capped volume
     kernel.onExit(() => {
       if (s.kernel === kernel) {
         s.kernel = undefined;
@@ -620,7 +621,13 @@ export class SessionManager implements SessionService {
         return r;
       }
       // The one supervisor, as for one-shot runs: wall, CPU (cgroup counter and RLIMIT_CPU), output, cancel.
-      const watch = new Supervision(proc, { kind: 'process', limits, signal: options.signal, cpuBaselineMs: 0 });
+      const watch = new Supervision(proc, {
+        kind: 'process',
+        limits,
+        signal: options.signal,
+        cpuBaselineMs: 0,
+        diskFull: () => s.ws.full(),
+      });
       this.scriptKills.set(s, () =>
         watch.kill({ status: 'cancelled', reason: 'the session was closed while the script ran' }),
       );

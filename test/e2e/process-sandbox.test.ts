@@ -12,6 +12,15 @@ import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.
 executorContract({
   name: 'process (bubblewrap + cgroups)',
   make: async () => new ProcessExecutor(await createProcessSandbox()),
+  // Until one-shot workspaces live on capped volumes, these cannot pass; the first would fill the host's disk.
+  skip: {
+    'a disk fill with many files is stopped':
+      'one-shot workspaces are not on a size- and inode-capped volume yet: without one this test fills the host disk',
+  },
+  todo: {
+    'disk: 100k empty files count toward the disk limit':
+      'one-shot workspaces are not on a size- and inode-capped volume yet (ProcessExecutorOptions.diskFull is not wired)',
+  },
 });
 
 describe('process sandbox', () => {

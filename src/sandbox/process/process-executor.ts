@@ -127,8 +127,7 @@ export class ProcessExecutor implements Executor {
       for (const [name, content] of Object.entries(source.files)) {
         writeFileSync(path.join(runner.codeDir, name), content, { mode: 0o644 });
       }
-      if (request.files?.length)
-        writeInputFiles(runner.workspace, request.files, this.sandbox.info.uid, limits.diskBytes);
+      if (request.files?.length) writeInputFiles(runner.workspace, request.files, runner.uid, limits.diskBytes);
       // The tmp probe needs bwrap's setup done; a pre-started runner is long past it.
       await waitUntil(() => runner.exited || runner.proc.tmpReady(), SETUP_WAIT_MS);
       // Go: the arguments, each ending in NUL, then EOF (see runners/).
@@ -138,13 +137,14 @@ export class ProcessExecutor implements Executor {
       return {
         ...base(result.status),
         ...result,
-        files: walkWorkspace(runner.workspace).entries,
+        files: (await walkWorkspace(runner.workspace)).entries,
         durationMs: performance.now() - started,
       };
     } finally {
       runner.proc.kill();
       rmSync(runner.codeDir, { recursive: true, force: true });
       if (runner.ownWorkspace) rmSync(runner.workspace, { recursive: true, force: true });
+      runner.releaseUid();
     }
   }
 
@@ -161,7 +161,8 @@ export class ProcessExecutor implements Executor {
    * runner inside the sandbox, waiting for its code.
    */
   private async launch(language: Language, limits: Limits, workspaceDir?: string): Promise<Runner> {
-    const uid = this.sandbox.info.uid;
+    // A host uid of the run's own: its files are shared with nobody else.
+    const uid = this.sandbox.acquireUid();
     const ownWorkspace = workspaceDir === undefined;
     const workspace = workspaceDir ?? mkdtempSync(path.join(this.tmpRoot, 'codemode-ws-'));
     const codeDir = mkdtempSync(path.join(this.tmpRoot, 'codemode-code-'));
@@ -181,13 +182,23 @@ export class ProcessExecutor implements Executor {
         ],
         extraPipes: 2,
         cpuRlimit: true,
+        uid,
       });
-      const runner: Runner = { proc, workspace, codeDir, ownWorkspace, exited: false };
+      const runner: Runner = {
+        proc,
+        workspace,
+        codeDir,
+        ownWorkspace,
+        exited: false,
+        uid,
+        releaseUid: () => this.sandbox.releaseUid(uid),
+      };
       void proc.exited.then(() => (runner.exited = true));
       return runner;
     } catch (e) {
       rmSync(codeDir, { recursive: true, force: true });
       if (ownWorkspace) rmSync(workspace, { recursive: true, force: true });
+      this.sandbox.releaseUid(uid);
       throw e;
     }
   }
@@ -273,12 +284,16 @@ interface Runner {
   codeDir: string;
   ownWorkspace: boolean;
   exited: boolean;
+  /** The host uid the runner's tree runs as (released after the run). */
+  uid: number;
+  releaseUid: () => void;
 }
 
 async function discard(runner: Runner): Promise<void> {
   await runner.proc.dispose();
   rmSync(runner.codeDir, { recursive: true, force: true });
   if (runner.ownWorkspace) rmSync(runner.workspace, { recursive: true, force: true });
+  runner.releaseUid();
 }
 
 /** The files the runner executes, by language. TypeScript is transpiled here, on the host. */
