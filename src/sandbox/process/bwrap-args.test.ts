@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BASE_ENV, SANDBOX_WORKSPACE, buildBwrapArgs, type BwrapSpec } from './bwrap-args.js';
+import {
+  BASE_ENV,
+  SANDBOX_WORKSPACE,
+  buildBwrapArgs,
+  buildBwrapArgsViaFd,
+  buildBwrapOptions,
+  type BwrapSpec,
+} from './bwrap-args.js';
 
 const SPEC: BwrapSpec = {
   system: {
@@ -224,5 +231,41 @@ describe('buildBwrapArgs', () => {
       ['--setenv', 'LANG', 'en_US.UTF-8'],
     );
     for (const key of Object.keys(BASE_ENV)) assert.ok(keys.includes(key), key);
+  });
+});
+
+describe('no host details in /proc', () => {
+  it('/proc/cmdline: binds the given file over it, right after mounting /proc', () => {
+    const argv = buildBwrapArgs({ ...SPEC, procCmdline: '/state/proc-cmdline' });
+    const g = groups(argv);
+    const proc = g.findIndex((x) => x[0] === '--proc');
+    assert.deepEqual(g[proc + 1], ['--ro-bind', '/state/proc-cmdline', '/proc/cmdline']);
+  });
+
+  it('/proc/cmdline: left alone when no file is given', () => {
+    assert.ok(!buildBwrapArgs(SPEC).includes('/proc/cmdline'));
+    assert.ok(!buildBwrapArgs({ ...SPEC, procCmdline: null }).includes('/proc/cmdline'));
+  });
+
+  it("/proc/1/cmdline: with --args FD, bwrap's argv holds only the program, and no host path", () => {
+    const spec = { ...SPEC, procCmdline: '/state/proc-cmdline' };
+    const { argv, argsData } = buildBwrapArgsViaFd(spec, 7);
+    assert.deepEqual(argv, ['--args', '7', '--', ...SPEC.argv]);
+    for (const host of [SPEC.workspaceDir, '/tmp/code-1', '/state/etc/passwd', '/state/proc-cmdline']) {
+      assert.ok(!argv.join(' ').includes(host), host);
+      assert.ok(argsData.includes(host), host);
+    }
+  });
+
+  it('--args data: every option of the plain argv, each ending in NUL, in order', () => {
+    const { argsData } = buildBwrapArgsViaFd(SPEC, 7);
+    assert.ok(argsData.endsWith('\0'));
+    assert.deepEqual(argsData.slice(0, -1).split('\0'), buildBwrapOptions(SPEC));
+    assert.deepEqual([...buildBwrapOptions(SPEC), '--', ...SPEC.argv], buildBwrapArgs(SPEC));
+  });
+
+  it('--args data: refuses a value with a NUL byte (it would smuggle in options of its own)', () => {
+    const env = { X: 'a\0--bind\0/\0/host' };
+    assert.throws(() => buildBwrapArgsViaFd({ ...SPEC, env }, 7), { code: 'INVALID_ARGUMENT' });
   });
 });

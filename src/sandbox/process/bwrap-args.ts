@@ -3,8 +3,12 @@
  * facts (which system paths exist) come in as data. Invariants: every namespace
  * is unshared (no network), the root is read-only, the workspace is the only
  * writable bind, /tmp and /dev/shm are size-capped tmpfs, the environment is
- * cleared, and all capabilities are dropped.
+ * cleared, and all capabilities are dropped. With procCmdline, /proc/cmdline
+ * shows that file instead of the host kernel's command line; with
+ * buildBwrapArgsViaFd, bwrap's own argv (the sandbox's /proc/1/cmdline) holds
+ * no host path.
  */
+import { AppError } from '../../errors.js';
 import type { ReadOnlyBind } from '../sandbox.js';
 
 export const SANDBOX_WORKSPACE = '/workspace';
@@ -33,6 +37,8 @@ export interface BwrapSpec {
   seccompFd: number | null;
   /** fd number (inside bwrap's own fd table) for --json-status-fd: the trusted "the program started" signal. */
   statusFd?: number | null;
+  /** A host file bound over /proc/cmdline, so the host kernel's command line is not visible. */
+  procCmdline?: string | null;
   argv: string[];
 }
 
@@ -52,7 +58,32 @@ export const BASE_ENV: Readonly<Record<string, string>> = Object.freeze({
   NO_COLOR: '1',
 });
 
+/** bwrap's argv: its options, `--`, then the program's argv verbatim. */
 export function buildBwrapArgs(spec: BwrapSpec): string[] {
+  return [...buildBwrapOptions(spec), '--', ...spec.argv];
+}
+
+/**
+ * The same command with every option moved to a descriptor bwrap reads first
+ * (`--args FD`: each option followed by NUL; bwrap closes it after reading).
+ * bwrap's own argv, which the sandbox sees as /proc/1/cmdline (bwrap is its
+ * init), is then `--args FD -- <program argv>`: no host path in it.
+ */
+export function buildBwrapArgsViaFd(spec: BwrapSpec, argsFd: number): { argv: string[]; argsData: string } {
+  const options = buildBwrapOptions(spec);
+  // A NUL inside a value (an env value, a path) would split it into options of its own.
+  const bad = options.find((o) => o.includes('\0'));
+  if (bad !== undefined) {
+    throw new AppError('INVALID_ARGUMENT', `a sandbox option contains a NUL byte: ${JSON.stringify(bad)}`, {
+      argument: 'env',
+    });
+  }
+  const argsData = options.map((o) => `${o}\0`).join('');
+  return { argv: ['--args', String(argsFd), '--', ...spec.argv], argsData };
+}
+
+/** Everything before `--`. */
+export function buildBwrapOptions(spec: BwrapSpec): string[] {
   const a: string[] = [
     '--unshare-all',
     '--die-with-parent',
@@ -71,7 +102,9 @@ export function buildBwrapArgs(spec: BwrapSpec): string[] {
   for (const [target, link] of spec.system.symlinks) a.push('--symlink', target, link);
   for (const file of spec.system.roFiles) a.push('--ro-bind', file, file);
   for (const g of spec.system.generated) a.push('--ro-bind', g.host, g.sandbox);
-  a.push('--proc', '/proc', '--dev', '/dev');
+  a.push('--proc', '/proc');
+  if (spec.procCmdline) a.push('--ro-bind', spec.procCmdline, '/proc/cmdline');
+  a.push('--dev', '/dev');
   a.push('--size', String(spec.tmpBytes), '--tmpfs', '/tmp');
   a.push('--size', String(spec.tmpBytes), '--tmpfs', '/dev/shm');
   a.push('--bind', spec.workspaceDir, SANDBOX_WORKSPACE);
@@ -82,6 +115,5 @@ export function buildBwrapArgs(spec: BwrapSpec): string[] {
   if (spec.statusFd !== undefined && spec.statusFd !== null) a.push('--json-status-fd', String(spec.statusFd));
 
   a.push('--remount-ro', '/');
-  a.push('--', ...spec.argv);
   return a;
 }

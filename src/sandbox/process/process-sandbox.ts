@@ -12,7 +12,7 @@ import type { Readable, Writable } from 'node:stream';
 import { AppError } from '../../errors.js';
 import type { IsolationInfo } from '../executor.js';
 import type { ProcessExit, Sandbox, SandboxProcess, SandboxStats, SpawnSpec } from '../sandbox.js';
-import { BASE_ENV, SANDBOX_WORKSPACE, buildBwrapArgs, type SystemLayout } from './bwrap-args.js';
+import { BASE_ENV, SANDBOX_WORKSPACE, buildBwrapArgsViaFd, type BwrapSpec, type SystemLayout } from './bwrap-args.js';
 import { CgroupPool, RunCgroups, cleanupParents, detectCgroups, removeLayout, type CgroupLayout } from './cgroups.js';
 import { findExecutable, findInterpreters, interpreterDirs, systemLayout } from './host-probe.js';
 import { stageIfUnreachable, unreachableAncestor } from './reachability.js';
@@ -130,12 +130,14 @@ export async function createProcessSandbox(options: ProcessSandboxOptions = {}):
  * rlimits (open files, file size in KiB, CPU seconds if asked; core dumps off,
  * soft and hard), closes every descriptor numbered CODEMODE_KEEP_FDS or above
  * (the stdio array sets up exactly those below it: stdio, the program's pipes,
- * the seccomp program, bwrap's status pipe), so a descriptor the host left
- * without CLOEXEC (a native addon's, an inherited one) never reaches the
- * sandbox, and joins the cgroups, so nothing the program starts is ever outside
- * them. bash, not sh: dash cannot close a descriptor above 9; --norc, because
- * bash sources ~/.bashrc when its stdin is a socket (as Node's pipes are). Any
- * failure exits 125 with a message that starts "codemode-sandbox: ".
+ * the seccomp program, bwrap's status and options pipes), so a descriptor the
+ * host left without CLOEXEC (a native addon's, an inherited one) never reaches
+ * the sandbox, joins the cgroups, so nothing the program starts is ever outside
+ * them, and drops its own variables (CODEMODE_*, PWD), which bwrap, the
+ * sandbox's pid 1, would otherwise show in /proc/1/environ. bash, not sh: dash
+ * cannot close a descriptor above 9; --norc, because bash sources ~/.bashrc
+ * when its stdin is a socket (as Node's pipes are). Any failure exits 125 with
+ * a message that starts "codemode-sandbox: ".
  */
 const LAUNCH_SCRIPT = [
   'ulimit -c 0 -n "$CODEMODE_NOFILE" -f "$CODEMODE_FSIZE_KIB" || exit 125',
@@ -143,6 +145,7 @@ const LAUNCH_SCRIPT = [
   '[ -d /proc/self/fd ] || { echo "codemode-sandbox: /proc/self/fd is missing; cannot close inherited descriptors" >&2; exit 125; }',
   'for f in /proc/self/fd/*; do n=${f##*/}; if [ "$n" -ge "$CODEMODE_KEEP_FDS" ] && [ -L "$f" ]; then exec {n}>&- || exit 125; fi; done',
   'for f in $CODEMODE_CGROUP_PROCS; do echo $$ > "$f" || exit 125; done',
+  'unset "${!CODEMODE_@}" PWD OLDPWD',
   'exec "$@"',
 ].join('\n');
 const LAUNCH_ARGS = ['--norc', '--noprofile', '-c', LAUNCH_SCRIPT, 'codemode-sandbox'];
@@ -151,6 +154,8 @@ class BwrapSandbox implements Sandbox {
   readonly info: IsolationInfo;
   private readonly system: SystemLayout;
   private readonly seccompFile: string | null;
+  /** An empty file shown as /proc/cmdline: the host kernel's command line stays hidden. */
+  private readonly procCmdline: string;
   private readonly isRoot = process.getuid?.() === 0;
   private readonly stageDir: string;
   private readonly cgroupPool: CgroupPool;
@@ -174,6 +179,8 @@ class BwrapSandbox implements Sandbox {
     writeFileSync(path.join(etc, 'hosts'), '127.0.0.1 localhost sandbox\n::1 localhost\n');
     for (const f of ['passwd', 'group', 'hosts'])
       this.system.generated.push({ host: path.join(etc, f), sandbox: `/etc/${f}` });
+    this.procCmdline = path.join(etc, 'cmdline');
+    writeFileSync(this.procCmdline, '');
     const filter = buildSeccompFilter();
     this.seccompFile = filter ? path.join(stateDir, 'seccomp.bpf') : null;
     if (filter && this.seccompFile) writeFileSync(this.seccompFile, filter);
@@ -197,7 +204,8 @@ class BwrapSandbox implements Sandbox {
     const extra = spec.extraPipes ?? 0;
     const seccompFd = this.seccompFile ? 3 + extra : null;
 
-    const argv = buildBwrapArgs({
+    const bwrapSpec: BwrapSpec = {
+      procCmdline: this.procCmdline,
       system: this.system,
       workspaceDir: spec.workspaceDir,
       tmpBytes: spec.limits.tmpBytes,
@@ -207,7 +215,7 @@ class BwrapSandbox implements Sandbox {
       gid: uid,
       seccompFd,
       argv: spec.argv,
-    });
+    };
     let cgroups: RunCgroups;
     try {
       cgroups = this.cgroupPool.take({
@@ -233,11 +241,15 @@ class BwrapSandbox implements Sandbox {
       this.isRoot && this.report.setpriv
         ? [this.report.setpriv, '--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--']
         : [];
-    const command = [...dropUid, this.report.bwrap!, ...argv];
     const seccompFdHost = this.seccompFile ? openSync(this.seccompFile, 'r') : null;
     const stdio: ('pipe' | number)[] = ['pipe', 'pipe', 'pipe'];
     for (let i = 0; i < extra; i++) stdio.push('pipe');
     if (seccompFdHost !== null) stdio.push(seccompFdHost);
+    // bwrap reads its options from a pipe (--args), so its argv, the sandbox's /proc/1/cmdline, has no host path.
+    const argsFd = stdio.length;
+    stdio.push('pipe');
+    const bwrap = buildBwrapArgsViaFd(bwrapSpec, argsFd);
+    const command = [...dropUid, this.report.bwrap!, ...bwrap.argv];
     let child: ChildProcess;
     try {
       child = spawn(this.report.bash, [...LAUNCH_ARGS, ...command], {
@@ -255,6 +267,10 @@ class BwrapSandbox implements Sandbox {
     } finally {
       if (seccompFdHost !== null) closeSync(seccompFdHost);
     }
+    const argsPipe = child.stdio[argsFd] as Writable;
+    // EPIPE here means the launcher failed before bwrap read its options; its exit (125 and a message) reports that.
+    argsPipe.on('error', () => {});
+    argsPipe.end(bwrap.argsData);
     return wrapChild(child, extra, cgroups, () => this.cgroupPool.release(cgroups), true);
   }
 }
