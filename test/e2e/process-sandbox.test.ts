@@ -1,13 +1,17 @@
 // The executor contract against the real bubblewrap + cgroups sandbox, and what is specific to it.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DEFAULT_LIMITS } from '../../src/sandbox/limits.js';
 import { executorContract } from '../../src/sandbox/executor-contract.js';
 import { ProcessExecutor } from '../../src/sandbox/process/process-executor.js';
 import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
+import { syscallNumber } from '../../src/sandbox/process/seccomp.js';
+import type { SyscallName } from '../../src/sandbox/process/syscall-numbers.js';
 
 executorContract({
   name: 'process (bubblewrap + cgroups)',
@@ -68,3 +72,168 @@ describe('process sandbox', () => {
     );
   });
 });
+
+describe('process sandbox: least privilege (seccomp allow-list, descriptors, core dumps, /proc)', () => {
+  const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
+  const nr = (name: SyscallName): number => syscallNumber(arch, name)!;
+  let executor: ProcessExecutor;
+  before(async () => {
+    executor = new ProcessExecutor(await createProcessSandbox());
+  });
+  after(async () => {
+    await executor.close();
+  });
+  /** Runs Python in the sandbox and returns its stdout, failing on a non-ok run. */
+  async function python(code: string): Promise<string> {
+    const r = await executor.run({ language: 'python', code });
+    assert.equal(r.status, 'ok', `${r.stderr}\n${JSON.stringify(r.error)}`);
+    return r.stdout;
+  }
+  /** Python that prints the errno name a raw syscall returns, or "ok". */
+  const rawSyscall = (n: number, args: number[]) =>
+    `import ctypes, errno\nlibc = ctypes.CDLL(None, use_errno=True)\n` +
+    `r = libc.syscall(${n}, ${args.map((a) => `ctypes.c_long(${a})`).join(', ')})\n` +
+    `print("ok" if r >= 0 else errno.errorcode[ctypes.get_errno()])`;
+
+  it('vsock: AF_VSOCK socket creation is denied', async () => {
+    const out = await python(
+      `import socket, errno\ntry:\n    socket.socket(40, socket.SOCK_STREAM)\n    print("CREATED")\nexcept OSError as e:\n    print(errno.errorcode[e.errno])`,
+    );
+    assert.equal(out, 'EAFNOSUPPORT\n');
+  });
+
+  it('io_uring: io_uring_setup is denied', async () => {
+    assert.equal(await python(rawSyscall(nr('io_uring_setup'), [1, 0])), 'EPERM\n');
+  });
+
+  it('modify_ldt/memfd_secret/listmount denied', async () => {
+    if (arch === 'x64') assert.equal(await python(rawSyscall(nr('modify_ldt'), [0, 0, 0])), 'EPERM\n');
+    assert.equal(await python(rawSyscall(nr('memfd_secret'), [0])), 'EPERM\n');
+    assert.equal(await python(rawSyscall(nr('listmount'), [0, 0, 0, 0])), 'EPERM\n');
+  });
+
+  it('personality: READ_IMPLIES_EXEC is denied, the query is allowed', async () => {
+    assert.equal(await python(rawSyscall(nr('personality'), [0x0400000])), 'EPERM\n');
+    assert.equal(await python(rawSyscall(nr('personality'), [0xffffffff])), 'ok\n');
+  });
+
+  it('seccomp: a syscall number the filter does not know answers ENOSYS', async () => {
+    assert.equal(await python(rawSyscall(1000, [])), 'ENOSYS\n');
+  });
+
+  it('netlink: only NETLINK_ROUTE opens (audit, uevent denied); Node still lists its interfaces', async () => {
+    const out = await python(
+      `import socket, errno\nfor proto in (0, 9, 15):\n    try:\n        socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, proto).close()\n        print(proto, "ok")\n    except OSError as e:\n        print(proto, errno.errorcode[e.errno])`,
+    );
+    assert.equal(out, '0 ok\n9 EAFNOSUPPORT\n15 EAFNOSUPPORT\n');
+    const r = await executor.run({
+      language: 'javascript',
+      code: `console.log(Object.keys(require('os').networkInterfaces()).join(','))`,
+    });
+    assert.equal(r.status, 'ok', r.stderr);
+    assert.equal(r.stdout, 'lo\n');
+  });
+
+  it('core dumps are off: RLIMIT_CORE is (0, 0) for Python and for bash', async () => {
+    assert.equal(await python('import resource\nprint(resource.getrlimit(resource.RLIMIT_CORE))'), '(0, 0)\n');
+    const r = await executor.run({ language: 'bash', code: 'echo "$(ulimit -Sc) $(ulimit -Hc)"' });
+    assert.equal(r.stdout, '0 0\n');
+  });
+
+  it('/proc/cmdline does not show the host kernel command line', async () => {
+    const host = readFileSync('/proc/cmdline', 'utf8').trim();
+    const inside = await python('print(repr(open("/proc/cmdline").read()))');
+    assert.equal(inside, "''\n");
+    if (host) assert.ok(!inside.includes(host.slice(0, 20)));
+  });
+
+  it('/proc/1/cmdline and /proc/1/environ (bwrap, the sandbox init) carry no host path or launcher variable', async () => {
+    const out = await python(
+      'import json\nprint(json.dumps([open("/proc/1/cmdline").read().split("\\0"), open("/proc/1/environ").read().split("\\0")]))',
+    );
+    const [cmdline, environ] = JSON.parse(out) as [string[], string[]];
+    assert.equal(cmdline[1], '--args', cmdline.join(' '));
+    const all = [...cmdline, ...environ].join('\n');
+    for (const host of [os.tmpdir() + '/', REPO, 'CODEMODE_', 'PWD='])
+      assert.ok(!all.includes(host), `${host} in ${all}`);
+  });
+
+  it('descriptors: only stdin, stdout, stderr and the channel are open inside, even with host fds open without CLOEXEC', async () => {
+    // Node opens every fd with O_CLOEXEC; a child launched with fds in its stdio array holds them without it,
+    // the way a native addon's or an inherited descriptor would be. Fd 9 (single digit) is a directory, 21 a file.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'codemode-fdleak-'));
+    const secret = path.join(dir, 'host-secret.txt');
+    writeFileSync(secret, 'HOST-SECRET');
+    const script = path.join(dir, 'child.mts');
+    const src = (p: string) => pathToFileURL(path.join(REPO, 'src', p)).href;
+    writeFileSync(
+      script,
+      `import { readlinkSync } from 'node:fs';
+import { ProcessExecutor } from ${JSON.stringify(src('sandbox/process/process-executor.ts'))};
+import { createProcessSandbox } from ${JSON.stringify(src('sandbox/process/process-sandbox.ts'))};
+const host = [9, 21].map((fd) => readlinkSync('/proc/self/fd/' + fd));
+const ex = new ProcessExecutor(await createProcessSandbox());
+const code = ${JSON.stringify(FD_PROBE)};
+const r = await ex.run({ language: 'python', code });
+const b = await ex.run({ language: 'bash', code: 'ls /proc/self/fd; cat /proc/self/fd/9 2>&1 | head -c 40; echo' });
+await ex.close();
+console.log(JSON.stringify({ host, r, b }));
+`,
+    );
+    const dirFd = openSync(dir, 'r');
+    const fileFd = openSync(secret, 'r');
+    try {
+      const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe'];
+      while (stdio.length < 9) stdio.push('ignore');
+      stdio.push(dirFd);
+      while (stdio.length < 21) stdio.push('ignore');
+      stdio.push(fileFd);
+      const child = spawn(process.execPath, ['--no-node-snapshot', '--import', 'tsx', script], { cwd: REPO, stdio });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 0, err);
+      const { host, r, b } = JSON.parse(out.trim().split('\n').pop()!) as {
+        host: string[];
+        r: { status: string; stdout: string; stderr: string };
+        b: { status: string; stdout: string };
+      };
+      assert.deepEqual(host, [dir, secret], 'the child really holds the host fds');
+      assert.equal(r.status, 'ok', r.stderr);
+      const inside = JSON.parse(r.stdout) as { fds: [number, string][]; attack: string };
+      for (const [fd, target] of inside.fds) {
+        assert.ok(fd <= 4, `unexpected fd ${fd} -> ${target}`);
+        assert.match(target, /^(socket|pipe):\[\d+\]$/, `fd ${fd} -> ${target}`);
+      }
+      assert.deepEqual(
+        inside.fds.slice(0, 3).map(([fd]) => fd),
+        [0, 1, 2],
+      );
+      assert.equal(inside.attack, 'EBADF');
+      assert.doesNotMatch(b.stdout, /HOST-SECRET/);
+    } finally {
+      closeSync(dirFd);
+      closeSync(fileFd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+/** Lists the open fds (without opening one) and tries to create a file through fd 9. */
+const FD_PROBE = `import os, json, errno
+fds = []
+for n in range(1024):
+    try:
+        os.fstat(n)
+        fds.append((n, os.readlink(f"/proc/self/fd/{n}")))
+    except OSError:
+        pass
+try:
+    os.close(os.open("planted.txt", os.O_CREAT | os.O_WRONLY, dir_fd=9))
+    attack = "CREATED"
+except OSError as e:
+    attack = errno.errorcode[e.errno]
+print(json.dumps({"fds": fds, "attack": attack}))`;
