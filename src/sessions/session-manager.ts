@@ -497,7 +497,7 @@ export class SessionManager implements SessionService {
   private attach(s: Session, kernel: Kernel): void {
     s.kernel = kernel;
     kernel.setToolHost(this.toolHost);
-    kernel.setDiskFull(() => s.ws.full()); // statfs of the session's capped volume
+    kernel.setDiskFull(() => workspaceFull(s)); // statfs of the session's capped volume
     kernel.onExit(() => {
       if (s.kernel === kernel) {
         s.kernel = undefined;
@@ -613,7 +613,16 @@ export class SessionManager implements SessionService {
       const r = this.emptyResult(s, cell, limits, 'not_started');
       let proc: SandboxProcess;
       try {
-        proc = await this.sandbox.spawn({ argv, workspaceDir: s.ws.dir, uid: s.ws.uid, limits, cpuRlimit: true });
+        // The script waits for a go on fd 3, sent once bwrap's setup is done (the /tmp probe needs it).
+        const gate = [this.interpreters.bash, '--noprofile', '--norc', '-c', SCRIPT_GATE, 'codemode-run', ...argv];
+        proc = await this.sandbox.spawn({
+          argv: gate,
+          workspaceDir: s.ws.dir,
+          uid: s.ws.uid,
+          limits,
+          cpuRlimit: true,
+          extraPipes: 1,
+        });
       } catch (e) {
         if (e instanceof AppError && e.code === 'INVALID_ARGUMENT') throw e;
         r.reason = `the script could not start: ${(e as Error).message}`;
@@ -626,7 +635,7 @@ export class SessionManager implements SessionService {
         limits,
         signal: options.signal,
         cpuBaselineMs: 0,
-        diskFull: () => s.ws.full(),
+        diskFull: () => workspaceFull(s),
       });
       this.scriptKills.set(s, () =>
         watch.kill({ status: 'cancelled', reason: 'the session was closed while the script ran' }),
@@ -646,6 +655,14 @@ export class SessionManager implements SessionService {
       proc.stderr.on('data', feed(err, 'stderr'));
       proc.stdin.on('error', () => {}); // the script may exit before its stdin closes
       proc.stdin.end();
+      const go = proc.extra[0];
+      go?.on('error', () => {}); // the script may be gone already; exited says so
+      let exitedEarly = false;
+      void proc.exited.then(() => (exitedEarly = true));
+      const deadline = performance.now() + 2000;
+      while (!exitedEarly && !proc.tmpReady() && performance.now() < deadline)
+        await new Promise((r) => setTimeout(r, 2));
+      go?.end('go\n');
       const exit = await proc.exited;
       this.scriptKills.delete(s);
       const end = watch.finish({
@@ -840,6 +857,16 @@ function clampLimits(stored: Limits, ceiling: Limits): Limits {
 
 function notFound(id: string): AppError {
   return new AppError('NOT_FOUND', `no session ${id}`, { sessionId: id });
+}
+
+/** run_script's gate: wait for the host's go on fd 3, close it, then exec the script's command. */
+const SCRIPT_GATE = 'read -r -u 3 _; exec 3<&-; exec "$@"';
+
+/** The workspace volume is full, or holds limits.diskBytes (the volume itself is a little larger). */
+function workspaceFull(s: Session): boolean {
+  if (s.ws.full()) return true;
+  const u = s.ws.usage();
+  return u !== null && u.bytesUsed >= s.limits.diskBytes;
 }
 
 function shellQuote(s: string): string {
