@@ -55,7 +55,7 @@ export function layerChecks(r: SandboxReport): Check[] {
       name: 'seccomp',
       ok: r.seccomp,
       detail: r.seccomp
-        ? `filter for ${process.arch}: ptrace, mount, namespaces, bpf, keyrings, modules denied`
+        ? `allow-list for ${process.arch}: only the system calls Python, Node and bash use; sockets AF_UNIX, AF_INET, AF_INET6 (and route netlink) only; ptrace, mounts, namespaces, io_uring, bpf, vsock refused`
         : `no filter for ${process.arch}`,
     },
     {
@@ -85,8 +85,8 @@ export function layerChecks(r: SandboxReport): Check[] {
     },
     {
       name: 'rlimits',
-      ok: r.prlimit !== null,
-      detail: r.prlimit ? `CPU time, file size (= disk limit), open files (default ${L.openFiles})` : 'prlimit missing',
+      ok: true,
+      detail: `set by the launcher before bwrap: CPU time, file size (= disk limit), open files (default ${L.openFiles}), core dumps off`,
     },
     {
       name: 'host limits',
