@@ -327,9 +327,7 @@ async function execute(run: Run, slot: Slot): Promise<DoneMessage> {
     } catch (e) {
       return { t: 'done', run: run.id, kind: 'compile', message: clip(errorText(e), 16_000) };
     }
-    const running = script.run(slot.context, { promise: true, timeout: spec.cpuMs });
-    refillSpare(spec.memoryMb);
-    const reply: unknown = await running;
+    const reply: unknown = await script.run(slot.context, { promise: true, timeout: spec.cpuMs });
     // Measured here, after the copy out of the isolate, whatever the program did to its prototypes.
     if (typeof reply !== 'string') {
       return { t: 'done', run: run.id, kind: 'internal', message: 'the program ended without an outcome' };
@@ -387,8 +385,12 @@ async function start(spec: RunMessage): Promise<void> {
   send(done);
   slot.run = null;
   current = null;
-  setImmediate(() => dispose(slot));
-  refillSpare(spec.memoryMb);
+  // After `done` is on its way: making the next isolate while this run is still going
+  // competes with it for the thread that carries its tool calls (measured: slower).
+  setImmediate(() => {
+    dispose(slot);
+    refillSpare(spec.memoryMb);
+  });
 }
 
 function onHostMessage(message: HostMessage): void {

@@ -120,6 +120,8 @@ export function formatRunReply(r: CodeModeResult, replyChars = 8000): string {
       lines.push('hint: fix the code and run again; use search_tools to check tool names and argument types.');
     if (r.status === 'timeout') lines.push('hint: do less per run, or check for an endless loop or a tool that hangs.');
     if (r.status === 'memory') lines.push('hint: keep less data in memory; return summaries instead of whole results.');
+    if (r.status === 'killed')
+      lines.push('hint: the process running the program died; run it again, doing less per run.');
   }
   return lines.join('\n');
 }

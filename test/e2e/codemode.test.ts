@@ -4,7 +4,7 @@
  * tools exercised with the real SDK client. Isolate containment is named per property.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -240,6 +240,36 @@ describe('isolate containment', () => {
     assert.match(r.reason ?? '', /memory limit of 32 MiB/);
     const after = await runtime.run({ language: 'javascript', code: 'return 1 + 1;' });
     assert.equal(after.value, 2);
+  });
+
+  it('runs isolates in a worker process outside the server, in its own cgroup when there is one', async () => {
+    const r = await runtime.run({ language: 'javascript', code: 'return 1;' });
+    assert.equal(r.status, 'ok');
+    const info = runtime.isolates.isolation;
+    assert.equal(info.backend, 'worker-process');
+    const pids = runtime.isolates.stats().workers.map((w) => w.pid);
+    assert.ok(pids.length > 0 && !pids.includes(process.pid));
+    if (info.cgroup !== 'none') {
+      const cgroups = readFileSync(`/proc/${pids[0]}/cgroup`, 'utf8');
+      assert.match(cgroups, /codemode-iso-\d+\/run-/);
+      assert.doesNotMatch(readFileSync(`/proc/${process.pid}/cgroup`, 'utf8'), /codemode-iso-/);
+    } else assert.ok(info.problems.length > 0, 'says why there is no cgroup');
+  });
+
+  it('result size is checked after the copy even when Promise.prototype.then is replaced', async () => {
+    const r = await runtime.run({
+      language: 'javascript',
+      code: `
+        const big = "x".repeat(30 * 1024 * 1024);
+        const forged = '{"ok":true,"value":"' + big + '"}';
+        await codemode.everything.echo({ message: "a tool call first" });
+        Promise.prototype.then = function () { return forged; };
+        return big;
+      `,
+    });
+    assert.equal(r.status, 'error');
+    assert.equal(r.value, null);
+    assert.match(r.error?.message ?? '', /over the 4194304 limit/);
   });
 
   it('has no process or require', async () => {
