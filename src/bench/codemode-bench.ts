@@ -48,6 +48,8 @@ export interface CodeModeBenchReport {
   task: string;
   runs: TaskRun[];
   coldStart: { runs: number; isolateOnlyMedianMs: number; isolatePlusToolCallMedianMs: number; targetMet: boolean };
+  /** Where the isolates ran (a worker process, its cgroup). */
+  isolation: { backend: string; cgroup: string; memoryCap: string | null; pidsCap: number | null };
 }
 
 const TASK =
@@ -232,7 +234,7 @@ export async function runCodeModeBench(options: CodeModeBenchOptions = {}): Prom
     const runs: TaskRun[] = [];
     for (const size of sizes) runs.push(await runTask(runtime, root, size, codeModeDefs));
 
-    // Cold start: a fresh isolate per run, alone and with one tool call.
+    // Cold start: a fresh isolate per run (in the warm worker process), alone and with one tool call.
     const isolateOnly: number[] = [];
     const withCall: number[] = [];
     for (let i = 0; i < samples; i++) {
@@ -256,6 +258,12 @@ export async function runCodeModeBench(options: CodeModeBenchOptions = {}): Prom
         isolateOnlyMedianMs: Math.round(median(isolateOnly) * 100) / 100,
         isolatePlusToolCallMedianMs: Math.round(coldMedian * 100) / 100,
         targetMet: coldMedian < COLD_START_TARGET_MS,
+      },
+      isolation: {
+        backend: runtime.isolates.isolation.backend,
+        cgroup: runtime.isolates.isolation.cgroup,
+        memoryCap: runtime.isolates.isolation.memoryCap,
+        pidsCap: runtime.isolates.isolation.pidsCap,
       },
     };
     printReport(report, log);
@@ -299,5 +307,9 @@ function printReport(r: CodeModeBenchReport, log: (line: string) => void): void 
     `isolate cold start, median of ${r.coldStart.runs}: ${r.coldStart.isolateOnlyMedianMs} ms alone, ` +
       `${r.coldStart.isolatePlusToolCallMedianMs} ms with one tool call ` +
       `(target < ${COLD_START_TARGET_MS} ms: ${r.coldStart.targetMet ? 'met' : 'NOT met'})`,
+  );
+  log(
+    `isolates ran in: ${r.isolation.backend}, cgroup ${r.isolation.cgroup}` +
+      (r.isolation.memoryCap ? ` (memory cap ${r.isolation.memoryCap}, pids ${String(r.isolation.pidsCap)})` : ''),
   );
 }

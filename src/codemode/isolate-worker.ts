@@ -191,8 +191,14 @@ interface Slot {
 
 const channel = new Socket({ fd: 3, readable: true, writable: true });
 let current: Run | null = null;
-/** The next run's isolate, being made or ready. */
-let spare: { memoryMb: number; slot: Promise<Slot> } | null = null;
+interface Spare {
+  memoryMb: number;
+  ready: boolean;
+  slot: Promise<Slot>;
+}
+const SPARES = 2;
+/** Isolates for the next runs, being made or ready. */
+const spares: Spare[] = [];
 
 function send(message: WorkerMessage): void {
   channel.write(encodeFrame(message));
@@ -293,25 +299,36 @@ function dispose(slot: Slot): void {
   if (!slot.isolate.isDisposed) slot.isolate.dispose();
 }
 
-/** Start making the next run's isolate (a new Isolate costs a few ms). */
-function refillSpare(memoryMb: number): void {
-  if (spare) return;
-  const slot = makeSlot(memoryMb);
-  // A failure surfaces when a run awaits this slot (it then makes its own and reports why that failed).
-  slot.catch(() => undefined);
-  spare = { memoryMb, slot };
+/**
+ * Keep SPARES isolates made ahead (a new Isolate costs a few ms): with two, the
+ * next run finds one ready even when it arrives while the other is being made.
+ */
+function refillSpares(memoryMb: number): void {
+  if (spares.some((s) => s.memoryMb !== memoryMb)) {
+    for (const old of spares.splice(0)) void old.slot.then(dispose, () => undefined);
+  }
+  while (spares.length < SPARES) {
+    const spare: Spare = { memoryMb, ready: false, slot: makeSlot(memoryMb) };
+    // A failure surfaces when a run awaits this slot (it then makes its own and reports why that failed).
+    spare.slot.then(
+      () => (spare.ready = true),
+      () => undefined,
+    );
+    spares.push(spare);
+  }
 }
 
 async function takeSlot(memoryMb: number): Promise<Slot> {
-  const ready = spare;
-  spare = null;
-  if (ready && ready.memoryMb === memoryMb) {
+  const ready = spares.findIndex((s) => s.ready && s.memoryMb === memoryMb);
+  const i = ready >= 0 ? ready : spares.findIndex((s) => s.memoryMb === memoryMb);
+  const [spare] = i >= 0 ? spares.splice(i, 1) : [];
+  if (spare) {
     try {
-      return await ready.slot;
+      return await spare.slot;
     } catch {
       // made again below, with its own error if it fails again
     }
-  } else if (ready) void ready.slot.then(dispose, () => undefined);
+  }
   return makeSlot(memoryMb);
 }
 
@@ -389,7 +406,7 @@ async function start(spec: RunMessage): Promise<void> {
   // competes with it for the thread that carries its tool calls (measured: slower).
   setImmediate(() => {
     dispose(slot);
-    refillSpare(spec.memoryMb);
+    refillSpares(spec.memoryMb);
   });
 }
 
@@ -423,9 +440,9 @@ channel.on('data', (chunk: Buffer) => reader.push(chunk));
 channel.on('end', () => process.exit(0));
 channel.on('error', () => process.exit(0));
 
-refillSpare(Number(process.env.CODEMODE_ISOLATE_MEMORY_MB) || 64);
+refillSpares(Number(process.env.CODEMODE_ISOLATE_MEMORY_MB) || 64);
 // Ready once the first isolate is made (or failed: the first run then reports why).
-void spare!.slot.then(
+void (spares[0] as Spare).slot.then(
   () => send({ t: 'ready', pid: process.pid }),
   () => send({ t: 'ready', pid: process.pid }),
 );
