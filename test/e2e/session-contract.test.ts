@@ -77,7 +77,10 @@ class SessionExecutor implements Executor {
       }
       const file = SCRIPT_FILES[req.language];
       await this.manager.writeFile(info.id, file, Buffer.from(code));
-      return await this.manager.runScript(info.id, file, req.args ?? [], options);
+      const r = await this.manager.runScript(info.id, file, req.args ?? [], options);
+      // The script file is the adapter's own, not a file the program wrote.
+      if (r.files) r.files = r.files.filter((f) => f.path !== file);
+      return r;
     } finally {
       await this.manager.close(info.id);
     }
