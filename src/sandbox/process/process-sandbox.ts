@@ -5,7 +5,17 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants as fsConstants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -17,6 +27,7 @@ import { CgroupPool, RunCgroups, cleanupParents, detectCgroups, removeLayout, ty
 import { findExecutable, findInterpreters, interpreterDirs, systemLayout } from './host-probe.js';
 import { stageIfUnreachable, unreachableAncestor } from './reachability.js';
 import { buildSeccompFilter } from './seccomp.js';
+import { UidAllocator, type UidRange } from './uids.js';
 
 export const SANDBOX_UID = 65534;
 export const SANDBOX_GID = 65534;
@@ -29,6 +40,8 @@ export interface ProcessSandboxOptions {
   unsandboxed?: boolean;
   /** Directory for generated files (passwd, seccomp program). Default: a private dir under os.tmpdir(). */
   stateDir?: string;
+  /** Host uids handed to sandboxes, one per session or one-shot run (as root). Default DEFAULT_UID_RANGE. */
+  uidRange?: UidRange;
 }
 
 export interface SandboxReport {
@@ -122,7 +135,7 @@ export async function createProcessSandbox(options: ProcessSandboxOptions = {}):
     removeLayout(report.cgroups);
     removeStateDir(stateDir);
   });
-  return new BwrapSandbox(report, stateDir);
+  return new BwrapSandbox(report, stateDir, new UidAllocator(options.uidRange));
 }
 
 /**
@@ -163,6 +176,7 @@ class BwrapSandbox implements Sandbox {
   constructor(
     private readonly report: SandboxReport,
     stateDir: string,
+    private readonly uids: UidAllocator,
   ) {
     const uid = report.runAsUid;
     this.stageDir = path.join(stateDir, 'staged');
@@ -189,20 +203,45 @@ class BwrapSandbox implements Sandbox {
     this.info = { backend: 'bwrap', cgroup: version, seccomp: filter !== null, uid };
   }
 
+  acquireUid(preferred?: number): number {
+    return this.isRoot ? this.uids.acquire(preferred) : (this.info.uid ?? SANDBOX_UID);
+  }
+
+  releaseUid(uid: number): void {
+    if (this.isRoot) this.uids.release(uid);
+  }
+
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
+    // The uid inside the sandbox is always the same; the host uid is the tenant's own.
     const uid = this.info.uid ?? SANDBOX_UID;
-    const blocked = unreachableAncestor(spec.workspaceDir, uid);
+    const ownUid = spec.uid === undefined;
+    const hostUid = spec.uid ?? this.acquireUid();
+    try {
+      return await this.spawnAs(spec, uid, hostUid, ownUid);
+    } catch (e) {
+      if (ownUid) this.releaseUid(hostUid);
+      throw e;
+    }
+  }
+
+  private async spawnAs(spec: SpawnSpec, uid: number, hostUid: number, ownUid: boolean): Promise<SandboxProcess> {
+    const blocked = unreachableAncestor(spec.workspaceDir, hostUid);
     if (blocked !== null) {
       throw new AppError(
         'INVALID_ARGUMENT',
-        `the workspace ${spec.workspaceDir} is not reachable by the sandbox user (uid ${uid}): ${blocked} does not let it in. ` +
+        `the workspace ${spec.workspaceDir} is not reachable by the sandbox user (uid ${hostUid}): ${blocked} does not let it in. ` +
           `Use a directory under ${os.tmpdir()} or /var/lib/codemode, or run: chmod o+x ${blocked}`,
         { argument: 'workspaceDir' },
       );
     }
-    const roBinds = (spec.roBinds ?? []).map((b) => ({ ...b, host: stageIfUnreachable(b.host, uid, this.stageDir) }));
+    const roBinds = (spec.roBinds ?? []).map((b) => ({
+      ...b,
+      host: stageIfUnreachable(b.host, hostUid, this.stageDir),
+    }));
     const extra = spec.extraPipes ?? 0;
     const seccompFd = this.seccompFile ? 3 + extra : null;
+    // bwrap's own status pipe, after the program's pipes and the seccomp program.
+    const statusFd = 3 + extra + (seccompFd !== null ? 1 : 0);
 
     const bwrapSpec: BwrapSpec = {
       procCmdline: this.procCmdline,
@@ -214,6 +253,7 @@ class BwrapSandbox implements Sandbox {
       uid,
       gid: uid,
       seccompFd,
+      statusFd,
       argv: spec.argv,
     };
     let cgroups: RunCgroups;
@@ -222,6 +262,7 @@ class BwrapSandbox implements Sandbox {
         memoryBytes: spec.limits.memoryBytes,
         processes: spec.limits.processes,
         ...(spec.cpuWeight ? { cpuWeight: spec.cpuWeight } : {}),
+        ...(spec.cpuQuota !== undefined ? { cpuQuota: spec.cpuQuota } : {}),
       });
     } catch (e) {
       throw new AppError(
@@ -239,12 +280,13 @@ class BwrapSandbox implements Sandbox {
     const cpuSeconds = spec.cpuRlimit ? Math.max(1, Math.ceil(spec.limits.cpuMs / 1000)) : null;
     const dropUid =
       this.isRoot && this.report.setpriv
-        ? [this.report.setpriv, '--reuid', String(SANDBOX_UID), '--regid', String(SANDBOX_GID), '--clear-groups', '--']
+        ? [this.report.setpriv, '--reuid', String(hostUid), '--regid', String(hostUid), '--clear-groups', '--']
         : [];
     const seccompFdHost = this.seccompFile ? openSync(this.seccompFile, 'r') : null;
     const stdio: ('pipe' | number)[] = ['pipe', 'pipe', 'pipe'];
     for (let i = 0; i < extra; i++) stdio.push('pipe');
     if (seccompFdHost !== null) stdio.push(seccompFdHost);
+    stdio.push('pipe'); // statusFd
     // bwrap reads its options from a pipe (--args), so its argv, the sandbox's /proc/1/cmdline, has no host path.
     const argsFd = stdio.length;
     stdio.push('pipe');
@@ -260,7 +302,9 @@ class BwrapSandbox implements Sandbox {
           CODEMODE_NOFILE: String(spec.limits.openFiles),
           CODEMODE_FSIZE_KIB: String(Math.floor(spec.limits.diskBytes / 1024)),
           CODEMODE_CPU_SECONDS: cpuSeconds === null ? '' : String(cpuSeconds),
-          CODEMODE_CGROUP_PROCS: cgroups.joinFiles(spec.cpuWeight !== undefined).join(' '),
+          CODEMODE_CGROUP_PROCS: cgroups
+            .joinFiles(spec.cpuWeight !== undefined || spec.cpuQuota !== undefined)
+            .join(' '),
         },
         detached: false,
       });
@@ -271,8 +315,27 @@ class BwrapSandbox implements Sandbox {
     // EPIPE here means the launcher failed before bwrap read its options; its exit (125 and a message) reports that.
     argsPipe.on('error', () => {});
     argsPipe.end(bwrap.argsData);
-    return wrapChild(child, extra, cgroups, () => this.cgroupPool.release(cgroups), true);
+    const status = child.stdio[statusFd] as Readable;
+    return wrapChild(
+      child,
+      extra,
+      cgroups,
+      () => {
+        this.cgroupPool.release(cgroups);
+        if (ownUid) this.releaseUid(hostUid);
+      },
+      {
+        status,
+        tmpBytes: spec.limits.tmpBytes,
+      },
+    );
   }
+}
+
+/** bwrap's status pipe and what the tmp probe needs. */
+interface BwrapChannels {
+  status: Readable;
+  tmpBytes: number;
 }
 
 function wrapChild(
@@ -280,20 +343,18 @@ function wrapChild(
   extra: number,
   cgroups: RunCgroups | null,
   release: () => void = () => {},
-  wrapped = false,
+  bwrap: BwrapChannels | null = null,
 ): SandboxProcess {
   let exitInfo: ProcessExit | null = null;
-  // bwrap and the cgroup-join shell fail before the program with a message of
-  // their own ("bwrap: ...", "codemode-sandbox: ...") and exit 1 or 125.
-  let setupMessage = false;
-  if (wrapped) {
-    child.stderr?.once('data', (c: Buffer) => {
-      setupMessage = /^(bwrap|codemode-sandbox): /.test(c.toString('utf8'));
-    });
-  }
-  const startedFor = (code: number | null) => !(setupMessage && (code === 1 || code === 125));
+  // Whether the program started comes from bwrap alone: it reports an exit code on its status
+  // fd only when its setup finished and exec succeeded. The program cannot reach that fd.
+  const statusWatch = bwrap ? watchBwrapStatus(bwrap.status) : null;
+  let spawnFailed = false;
+  const startedFor = (_code: number | null) => (statusWatch ? statusWatch.execed() : !spawnFailed);
+  const tmp = bwrap ? new TmpProbe(() => statusWatch?.childPid() ?? null, bwrap.tmpBytes) : null;
   const exited = new Promise<ProcessExit>((resolve) => {
     child.once('error', () => {
+      spawnFailed = true;
       exitInfo ??= { exitCode: null, signal: null, started: false };
       resolve(exitInfo);
     });
@@ -335,15 +396,109 @@ function wrapChild(
     cpuMs(): number | null {
       return cgroups?.cpuMs() ?? null;
     },
+    tmpFull(): boolean {
+      return tmp?.full() ?? false;
+    },
+    tmpReady(): boolean {
+      return tmp === null || tmp.ready();
+    },
+    setCpuQuota(cores: number | null): boolean {
+      return cgroups?.setCpuQuota(cores) ?? false;
+    },
     async dispose() {
       if (disposed) return;
       disposed = true;
       proc.kill();
       await exited;
+      tmp?.close();
       release();
     },
   };
   return proc;
+}
+
+/** Reads bwrap's --json-status-fd documents (small; capped): the child's pid, then its exit code. */
+function watchBwrapStatus(stream: Readable): { childPid(): number | null; execed(): boolean } {
+  let text = '';
+  let childPid: number | null = null;
+  let execed = false;
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    if (text.length > 64 * 1024) return; // bwrap writes a few hundred bytes; anything more is ignored
+    text += chunk;
+    childPid ??= Number(/"child-pid":\s*(\d+)/.exec(text)?.[1] ?? NaN) || null;
+    if (/"exit-code":\s*-?\d+/.test(text)) execed = true;
+  });
+  stream.on('error', () => {
+    // the pipe closes when bwrap exits; an error here only means no more status
+  });
+  return { childPid: () => childPid, execed: () => execed };
+}
+
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Watches the sandbox's /tmp tmpfs from the host. It holds a directory handle
+ * on it (opened through /proc/<child>/root once bwrap's setup is done, checked
+ * to be a tmpfs of the run's size), so statfs still answers after the tree
+ * exits. It never reads or writes a file there.
+ */
+class TmpProbe {
+  private fd: number | null = null;
+  private readonly expectedBytes: number;
+
+  constructor(
+    private readonly childPid: () => number | null,
+    tmpBytes: number,
+  ) {
+    this.expectedBytes = Math.ceil(tmpBytes / 4096) * 4096;
+  }
+
+  ready(): boolean {
+    this.open();
+    return this.fd !== null;
+  }
+
+  full(): boolean {
+    this.open();
+    if (this.fd === null) return false;
+    try {
+      const st = statfsSync(`/proc/self/fd/${this.fd}`);
+      return st.bavail * st.bsize < 8192 || st.ffree === 0;
+    } catch {
+      return false; // the handle is ours; failing to stat it means we cannot tell
+    }
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private open(): void {
+    const pid = this.childPid();
+    if (this.fd !== null || pid === null) return;
+    const dir = `/proc/${pid}/root/tmp`;
+    let fd: number;
+    try {
+      if (!this.isRunTmpfs(dir)) return; // setup not finished yet (or the tree is gone)
+      fd = openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW);
+    } catch {
+      return; // not there yet, or gone: unknown
+    }
+    if (this.isRunTmpfs(`/proc/self/fd/${fd}`)) this.fd = fd;
+    else closeSync(fd);
+  }
+
+  private isRunTmpfs(p: string): boolean {
+    try {
+      const st = statfsSync(p);
+      return st.type === TMPFS_MAGIC && st.blocks * st.bsize === this.expectedBytes;
+    } catch {
+      return false;
+    }
+  }
 }
 
 function trySignal(pid: number, signal: NodeJS.Signals): boolean {
@@ -374,6 +529,14 @@ class UnsandboxedSandbox implements Sandbox {
     seccomp: false,
     uid: process.getuid?.() ?? null,
   };
+
+  acquireUid(): number {
+    return process.getuid?.() ?? 0;
+  }
+
+  releaseUid(): void {
+    // every run is the host user's own
+  }
 
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
     const map = new Map((spec.roBinds ?? []).map((b) => [b.sandbox, b.host]));
