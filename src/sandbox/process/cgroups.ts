@@ -74,7 +74,7 @@ function tryMkdir(dir: string): boolean {
   }
 }
 
-/** Remove `codemode-<pid>` subtrees left by processes that no longer exist. */
+/** Remove `codemode-<pid>` (and Code Mode's `codemode-iso-<pid>`) subtrees left by processes that no longer exist. */
 function removeDeadSiblings(base: string): void {
   let names: string[];
   try {
@@ -83,7 +83,7 @@ function removeDeadSiblings(base: string): void {
     return;
   }
   for (const name of names) {
-    const m = /^codemode-(\d+)$/.exec(name);
+    const m = /^codemode-(?:iso-)?(\d+)$/.exec(name);
     if (!m || isAlive(Number(m[1]))) continue;
     removeTree(path.join(base, name));
   }
