@@ -1,7 +1,7 @@
 // The codemode CLI as a user runs it: a real process, real sandbox, real exit codes.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -51,7 +51,7 @@ describe('codemode exec', () => {
     const r = cli(['exec', '--lang', 'bash', '-c', 'echo before; sleep 10', '--timeout', '0.5']);
     assert.equal(r.code, 124);
     assert.equal(r.stdout, 'before\n');
-    assert.match(r.stderr, /timeout: wall time limit of 500 ms reached/);
+    assert.match(r.stderr, /timeout: ran longer than limits\.wallMs = 500 ms/);
   });
 
   it('prints the whole result with --json', () => {
@@ -82,14 +82,31 @@ describe('codemode exec', () => {
     assert.equal(readFileSync(path.join(ws, 'out.txt'), 'utf8'), 'ABC');
   });
 
-  it('refuses a workspace the sandbox user cannot reach, saying how to fix it', () => {
+  it('--workspace copies the directory in and the results back: it is never handed to a sandbox uid, and links are not followed out', () => {
     const locked = path.join(tmp, 'locked');
-    mkdirSync(path.join(locked, 'ws'), { recursive: true });
-    chmodSync(locked, 0o700);
-    const r = cli(['exec', '--lang', 'bash', '-c', 'true', '--workspace', path.join(locked, 'ws')]);
-    if (process.getuid?.() !== 0) return; // as a normal user the sandbox runs as that user and can reach it
-    assert.equal(r.code, 2);
-    assert.match(r.stderr, /is not reachable by the sandbox user \(uid 65534\).*chmod o\+x .*locked/s);
+    const ws = path.join(locked, 'ws');
+    const outside = path.join(tmp, 'outside');
+    mkdirSync(path.join(ws, '.git', 'hooks'), { recursive: true });
+    mkdirSync(outside, { recursive: true });
+    writeFileSync(path.join(ws, 'in.txt'), 'abc');
+    chmodSync(locked, 0o700); // a sandbox uid could not even reach it: the copy is made by codemode itself
+    const before = statSync(ws);
+    const r = cli([
+      'exec',
+      '--lang',
+      'bash',
+      '-c',
+      `tr a-z A-Z < in.txt > out.txt; rm -rf .git; ln -s ${outside} .git; echo x > ln-made.txt; ln -s ${outside}/pwned made-link`,
+      '--workspace',
+      ws,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(path.join(ws, 'out.txt'), 'utf8'), 'ABC');
+    assert.equal(readFileSync(path.join(ws, 'ln-made.txt'), 'utf8'), 'x\n');
+    const after = statSync(ws);
+    assert.equal(after.uid, before.uid, 'the directory keeps its owner');
+    assert.ok(statSync(path.join(ws, '.git', 'hooks')).isDirectory(), 'deletions are not mirrored back');
+    assert.deepEqual(readdirSync(outside), [], 'nothing was written through a link the program made');
   });
 
   it('refuses bad input with a clear message and exit code 2', () => {

@@ -4,7 +4,8 @@
  * host, and turn whatever happened into an honest ExecResult. Never throws
  * because the user's program failed; throws AppError only for bad requests.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +24,9 @@ import { OutputBuffer } from '../output-buffer.js';
 import type { Sandbox, SandboxProcess } from '../sandbox.js';
 import { transpileTypeScript } from '../transpile.js';
 import { Supervision } from '../supervisor.js';
-import { giveToSandbox, walkWorkspace, writeInputFiles } from '../workspace/host-fs.js';
+import { copyBack, copyInto } from '../workspace/host-dir.js';
+import { walkWorkspace, writeInputFiles } from '../workspace/host-fs.js';
+import { Volumes } from '../workspace/volume.js';
 import { SANDBOX_RUN_DIR } from './bwrap-args.js';
 
 export const MAX_CODE_BYTES = 2 * 1024 * 1024;
@@ -72,6 +75,7 @@ export class ProcessExecutor implements Executor {
   private readonly defaults: Limits;
   private readonly ceiling: Limits;
   private readonly tmpRoot: string;
+  private readonly volumes: Volumes;
   private readonly prestartSizes: Record<Language, number>;
   private readonly prestarted = new Map<Language, Runner[]>();
   private readonly refilling = new Map<Language, Promise<void>>();
@@ -84,6 +88,8 @@ export class ProcessExecutor implements Executor {
     this.ceiling = options.ceiling ?? { ...MAX_LIMITS };
     this.defaults = resolveLimits(undefined, options.defaults ?? DEFAULT_LIMITS, this.ceiling);
     this.tmpRoot = options.tmpRoot ?? os.tmpdir();
+    cleanupDeadRunRoots(this.tmpRoot);
+    this.volumes = new Volumes({ root: mkdtempSync(path.join(this.tmpRoot, `codemode-runs-${process.pid}-`)) });
     this.prestartSizes = { ...DEFAULT_PRESTART, ...options.prestart };
     for (const language of LANGUAGES) this.refill(language);
   }
@@ -132,19 +138,29 @@ export class ProcessExecutor implements Executor {
       await waitUntil(() => runner.exited || runner.proc.tmpReady(), SETUP_WAIT_MS);
       // Go: the arguments, each ending in NUL, then EOF (see runners/).
       runner.proc.extra[1]?.end(Buffer.from((request.args ?? []).map((a) => `${a}\0`).join(''), 'utf8'));
-      const diskFull = this.options.diskFull;
-      const result = await supervise(runner, request, limits, diskFull ? () => diskFull(runner.workspace) : undefined);
-      return {
+      const diskFull = this.options.diskFull ?? ((dir: string) => this.volumes.full(dir));
+      const result = await supervise(runner, request, limits, () => diskFull(runner.workspace));
+      // The whole tree is gone now: the workspace holds still while the host lists it.
+      const out: ExecResult = {
         ...base(result.status),
         ...result,
         files: (await walkWorkspace(runner.workspace)).entries,
         durationMs: performance.now() - started,
       };
+      if (request.workspaceDir !== undefined) {
+        const back = await copyBack(runner.workspace, request.workspaceDir, limits.diskBytes);
+        if (back.skipped.length) {
+          out.reason = [
+            out.reason,
+            `not copied back to the workspace directory (links, special files, or paths through a link there): ${back.skipped.slice(0, 20).join(', ')}`,
+          ]
+            .filter(Boolean)
+            .join('; ');
+        }
+      }
+      return out;
     } finally {
-      runner.proc.kill();
-      rmSync(runner.codeDir, { recursive: true, force: true });
-      if (runner.ownWorkspace) rmSync(runner.workspace, { recursive: true, force: true });
-      runner.releaseUid();
+      void discard(runner, this.volumes);
     }
   }
 
@@ -152,7 +168,13 @@ export class ProcessExecutor implements Executor {
   async close(): Promise<void> {
     this.closed = true;
     for (const runners of this.prestarted.values()) {
-      for (const r of runners.splice(0)) await discard(r);
+      for (const r of runners.splice(0)) await discard(r, this.volumes);
+    }
+    this.volumes.cleanupStale(); // a run still finishing loses its (already listed) workspace
+    try {
+      rmSync(this.volumes.root, { recursive: true, force: true });
+    } catch {
+      // a mount point still busy: the next start's cleanupStale takes it
     }
   }
 
@@ -163,13 +185,19 @@ export class ProcessExecutor implements Executor {
   private async launch(language: Language, limits: Limits, workspaceDir?: string): Promise<Runner> {
     // A host uid of the run's own: its files are shared with nobody else.
     const uid = this.sandbox.acquireUid();
-    const ownWorkspace = workspaceDir === undefined;
-    const workspace = workspaceDir ?? mkdtempSync(path.join(this.tmpRoot, 'codemode-ws-'));
+    // A fresh volume capped at limits.diskBytes (bytes and files); a user's directory is copied in, never bound.
+    const volume = randomBytes(9)
+      .toString('base64url')
+      .replace(/[^A-Za-z0-9]/g, 'x');
     const codeDir = mkdtempSync(path.join(this.tmpRoot, 'codemode-code-'));
     try {
       chmodSync(codeDir, 0o755);
-      if (!ownWorkspace) mkdirSync(workspace, { recursive: true });
-      giveToSandbox(workspace, uid);
+      const owner = process.getuid?.() === 0 ? uid : null;
+      const workspace = await this.volumes.create(volume, { bytes: limits.diskBytes, uid: owner }, false);
+      if (workspaceDir !== undefined) {
+        mkdirSync(workspaceDir, { recursive: true });
+        await copyInto(workspaceDir, workspace, owner);
+      }
       const { argv, env } = this.command(language, limits);
       const proc = await this.sandbox.spawn({
         argv,
@@ -187,8 +215,8 @@ export class ProcessExecutor implements Executor {
       const runner: Runner = {
         proc,
         workspace,
+        volume,
         codeDir,
-        ownWorkspace,
         exited: false,
         uid,
         releaseUid: () => this.sandbox.releaseUid(uid),
@@ -197,7 +225,7 @@ export class ProcessExecutor implements Executor {
       return runner;
     } catch (e) {
       rmSync(codeDir, { recursive: true, force: true });
-      if (ownWorkspace) rmSync(workspace, { recursive: true, force: true });
+      await this.volumes.destroy(volume).catch(() => undefined); // the launch failure is what counts
       this.sandbox.releaseUid(uid);
       throw e;
     }
@@ -215,7 +243,7 @@ export class ProcessExecutor implements Executor {
     const ready = this.prestarted.get(request.language) ?? [];
     this.prestarted.set(request.language, ready);
     let runner: Runner | undefined;
-    while ((runner = ready.shift()) && runner.exited) void discard(runner);
+    while ((runner = ready.shift()) && runner.exited) void discard(runner, this.volumes);
     this.refill(request.language);
     return runner ?? null;
   }
@@ -231,7 +259,7 @@ export class ProcessExecutor implements Executor {
         this.prestarted.set(language, ready);
         while (!this.closed && ready.length < want) {
           const runner = await this.launch(language, this.defaults);
-          if (this.closed) await discard(runner);
+          if (this.closed) await discard(runner, this.volumes);
           else ready.push(runner);
         }
       } catch {
@@ -280,19 +308,53 @@ const SPAWN_TIME_LIMITS = ['cpuMs', 'memoryBytes', 'processes', 'diskBytes', 'tm
 /** A runner inside the sandbox, waiting for its code (or running it). */
 interface Runner {
   proc: SandboxProcess;
+  /** The mount point of the run's own volume, bound at /workspace. */
   workspace: string;
+  /** The volume's name (for destroy). */
+  volume: string;
   codeDir: string;
-  ownWorkspace: boolean;
   exited: boolean;
   /** The host uid the runner's tree runs as (released after the run). */
   uid: number;
   releaseUid: () => void;
 }
 
-async function discard(runner: Runner): Promise<void> {
+/** Run volumes a killed server left mounted under `codemode-runs-<pid>-*`: unmounted and removed. */
+function cleanupDeadRunRoots(tmpRoot: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpRoot);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^codemode-runs-(\d+)-/.exec(name)?.[1] ?? NaN);
+    if (!pid || isAlive(pid)) continue;
+    const root = path.join(tmpRoot, name);
+    new Volumes({ root, kind: { persistent: 'directory', ephemeral: 'directory' } }).cleanupStale();
+    try {
+      rmSync(root, { recursive: true, force: true });
+    } catch {
+      // still busy: the next start tries again
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Kill the runner's tree, then delete its code and its volume (off the result's path). */
+async function discard(runner: Runner, volumes: Volumes): Promise<void> {
+  runner.proc.kill();
   await runner.proc.dispose();
   rmSync(runner.codeDir, { recursive: true, force: true });
-  if (runner.ownWorkspace) rmSync(runner.workspace, { recursive: true, force: true });
+  await volumes.destroy(runner.volume).catch(() => undefined); // best effort: cleanupStale retries at the next start
   runner.releaseUid();
 }
 
