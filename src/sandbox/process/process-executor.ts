@@ -28,6 +28,7 @@ import { copyBack, copyInto } from '../workspace/host-dir.js';
 import { walkWorkspace, writeInputFiles } from '../workspace/host-fs.js';
 import { Volumes } from '../workspace/volume.js';
 import { SANDBOX_RUN_DIR } from './bwrap-args.js';
+import { isAlive } from './cgroups.js';
 
 export const MAX_CODE_BYTES = 2 * 1024 * 1024;
 const RUNTIME_DIR = '/run/codemode-runtime';
@@ -337,15 +338,6 @@ function cleanupDeadRunRoots(tmpRoot: string): void {
     } catch {
       // still busy: the next start tries again
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -161,19 +161,23 @@ def op_read(req, _payload):
         os.close(fd)
 
 
+def lstat_path(parts, rel):
+    """lstat of the last component, reached without following a link on the way."""
+    dfd = open_dir(parts[:-1], rel)
+    try:
+        return os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
+    except OSError as e:
+        raise refuse_os(e, rel)
+    finally:
+        os.close(dfd)
+
+
 def op_stat(req, _payload):
     rel = req.get("path")
     parts = parts_of(rel)
     if not parts:
         return {"type": "directory", "size": 0}, b""
-    dfd = open_dir(parts[:-1], rel)
-    try:
-        try:
-            st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
-        except OSError as e:
-            raise refuse_os(e, rel)
-    finally:
-        os.close(dfd)
+    st = lstat_path(parts, rel)
     kind = "file" if stat.S_ISREG(st.st_mode) else "directory" if stat.S_ISDIR(st.st_mode) else "symlink" if stat.S_ISLNK(st.st_mode) else "other"
     return {"type": kind, "size": st.st_size}, b""
 
@@ -185,14 +189,7 @@ def op_list(req, _payload):
     prefix = "/".join(parts)
     if parts:
         # A single file lists as itself.
-        dfd = open_dir(parts[:-1], rel)
-        try:
-            try:
-                st = os.stat(parts[-1], dir_fd=dfd, follow_symlinks=False)
-            except OSError as e:
-                raise refuse_os(e, rel)
-        finally:
-            os.close(dfd)
+        st = lstat_path(parts, rel)
         if stat.S_ISREG(st.st_mode):
             return {"entries": [[prefix, st.st_size]], "truncated": False}, b""
         if stat.S_ISLNK(st.st_mode):
