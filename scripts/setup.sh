@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(bubblewrap util-linux procps python3 python3-numpy python3-pandas python3-matplotlib)
+PACKAGES=(bubblewrap util-linux mount e2fsprogs procps python3 python3-numpy python3-pandas python3-matplotlib)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
