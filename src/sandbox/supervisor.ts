@@ -287,6 +287,9 @@ export class Supervision {
     const signal = end.signal ?? (end.ended ? signalFromStatus(end.exitCode) : null);
     const cpuMs =
       stats.cpuMs !== null && this.cpuBaseline !== null ? Math.max(0, stats.cpuMs - this.cpuBaseline) : null;
+    // statfs of the volumes only matters for a run that failed (classifyEnd reads them for nothing else).
+    const failed =
+      o.kind === 'process' || end.ended ? end.exitCode !== 0 || signal !== null : (end.programFailed ?? false);
     const observations: EndObservations = {
       kind: o.kind,
       limits: o.limits,
@@ -299,8 +302,8 @@ export class Supervision {
       oomKills: Math.max(0, (stats.oomKills ?? (stats.oomKilled ? 1 : 0)) - base.oomKills),
       pidsMaxEvents: Math.max(0, (stats.pidsMaxEvents ?? (stats.pidsLimitHit ? 1 : 0)) - base.pidsMaxEvents),
       cpuMs,
-      diskFull: safe(o.diskFull),
-      tmpFull: safe(() => this.proc.tmpFull()),
+      diskFull: failed && safe(o.diskFull),
+      tmpFull: failed && safe(() => this.proc.tmpFull()),
       nodeHeapLimit: end.nodeHeapLimit ?? false,
       programFailed: end.programFailed ?? false,
     };

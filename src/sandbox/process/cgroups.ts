@@ -5,7 +5,18 @@
  * `cgroup.kill` from v2 even when v2 has no controllers. The process joins its
  * cgroups itself before exec (see process-sandbox.ts), so no fork escapes.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  rmdirSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -213,6 +224,8 @@ export class RunCgroups {
   private readonly dirs = new Map<string, { version: 'v1' | 'v2'; dir: string }>();
   private v2Dir: string | null = null;
   private removed = false;
+  /** Counter and quota files kept open: a kernel reads and writes them on every execution, and open is the slow part. */
+  private readonly fds = new Map<string, number>();
 
   constructor(
     readonly layout: CgroupLayout,
@@ -275,10 +288,10 @@ export class RunCgroups {
     if (!cpu) return false;
     const quota = cores === null ? null : Math.max(1000, Math.round(cores * CFS_PERIOD_US));
     if (cpu.version === 'v2') {
-      return tryWrite(path.join(cpu.dir, 'cpu.max'), `${quota ?? 'max'} ${CFS_PERIOD_US}`);
+      return this.write(path.join(cpu.dir, 'cpu.max'), `${quota ?? 'max'} ${CFS_PERIOD_US}`);
     }
     // v1's period defaults to CFS_PERIOD_US; only the quota changes (one write on every switch).
-    return tryWrite(path.join(cpu.dir, 'cpu.cfs_quota_us'), String(quota ?? -1));
+    return this.write(path.join(cpu.dir, 'cpu.cfs_quota_us'), String(quota ?? -1));
   }
 
   /**
@@ -333,20 +346,20 @@ export class RunCgroups {
     if (mem) {
       const events =
         mem.version === 'v2'
-          ? readTrim(path.join(mem.dir, 'memory.events'))
-          : readTrim(path.join(mem.dir, 'memory.oom_control'));
+          ? this.read(path.join(mem.dir, 'memory.events'))
+          : this.read(path.join(mem.dir, 'memory.oom_control'));
       const m = /oom_kill (\d+)/.exec(events ?? '');
       out.oomKills = m ? Number(m[1]) : 0;
       out.oomKilled = out.oomKills > 0;
       const peak =
         mem.version === 'v2'
-          ? readTrim(path.join(mem.dir, 'memory.peak'))
-          : readTrim(path.join(mem.dir, 'memory.max_usage_in_bytes'));
+          ? this.read(path.join(mem.dir, 'memory.peak'))
+          : this.read(path.join(mem.dir, 'memory.max_usage_in_bytes'));
       if (peak && /^\d+$/.test(peak)) out.memoryPeakBytes = Number(peak);
     }
     const pids = this.dirs.get('pids');
     if (pids) {
-      const events = readTrim(path.join(pids.dir, 'pids.events'));
+      const events = this.read(path.join(pids.dir, 'pids.events'));
       const m = /max (\d+)/.exec(events ?? '');
       out.pidsMaxEvents = m ? Number(m[1]) : 0;
       out.pidsLimitHit = out.pidsMaxEvents > 0;
@@ -358,14 +371,43 @@ export class RunCgroups {
   /** CPU time of the whole tree so far (one file read: cheap enough for every execution). */
   cpuMs(): number | null {
     const usage = this.v2Dir
-      ? /usage_usec (\d+)/.exec(readTrim(path.join(this.v2Dir, 'cpu.stat')) ?? '')?.[1]
-      : readTrim(path.join(this.dirs.get('cpuacct')?.dir ?? '/nonexistent', 'cpuacct.usage'));
+      ? /usage_usec (\d+)/.exec(this.read(path.join(this.v2Dir, 'cpu.stat')) ?? '')?.[1]
+      : this.read(path.join(this.dirs.get('cpuacct')?.dir ?? '/nonexistent', 'cpuacct.usage'));
     if (!usage || !/^\d+$/.test(usage)) return null;
     return this.v2Dir ? Number(usage) / 1000 : Number(usage) / 1e6;
   }
 
+  /** A cgroup file's content, through a descriptor kept open for the run's life. */
+  private read(file: string): string | null {
+    try {
+      let fd = this.fds.get(file);
+      if (fd === undefined) this.fds.set(file, (fd = openSync(file, 'r')));
+      const buf = Buffer.allocUnsafe(4096);
+      return buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim();
+    } catch {
+      return null;
+    }
+  }
+
+  private write(file: string, value: string): boolean {
+    try {
+      let fd = this.fds.get(file);
+      if (fd === undefined) this.fds.set(file, (fd = openSync(file, 'w')));
+      writeSync(fd, value, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private closeFiles(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+
   /** One attempt at removing every directory; true when all are gone. */
   tryRemove(): boolean {
+    this.closeFiles();
     let done = true;
     for (const dir of new Set(this.procsFiles.map((f) => path.dirname(f)))) {
       try {
@@ -384,6 +426,7 @@ export class RunCgroups {
   remove(): void {
     if (this.removed) return;
     this.removed = true;
+    this.closeFiles();
     const dirs = new Set(this.procsFiles.map((f) => path.dirname(f)));
     for (const dir of dirs) {
       for (let i = 0; i < 20; i++) {

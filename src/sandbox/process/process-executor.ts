@@ -145,7 +145,9 @@ export class ProcessExecutor implements Executor {
       const out: ExecResult = {
         ...base(result.status),
         ...result,
-        files: (await walkWorkspace(runner.workspace)).entries,
+        // A volume whose only inode is its root holds no file: nothing to walk.
+        files:
+          this.volumes.usage(runner.workspace)?.inodesUsed === 1 ? [] : (await walkWorkspace(runner.workspace)).entries,
         durationMs: performance.now() - started,
       };
       if (request.workspaceDir !== undefined) {
@@ -161,7 +163,8 @@ export class ProcessExecutor implements Executor {
       }
       return out;
     } finally {
-      void discard(runner, this.volumes);
+      // The tree is gone already; its cgroup, code and volume go after the caller has the result.
+      setImmediate(() => void discard(runner, this.volumes));
     }
   }
 

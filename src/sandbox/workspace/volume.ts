@@ -10,7 +10,7 @@
  * a parent the sandbox cannot write) and the image file (outside every
  * sandbox's view): never a path inside the volume.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -23,6 +23,7 @@ import {
   statSync,
 } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AppError } from '../../errors.js';
 
@@ -95,9 +96,10 @@ export function mkfsArgs(image: string, spec: VolumeSpec): string[] {
   ];
 }
 
+/** tmpfs data options (mount(2) flags nosuid and nodev are set beside them). */
 export function tmpfsOptions(spec: VolumeSpec): string {
   const owner = spec.uid === null ? '' : `,uid=${spec.uid},gid=${spec.uid}`;
-  return `size=${spec.bytes},nr_inodes=${inodesFor(spec)},mode=0700${owner},nosuid,nodev`;
+  return `size=${spec.bytes},nr_inodes=${inodesFor(spec)},mode=0700${owner}`;
 }
 
 /** What this host can do, without changing anything. */
@@ -113,12 +115,18 @@ export class Volumes {
   readonly imageDir: string;
   readonly kind: { persistent: VolumeKind; ephemeral: VolumeKind };
   private readonly run: CommandRunner;
+  private readonly mounter: Mounter | null;
+  /** Mount points this process mounted and has not unmounted: statfs is asked of these alone, without reading the mount table. */
+  private readonly live = new Set<string>();
 
   constructor(options: VolumesOptions) {
     this.root = path.resolve(options.root);
     this.imageDir = path.resolve(options.imageDir ?? path.join(this.root, '..', 'volumes'));
     this.kind = options.kind ?? detectVolumeKinds();
     this.run = options.run ?? defaultRunner;
+    // mount(8) costs a fork and exec of a program that parses the mount table: on every one-shot run,
+    // twice. One resident helper makes the same two system calls instead.
+    this.mounter = options.run === undefined && this.kind.ephemeral === 'tmpfs' ? new Mounter() : null;
     mkdirSync(this.root, { recursive: true, mode: 0o711 });
     // Traversable by sandbox uids (bwrap opens the mount point as them), listable by nobody else.
     chmodSync(this.root, 0o711);
@@ -152,8 +160,9 @@ export class Volumes {
         // A fresh ext4 has lost+found (root's, 0700): nothing of the sandbox's, so it goes.
         rmdirSync(path.join(dir, 'lost+found'));
       } else if (kind === 'tmpfs') {
-        await this.run('mount', ['-t', 'tmpfs', '-o', tmpfsOptions(spec), 'codemode-ws', dir]);
+        await this.mountTmpfs(dir, tmpfsOptions(spec));
       }
+      if (kind !== 'directory') this.live.add(dir);
       this.own(dir, spec.uid);
     } catch (e) {
       await this.destroy(name).catch(() => undefined); // the original error is the one to report
@@ -167,7 +176,10 @@ export class Volumes {
   /** Mount an existing persistent volume again (resume after a restart or an idle stop). */
   async open(name: string): Promise<{ dir: string; uid: number } | null> {
     const dir = this.mountPoint(name);
-    if (this.isMounted(dir)) return { dir, uid: statSync(dir).uid };
+    if (this.isMounted(dir)) {
+      this.live.add(dir);
+      return { dir, uid: statSync(dir).uid };
+    }
     if (this.kind.persistent !== 'ext4') {
       return existsSync(dir) && this.kind.persistent === 'directory' ? { dir, uid: statSync(dir).uid } : null;
     }
@@ -179,6 +191,7 @@ export class Volumes {
       if ((e as { code?: number }).code !== 1) throw e;
     });
     await this.mountImage(image, dir);
+    this.live.add(dir);
     return { dir, uid: statSync(dir).uid };
   }
 
@@ -189,16 +202,16 @@ export class Volumes {
 
   /** Unmount, keeping a persistent volume's image for later. */
   async close(dir: string): Promise<void> {
-    if (this.isMounted(dir)) await this.run('umount', [dir]);
+    this.live.delete(path.resolve(dir));
+    if (this.isMounted(dir)) await this.unmount(dir);
     if (!this.isMounted(dir)) rmdirIfEmpty(dir);
   }
 
   /** Unmount and delete everything of the volume. */
   async destroy(name: string): Promise<void> {
     const dir = this.mountPoint(name);
-    if (this.isMounted(dir)) {
-      await this.run('umount', [dir]).catch(() => this.run('umount', ['-l', dir]));
-    }
+    this.live.delete(dir);
+    if (this.isMounted(dir)) await this.unmount(dir);
     // Nothing is mounted here any more: whatever is left is ours (a plain directory volume).
     if (!this.isMounted(dir)) rmSync(dir, { recursive: true, force: true });
     rmSync(this.image(name), { force: true });
@@ -211,7 +224,7 @@ export class Volumes {
 
   /** Bytes and files used and free (statfs of the mount point: one syscall, nothing walked). */
   usage(dir: string): VolumeUsage | null {
-    if (!this.isMounted(dir)) return null;
+    if (!this.live.has(path.resolve(dir))) return null;
     const s = statfsSync(dir);
     return {
       bytesUsed: (s.blocks - s.bfree) * s.bsize,
@@ -253,6 +266,16 @@ export class Volumes {
     return stale.length;
   }
 
+  private async mountTmpfs(dir: string, options: string): Promise<void> {
+    if (this.mounter) return this.mounter.request({ op: 'tmpfs', target: dir, options });
+    await this.run('mount', ['-t', 'tmpfs', '-o', `${options},nosuid,nodev`, 'codemode-ws', dir]);
+  }
+
+  private async unmount(dir: string): Promise<void> {
+    if (this.mounter) return this.mounter.request({ op: 'umount', target: dir });
+    await this.run('umount', [dir]).catch(() => this.run('umount', ['-l', dir]));
+  }
+
   private async mountImage(image: string, dir: string): Promise<void> {
     await this.run('mount', ['-t', 'ext4', '-o', 'loop,nosuid,nodev,noatime', image, dir]);
   }
@@ -261,6 +284,76 @@ export class Volumes {
     // The mount point's root: the host's own path, not one the sandbox can swap.
     chmodSync(dir, 0o700);
     if (uid !== null && process.getuid?.() === 0 && statSync(dir).uid !== uid) chownSync(dir, uid, uid);
+  }
+}
+
+/** The resident mount helper (mounter.py): requests one at a time, one JSON line each way. */
+class Mounter {
+  private proc: ChildProcessWithoutNullStreams | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending: ((line: string) => void) | null = null;
+  private buffered = '';
+
+  request(req: Record<string, string>): Promise<void> {
+    const job = this.queue.then(() => this.exchange(req));
+    this.queue = job.catch(() => undefined);
+    return job;
+  }
+
+  private exchange(req: Record<string, string>): Promise<void> {
+    const proc = this.ensure();
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending = null;
+        proc.kill('SIGKILL');
+        reject(new Error('the mount helper did not answer'));
+      }, 30_000);
+      this.pending = (line) => {
+        clearTimeout(timer);
+        let reply: { ok?: unknown; error?: unknown };
+        try {
+          reply = JSON.parse(line) as typeof reply;
+        } catch {
+          reply = { ok: false, error: 'unreadable reply' };
+        }
+        if (reply.ok === true) resolve();
+        else reject(new Error(`${req.op} ${req.target}: ${String(reply.error)}`));
+      };
+      proc.stdin.write(JSON.stringify(req) + '\n');
+    });
+  }
+
+  private ensure(): ChildProcessWithoutNullStreams {
+    if (this.proc && this.proc.exitCode === null) return this.proc;
+    const script = fileURLToPath(new URL('./mounter.py', import.meta.url));
+    const proc = spawn('/usr/bin/python3', ['-I', '-S', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    proc.unref();
+    for (const s of [proc.stdin, proc.stdout, proc.stderr]) (s as unknown as { unref?: () => void }).unref?.();
+    proc.stderr.resume();
+    proc.stdin.on('error', () => {
+      // the helper died: the pending request times out or fails on exit
+    });
+    proc.stdout.setEncoding('utf8');
+    proc.stdout.on('data', (chunk: string) => {
+      this.buffered += chunk;
+      let nl: number;
+      while ((nl = this.buffered.indexOf('\n')) >= 0) {
+        const line = this.buffered.slice(0, nl);
+        this.buffered = this.buffered.slice(nl + 1);
+        const done = this.pending;
+        this.pending = null;
+        done?.(line);
+      }
+    });
+    proc.once('exit', () => {
+      if (this.proc === proc) this.proc = null;
+      this.buffered = '';
+      const done = this.pending;
+      this.pending = null;
+      done?.('{"ok":false,"error":"the mount helper exited"}');
+    });
+    this.proc = proc;
+    return proc;
   }
 }
 
