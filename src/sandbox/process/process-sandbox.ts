@@ -27,7 +27,7 @@ import { CgroupPool, RunCgroups, cleanupParents, detectCgroups, removeLayout, ty
 import { findExecutable, findInterpreters, interpreterDirs, systemLayout } from './host-probe.js';
 import { stageIfUnreachable, unreachableAncestor } from './reachability.js';
 import { buildSeccompFilter } from './seccomp.js';
-import { UidAllocator, type UidRange } from './uids.js';
+import { parseUidRange, UidAllocator, type UidRange } from './uids.js';
 
 export const SANDBOX_UID = 65534;
 export const SANDBOX_GID = 65534;
@@ -40,7 +40,7 @@ export interface ProcessSandboxOptions {
   unsandboxed?: boolean;
   /** Directory for generated files (passwd, seccomp program). Default: a private dir under os.tmpdir(). */
   stateDir?: string;
-  /** Host uids handed to sandboxes, one per session or one-shot run (as root). Default DEFAULT_UID_RANGE. */
+  /** Host uids handed to sandboxes, one per session or one-shot run (as root). Default: $CODEMODE_UID_RANGE, else DEFAULT_UID_RANGE. */
   uidRange?: UidRange;
 }
 
@@ -135,7 +135,9 @@ export async function createProcessSandbox(options: ProcessSandboxOptions = {}):
     removeLayout(report.cgroups);
     removeStateDir(stateDir);
   });
-  return new BwrapSandbox(report, stateDir, new UidAllocator(options.uidRange));
+  const uidRange =
+    options.uidRange ?? (process.env.CODEMODE_UID_RANGE ? parseUidRange(process.env.CODEMODE_UID_RANGE) : undefined);
+  return new BwrapSandbox(report, stateDir, new UidAllocator(uidRange));
 }
 
 /**
