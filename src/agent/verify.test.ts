@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkTestSource, testKindOf, testRunnerCode } from './verify.js';
+
+describe('verify', () => {
+  it('recognises test files', () => {
+    assert.equal(testKindOf('test_solution.py'), 'pytest');
+    assert.equal(testKindOf('tests/solution_test.py'), 'pytest');
+    assert.equal(testKindOf('solution.test.mjs'), 'node');
+    assert.equal(testKindOf('solution.py'), null);
+  });
+  it('a test that cannot fail does not count', () => {
+    const none = checkTestSource('def test_it():\n    solve()\n', 'pytest');
+    assert.equal(none.counted, false);
+    assert.deepEqual(none.empty, ['test_it']);
+    assert.equal(checkTestSource('def test_it():\n    assert True\n', 'pytest').counted, false);
+    assert.equal(checkTestSource('def test_it():\n    # assert solve() == 2\n    pass\n', 'pytest').counted, false);
+    assert.equal(checkTestSource('x = 1\n', 'pytest').counted, false);
+  });
+  it('every test must assert; real assertions count', () => {
+    const ok = checkTestSource(
+      'def test_a():\n    assert solve(2) == 4\n\ndef test_b():\n    with pytest.raises(ValueError):\n        solve(-1)\n',
+      'pytest',
+    );
+    assert.equal(ok.counted, true);
+    assert.equal(ok.assertions, 2);
+    assert.equal(checkTestSource('def test_a():\n    assert f()\n\ndef test_b():\n    f()\n', 'pytest').counted, false);
+    const js = "import test from 'node:test';\ntest('adds', () => {\n  assert.equal(add(1, 2), 3);\n});\n";
+    assert.equal(checkTestSource(js, 'node').counted, true);
+    assert.equal(checkTestSource("test('nothing', () => {\n  assert.ok(true);\n});\n", 'node').counted, false);
+  });
+  it('builds a runner for each session language', () => {
+    assert.match(testRunnerCode('python', 'pytest', ['test_a.py']).code, /"-m","pytest".*"test_a.py"/);
+    assert.equal(testRunnerCode('bash', 'node', ['a.test.mjs']).code, "'node' '--test' 'a.test.mjs'");
+  });
+});
