@@ -30,7 +30,24 @@ describe('verify', () => {
     assert.equal(checkTestSource("test('nothing', () => {\n  assert.ok(true);\n});\n", 'node').counted, false);
   });
   it('builds a runner for each session language', () => {
-    assert.match(testRunnerCode('python', 'pytest', ['test_a.py']).code, /"-m","pytest".*"test_a.py"/);
+    assert.match(testRunnerCode('python', 'pytest', ['test_a.py']).code, /"python3","-c",.*pytest.*"test_a.py"/);
     assert.equal(testRunnerCode('bash', 'node', ['a.test.mjs']).code, "'node' '--test' 'a.test.mjs'");
+  });
+  it('the built-in python runner fails on a failing test and when no test ran', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/verify-');
+    writeFileSync(`${dir}/test_a.py`, 'def test_ok():\n    assert 1 + 1 == 2\n\ndef test_bad():\n    assert 1 == 2\n');
+    const argv = JSON.parse(
+      /_sp\.run\((\[.*\]), capture/s.exec(testRunnerCode('python', 'pytest', ['test_a.py']).code)?.[1] ?? '[]',
+    ) as string[];
+    const script = argv[2] ?? '';
+    const r = spawnSync(
+      'python3',
+      ['-I', '-c', script.replace('if importlib.util.find_spec("pytest")', 'if False'), 'test_a.py'],
+      { cwd: dir, encoding: 'utf8' },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stdout, /1 passed, 1 failed/);
   });
 });
