@@ -63,6 +63,18 @@ const Stat = z.object({
   size: z.number().int().nonnegative(),
 });
 const Deleted = z.object({ ok: z.literal(true), path: z.string() });
+const Imported = z.object({
+  ok: z.literal(true),
+  path: z.string(),
+  entries: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+});
+const Exported = z.object({
+  ok: z.literal(true),
+  path: z.string(),
+  entries: z.number().int().nonnegative(),
+  size: z.number().int().nonnegative(),
+});
 
 const KNOWN_CODES = new Set<ErrorCode>(['INVALID_ARGUMENT', 'NOT_FOUND', 'PATH_ESCAPE', 'TOO_LARGE', 'FORBIDDEN']);
 
@@ -108,6 +120,24 @@ export class WorkspaceAgent {
 
   async delete(rel: string): Promise<void> {
     Deleted.parse((await this.call({ op: 'delete', path: rel })).header);
+  }
+
+  /**
+   * Unpack a tar (plain, gz, bz2, xz) or zip archive into folder `rel` (created if missing). Every entry is
+   * checked before anything is written: relative names without `..`, links that stay inside, hard links
+   * only to the archive's own files, no devices or FIFOs, a bounded entry count, at most `maxBytes` unpacked.
+   */
+  async importArchive(rel: string, archive: Uint8Array, maxBytes: number): Promise<{ entries: number; bytes: number }> {
+    const r = Imported.parse((await this.call({ op: 'import', path: rel, max: maxBytes }, archive)).header);
+    return { entries: r.entries, bytes: r.bytes };
+  }
+
+  /** Folder `rel` as a gzip'd tar (links kept as links), at most `maxBytes`. */
+  async exportArchive(rel: string, maxBytes: number): Promise<Uint8Array> {
+    const reply = await this.call({ op: 'export', path: rel, max: maxBytes }, undefined, maxBytes);
+    const r = Exported.parse(reply.header);
+    if (r.size !== reply.payload.length) throw this.broken('export reply does not match its header');
+    return new Uint8Array(reply.payload.buffer, reply.payload.byteOffset, reply.payload.length);
   }
 
   /** Stop the helper (it starts again on the next call unless closed for good). */

@@ -274,7 +274,210 @@ def op_delete(req, _payload):
     return {"path": rel}, b""
 
 
-OPS = {"write": op_write, "read": op_read, "list": op_list, "delete": op_delete, "stat": op_stat}
+MAX_ARCHIVE_ENTRIES = 20_000
+
+
+def archive_members(payload, limit_bytes):
+    """Every entry of a tar (any compression) or zip archive as (name, kind, size, link, reader), checked
+    before anything is written: relative names with no "..", regular files, directories, and symlinks
+    whose target stays inside the archive's folder; hard links only to a file of the archive itself;
+    no devices or FIFOs; at most MAX_ARCHIVE_ENTRIES entries and limit_bytes of content."""
+    import io
+    import tarfile
+    import zipfile
+
+    entries = []
+    total = 0
+    buf = io.BytesIO(payload)
+    if zipfile.is_zipfile(buf):
+        z = zipfile.ZipFile(buf)
+        infos = z.infolist()
+        if len(infos) > MAX_ARCHIVE_ENTRIES:
+            raise Refused("TOO_LARGE", "the archive has %d entries; at most %d are taken" % (len(infos), MAX_ARCHIVE_ENTRIES))
+        for info in infos:
+            mode = (info.external_attr >> 16) & 0xFFFF
+            if stat.S_ISLNK(mode):
+                entries.append((info.filename, "symlink", 0, z.read(info).decode("utf-8", "replace"), None))
+            elif info.is_dir():
+                entries.append((info.filename, "dir", 0, None, None))
+            elif stat.S_IFMT(mode) == 0 or stat.S_ISREG(mode):
+                total += info.file_size
+                entries.append((info.filename, "file", info.file_size, None, (lambda i=info: z.open(i))))
+            else:
+                raise Refused("INVALID_ARGUMENT", "%s is a device, FIFO or socket; archives may hold files, folders and links only" % info.filename)
+    else:
+        buf.seek(0)
+        try:
+            t = tarfile.open(fileobj=buf, mode="r:*")
+        except tarfile.TarError as e:
+            raise Refused("INVALID_ARGUMENT", "not a tar or zip archive (%s)" % e)
+        count = 0
+        for m in t:
+            count += 1
+            if count > MAX_ARCHIVE_ENTRIES:
+                raise Refused("TOO_LARGE", "the archive has more than %d entries" % MAX_ARCHIVE_ENTRIES)
+            if m.isfile():
+                total += m.size
+                entries.append((m.name, "file", m.size, None, (lambda m=m: t.extractfile(m))))
+            elif m.isdir():
+                entries.append((m.name, "dir", 0, None, None))
+            elif m.issym():
+                entries.append((m.name, "symlink", 0, m.linkname, None))
+            elif m.islnk():
+                entries.append((m.name, "hardlink", 0, m.linkname, None))
+            else:
+                raise Refused("INVALID_ARGUMENT", "%s is a device, FIFO or socket; archives may hold files, folders and links only" % m.name)
+    if total > limit_bytes:
+        raise Refused("TOO_LARGE", "the archive unpacks to %d bytes; at most %d fit" % (total, limit_bytes))
+    files = set()
+    checked = []
+    for name, kind, size, link, reader in entries:
+        clean = name.strip("/") if not name.startswith("/") else None
+        if not clean or "\0" in name:
+            raise Refused("PATH_ESCAPE", "archive entry %r has an absolute or empty name" % name)
+        parts = [p for p in clean.split("/") if p not in ("", ".")]
+        if ".." in parts or not parts:
+            raise Refused("PATH_ESCAPE", "archive entry %r leaves its folder (..)" % name)
+        rel = "/".join(parts)
+        if kind == "symlink":
+            if link.startswith("/"):
+                raise Refused("PATH_ESCAPE", "archive link %s points to an absolute path (%s)" % (rel, link))
+            target = os.path.normpath(os.path.join(os.path.dirname(rel), link))
+            if target == ".." or target.startswith("../"):
+                raise Refused("PATH_ESCAPE", "archive link %s points outside its folder (%s)" % (rel, link))
+        if kind == "hardlink":
+            target = os.path.normpath(link.lstrip("/"))
+            if target not in files:
+                raise Refused("PATH_ESCAPE", "archive hard link %s points to %s, which is not a file of the archive" % (rel, link))
+            link = target
+        if kind == "file":
+            files.add(rel)
+        checked.append((rel, kind, size, link, reader))
+    return checked
+
+
+def op_import(req, payload):
+    """Unpack an archive into a folder of the workspace (created if missing), every entry checked first."""
+    rel = req.get("path") or ""
+    base = parts_of(rel)
+    limit = int(req.get("max", 0))
+    entries = archive_members(payload, limit)
+    root = open_dir(base, rel or ".", create=True)
+    written = 0
+    try:
+        for name, kind, size, link, reader in entries:
+            parts = name.split("/")
+            if kind == "dir":
+                os.close(open_dir_at(root, parts, name))
+                continue
+            dfd = open_dir_at(root, parts[:-1], name)
+            try:
+                if kind == "symlink":
+                    try:
+                        os.unlink(parts[-1], dir_fd=dfd)
+                    except FileNotFoundError:
+                        pass
+                    os.symlink(link, parts[-1], dir_fd=dfd)
+                    continue
+                src = reader() if kind == "file" else None
+                try:
+                    fd = os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644, dir_fd=dfd)
+                except OSError as e:
+                    raise refuse_os(e, name)
+                try:
+                    if kind == "hardlink":
+                        # A copy of the file it names (already written): links never share inodes across the boundary.
+                        with open(os.path.join(ROOT, *base, link), "rb") as other:
+                            src_bytes = other.read(limit + 1)
+                        os.write(fd, src_bytes)
+                        written += len(src_bytes)
+                    else:
+                        while True:
+                            chunk = src.read(1 << 20)
+                            if not chunk:
+                                break
+                            written += len(chunk)
+                            if written > limit:
+                                raise Refused("TOO_LARGE", "the archive unpacks to more than %d bytes" % limit)
+                            view = memoryview(chunk)
+                            while view:
+                                view = view[os.write(fd, view):]
+                except OSError as e:
+                    raise refuse_os(e, name)
+                finally:
+                    os.close(fd)
+            finally:
+                os.close(dfd)
+    finally:
+        os.close(root)
+    return {"path": rel, "entries": len(entries), "bytes": written}, b""
+
+
+def open_dir_at(fd, parts, rel):
+    """Like open_dir, below an already open folder; creates what is missing; never follows a link."""
+    cur = os.dup(fd)
+    for p in parts:
+        try:
+            os.mkdir(p, 0o755, dir_fd=cur)
+        except FileExistsError:
+            pass
+        except OSError as e:
+            os.close(cur)
+            raise refuse_os(e, rel, p)
+        try:
+            nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=cur)
+        except OSError as e:
+            link = is_link(cur, p)
+            os.close(cur)
+            if link:
+                raise Refused("PATH_ESCAPE", "%s goes through a symbolic link (%s); refusing to follow it" % (rel, p))
+            raise refuse_os(e, rel, p)
+        os.close(cur)
+        cur = nfd
+    return cur
+
+
+def op_export(req, _payload):
+    """A gzip'd tar of a folder of the workspace: files, folders and links as they are (links not followed)."""
+    import io
+    import tarfile
+
+    rel = req.get("path") or ""
+    parts = parts_of(rel)
+    limit = int(req.get("max", 0))
+    fd = open_dir(parts, rel or ".")
+    os.close(fd)  # the folder exists and no link leads to it
+    top = os.path.join(ROOT, *parts)
+    out = io.BytesIO()
+    count = 0
+    with tarfile.open(fileobj=out, mode="w:gz") as t:
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            for name in sorted(dirnames) + sorted(filenames):
+                full = os.path.join(dirpath, name)
+                count += 1
+                if count > MAX_ARCHIVE_ENTRIES * 5:
+                    raise Refused("TOO_LARGE", "the folder has more than %d entries" % (MAX_ARCHIVE_ENTRIES * 5))
+                st = os.lstat(full)
+                if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode) or stat.S_ISLNK(st.st_mode)):
+                    continue
+                t.add(full, arcname=os.path.relpath(full, top), recursive=False)
+                if out.tell() > limit:
+                    raise Refused("TOO_LARGE", "the archive grew past %d bytes; export a smaller folder" % limit)
+    data = out.getvalue()
+    if len(data) > limit:
+        raise Refused("TOO_LARGE", "the archive is %d bytes; at most %d can be exported" % (len(data), limit))
+    return {"path": rel, "entries": count, "size": len(data)}, data
+
+
+OPS = {
+    "write": op_write,
+    "read": op_read,
+    "list": op_list,
+    "delete": op_delete,
+    "stat": op_stat,
+    "import": op_import,
+    "export": op_export,
+}
 
 
 def read_exact(stream, n):

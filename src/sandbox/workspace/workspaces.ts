@@ -166,6 +166,19 @@ export class Workspace {
     return this.agent.delete(safeRelativePath(rel));
   }
 
+  /** Unpack an archive into folder `rel` ('' for the workspace itself); it must fit in the volume's free space. */
+  importArchive(rel: string, archive: Uint8Array): Promise<{ entries: number; bytes: number }> {
+    const root = rel === '' || rel === '.' || rel === '/';
+    const free = this.usage()?.bytesFree ?? this.limits.diskBytes;
+    return this.agent.importArchive(root ? '' : safeRelativePath(rel), archive, Math.min(free, this.limits.diskBytes));
+  }
+
+  /** Folder `rel` ('' for everything) as a .tar.gz, at most limits.diskBytes. */
+  exportArchive(rel = ''): Promise<Uint8Array> {
+    const root = rel === '' || rel === '.' || rel === '/';
+    return this.agent.exportArchive(root ? '' : safeRelativePath(rel), this.limits.diskBytes);
+  }
+
   /** Whether the file exists as a regular file (for run_script). */
   async isFile(rel: string): Promise<boolean> {
     return (await this.agent.stat(safeRelativePath(rel))).type === 'file';
