@@ -14,6 +14,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'serve the MCP tools over stdio (default) or Streamable HTTP (--http)',
     load: async () => (await import('./commands/serve.js')).serveCommand,
   },
+  agent: {
+    summary: 'let a model write and run code in a session until a task is done (--model, --verify)',
+    load: async () => (await import('./commands/agent.js')).agentCommand,
+  },
   doctor: {
     summary: 'show which isolation layers and limits are in force on this machine',
     load: async () => (await import('./commands/doctor.js')).doctorCommand,

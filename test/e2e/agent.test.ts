@@ -293,3 +293,44 @@ async function waitFor(cond: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;
   while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }
+
+describe('codemode agent (CLI) against the scripted server', () => {
+  it('streams the steps live and prints a summary; --json prints the result', async () => {
+    const { agentCommandWith } = await import('../../src/cli/commands/agent.js');
+    const { PassThrough } = await import('node:stream');
+    const io = () => {
+      const stdout = new PassThrough();
+      const stderr = new PassThrough();
+      let out = '';
+      stdout.on('data', (c: Buffer) => (out += c.toString()));
+      stderr.resume();
+      return {
+        io: { stdin: new PassThrough(), stdout, stderr, env: env(), cwd: root, stdinIsTTY: false },
+        text: () => out,
+      };
+    };
+    server.script([
+      { text: 'Computing.', ...call('run_code', { code: 'print(6 * 7)' }) },
+      call('final_answer', { answer: '42' }),
+    ]);
+    const live = io();
+    const code = await agentCommandWith(['what is 6*7', '--model', 'openai:gpt-4.1', '--max-steps', '4'], live.io, {
+      sessions: manager,
+    });
+    assert.equal(code, 0);
+    const t = live.text();
+    assert.match(t, /── step 1 ──\nComputing\.\n▶ run_code \(python\)\n {2}│ print\(6 \* 7\)\n42\n✔ run_code: ok/);
+    assert.match(t, /== final answer ==\n42\n2 steps · 240 tokens in \/ 60 out · \$0\.\d+ · [\d.]+ s · session /);
+    assert.ok(!t.includes(KEY));
+
+    server.script([call('run_code', { code: 'print(1)' }), call('run_code', { code: 'print(2)' })]);
+    const json = io();
+    const code2 = await agentCommandWith(['t', '--model', 'openai:gpt-4.1', '--max-steps', '1', '--json'], json.io, {
+      sessions: manager,
+    });
+    assert.equal(code2, 1, 'stopped by the budget');
+    const r = JSON.parse(json.text()) as { stopReason: string; steps: number };
+    assert.equal(r.stopReason, 'max_steps');
+    assert.equal(r.steps, 1);
+  });
+});

@@ -1,0 +1,293 @@
+/**
+ * `codemode agent "TASK" --model ...`: drive a model that writes and runs code
+ * in a session until the task is done. Streams each step live (the model's
+ * text, the code, its output) and ends with a summary; --json prints the run's
+ * result instead. Ctrl-C cancels (the model request and the running code).
+ *
+ * Exit codes: 0 final answer, 1 stopped before an answer (budget, stuck),
+ * 69 the model provider failed, 130 cancelled.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import type { AgentEvent, AgentResult, ApprovalPolicy, ApprovalRequest, ActionMode } from '../../agent/contract.js';
+import { runAgent } from '../../agent/loop.js';
+import { AppError } from '../../errors.js';
+import { LANGUAGES, type Language } from '../../sandbox/executor.js';
+import type { SessionService } from '../../sessions/contract.js';
+import { numberFlag, parse } from '../args.js';
+import type { CliIO, Command } from '../io.js';
+
+const HELP = `usage: codemode agent "TASK" --model MODEL [options]
+
+A model writes code, codemode runs it in a sandboxed session and feeds back
+what happened, until the task is done.
+
+  -m, --model MODEL        anthropic:claude-sonnet-4-5 | openai:gpt-4.1 |
+                           openai-compatible:http://127.0.0.1:11434/v1#qwen2.5-coder[@KEY_VAR]
+                           (default: $CODEMODE_AGENT_MODEL). Keys come from the environment:
+                           ANTHROPIC_API_KEY, OPENAI_API_KEY, or the variable named after "@".
+  -l, --lang LANG          python (default), javascript, typescript or bash
+      --session ID         continue in a saved session (variables rebuilt from its history)
+      --files PATHS        host files copied into the workspace: a,b or NAME=HOSTPATH (repeatable)
+      --max-steps N        model calls at most (default 20)
+      --budget-usd X       stop when the estimated cost reaches X dollars
+      --max-time SEC       stop after SEC seconds
+      --approve POLICY     auto (default), ask (confirm each run here), deny-network-tools
+      --mode MODE          auto (default: tools, fenced code also runs), tools, codeact (text only)
+      --verify             also write tests, run them, report them (a test without an assertion does not count)
+      --json               print the result as JSON instead of the live transcript
+`;
+
+export interface AgentCommandDeps {
+  /** A session service to use instead of starting one (tests). */
+  sessions?: SessionService;
+  fetch?: typeof globalThis.fetch;
+}
+
+export const agentCommand: Command = (argv, io) => agentCommandWith(argv, io);
+
+export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCommandDeps = {}): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    model: { type: 'string', short: 'm' },
+    lang: { type: 'string', short: 'l' },
+    session: { type: 'string' },
+    files: { type: 'string', multiple: true },
+    'max-steps': { type: 'string' },
+    'budget-usd': { type: 'string' },
+    'max-time': { type: 'string' },
+    approve: { type: 'string' },
+    mode: { type: 'string' },
+    verify: { type: 'boolean' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const task = positionals.join(' ').trim();
+  if (!task) throw new AppError('INVALID_ARGUMENT', `give the task as an argument\n\n${HELP}`);
+  const model = values.model ?? io.env.CODEMODE_AGENT_MODEL;
+  if (!model)
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      'give --model (or set CODEMODE_AGENT_MODEL), e.g. --model anthropic:claude-sonnet-4-5',
+    );
+  const language = (values.lang ?? 'python') as Language;
+  if (!LANGUAGES.includes(language))
+    throw new AppError('INVALID_ARGUMENT', `--lang must be one of ${LANGUAGES.join(', ')}, got "${values.lang}"`);
+  const approval = (values.approve ?? 'auto') as ApprovalPolicy;
+  if (!['auto', 'ask', 'deny-network-tools'].includes(approval))
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      `--approve must be auto, ask or deny-network-tools, got "${values.approve}"`,
+    );
+  const mode = (values.mode ?? 'auto') as ActionMode;
+  if (!['auto', 'tools', 'codeact'].includes(mode))
+    throw new AppError('INVALID_ARGUMENT', `--mode must be auto, tools or codeact, got "${values.mode}"`);
+  const maxSteps = numberFlag(values['max-steps'], 'max-steps');
+  const maxWallMs = numberFlag(values['max-time'], 'max-time', 1000);
+  let maxCostUsd: number | undefined;
+  if (values['budget-usd'] !== undefined) {
+    maxCostUsd = Number(values['budget-usd']);
+    if (!Number.isFinite(maxCostUsd) || maxCostUsd <= 0)
+      throw new AppError('INVALID_ARGUMENT', `--budget-usd must be a positive number, got "${values['budget-usd']}"`);
+  }
+  const files = (values.files ?? [])
+    .flatMap((v) => v.split(','))
+    .filter(Boolean)
+    .map((spec) => {
+      const eq = spec.indexOf('=');
+      const name = eq > 0 ? spec.slice(0, eq) : path.basename(spec);
+      const host = path.resolve(io.cwd, eq > 0 ? spec.slice(eq + 1) : spec);
+      try {
+        return { path: name, content: readFileSync(host) as Uint8Array };
+      } catch (e) {
+        throw new AppError('NOT_FOUND', `--files: cannot read ${host}: ${(e as Error).message}`);
+      }
+    });
+
+  // The session service: injected (tests), or this process's own on the real sandbox.
+  let sessions = deps.sessions;
+  let shutdown = async () => {};
+  if (!sessions) {
+    const { loadSettings, ensureStateDirs } = await import('../../config/load-settings.js');
+    const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
+    const { SessionManager } = await import('../../sessions/session-manager.js');
+    const { settings } = loadSettings({ env: io.env, cwd: io.cwd });
+    ensureStateDirs(settings);
+    const manager = new SessionManager({
+      sandbox: await createProcessSandbox(),
+      workspaceRoot: settings.workspaces.root,
+      limits: settings.limits.defaults,
+      ceiling: settings.limits.max,
+      pool: false,
+    });
+    sessions = manager;
+    shutdown = () => manager.shutdown();
+  }
+
+  const ac = new AbortController();
+  const onSigint = () => {
+    if (!values.json) io.stderr.write('\ncancelling (Ctrl-C again to force)...\n');
+    ac.abort();
+    process.removeListener('SIGINT', onSigint);
+  };
+  process.on('SIGINT', onSigint);
+  const printer = values.json ? null : new LivePrinter(io);
+  try {
+    let sessionOption = {};
+    if (values.session) {
+      const info = await sessions.create({ language, resumeId: values.session, replayHistory: true });
+      sessionOption = { session: { service: sessions, id: info.id } };
+    }
+    const result = await runAgent({
+      task,
+      model,
+      env: io.env,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...(values.session ? sessionOption : { sessionService: sessions, language }),
+      keepSession: true,
+      files,
+      mode,
+      budgets: {
+        ...(maxSteps !== undefined ? { maxSteps } : {}),
+        ...(maxWallMs !== undefined ? { maxWallMs } : {}),
+        ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
+      },
+      approval,
+      ...(approval === 'ask' ? { approve: (r: ApprovalRequest) => askInTerminal(io, r) } : {}),
+      verify: Boolean(values.verify),
+      signal: ac.signal,
+      ...(printer ? { onEvent: (e: AgentEvent) => printer.event(e) } : {}),
+    });
+    if (values.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return exitCodeOf(result);
+  } finally {
+    printer?.stop();
+    process.removeListener('SIGINT', onSigint);
+    await shutdown();
+  }
+}
+
+export function exitCodeOf(r: AgentResult): number {
+  switch (r.stopReason) {
+    case 'final_answer':
+      return 0;
+    case 'provider_error':
+      return 69;
+    case 'cancelled':
+      return 130;
+    default:
+      return 1;
+  }
+}
+
+async function askInTerminal(io: CliIO, r: ApprovalRequest): Promise<boolean> {
+  const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: false });
+  try {
+    const why = r.reason === 'require-approval' ? ' (the upstream tool requires approval)' : '';
+    const answer = await rl.question(`\nApprove ${r.tool}${why}? [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** The live transcript: model text as it streams, code, output, results; a spinner while the model thinks. */
+class LivePrinter {
+  private spinner: ReturnType<typeof setInterval> | null = null;
+  private readonly tty: boolean;
+  private atLineStart = true;
+
+  constructor(private readonly io: CliIO) {
+    this.tty = Boolean((io.stderr as { isTTY?: boolean }).isTTY);
+  }
+
+  private out(s: string): void {
+    if (!s) return;
+    this.stopSpinner();
+    this.io.stdout.write(s);
+    this.atLineStart = s.endsWith('\n');
+  }
+
+  private line(s: string): void {
+    this.out(`${this.atLineStart ? '' : '\n'}${s}\n`);
+  }
+
+  event(e: AgentEvent): void {
+    switch (e.type) {
+      case 'run_start':
+        this.line(`codemode agent · ${e.model} · ${e.language} · session ${e.sessionId}`);
+        break;
+      case 'step_start':
+        this.line(`\n── step ${e.step} ──`);
+        this.startSpinner();
+        break;
+      case 'text_delta':
+        this.out(e.text);
+        break;
+      case 'code':
+        this.line(`▶ ${e.tool} (${e.language})`);
+        this.line(e.code.replace(/\n$/, '').replace(/^/gm, '  │ '));
+        break;
+      case 'tool_call':
+        if (e.tool !== 'run_code' && e.tool !== 'run_code_mode')
+          this.line(`▶ ${e.tool} ${JSON.stringify(e.input).slice(0, 200)}`);
+        break;
+      case 'output_delta':
+        this.out(e.text);
+        break;
+      case 'result': {
+        const first = e.observation.split('\n')[0] ?? '';
+        const err = /^Error: .*$/m.exec(e.observation)?.[0];
+        this.line(`${e.ok ? '✔' : '✖'} ${e.tool}: ${e.status}${e.ok ? '' : ` ${err ?? first}`}`);
+        break;
+      }
+      case 'retry':
+        this.line(`… ${e.error}; retrying in ${(e.delayMs / 1000).toFixed(1)} s (attempt ${e.attempt + 1})`);
+        break;
+      case 'notice':
+        this.line(`! ${e.message}`);
+        break;
+      case 'approval':
+        if (!e.approved) this.line(`✖ ${e.tool} not approved`);
+        break;
+      case 'final': {
+        const r = e.result;
+        if (r.answer !== undefined) this.line(`\n== final answer ==\n${r.answer}`);
+        else this.line(`\n== stopped: ${r.message} ==`);
+        if (r.verification)
+          this.line(
+            `verification: ${r.verification.ok ? 'passed' : 'failed'} (${r.verification.tests.map((t) => `${t.path}${t.counted ? '' : ' not counted'}`).join(', ') || 'no tests'})`,
+          );
+        const cost = r.usage.costUsd === undefined ? 'cost unknown' : `$${r.usage.costUsd.toFixed(4)}`;
+        this.line(
+          `${r.steps} steps · ${r.usage.inputTokens} tokens in / ${r.usage.outputTokens} out · ${cost} · ${(r.durationMs / 1000).toFixed(1)} s · session ${r.sessionId}`,
+        );
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private startSpinner(): void {
+    if (!this.tty || this.spinner) return;
+    const frames = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏';
+    let i = 0;
+    this.spinner = setInterval(() => this.io.stderr.write(`\r${frames[i++ % frames.length]} thinking`), 100);
+  }
+
+  private stopSpinner(): void {
+    if (!this.spinner) return;
+    clearInterval(this.spinner);
+    this.spinner = null;
+    this.io.stderr.write('\r           \r');
+  }
+
+  stop(): void {
+    this.stopSpinner();
+  }
+}
