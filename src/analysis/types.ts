@@ -2,7 +2,7 @@
  * The static-analysis contract: facts a parser extracts, rules as data over
  * those facts, and the findings a model reads. Types and constants only.
  */
-import type { Language } from '../sandbox/executor.js';
+import type { AnalysisFinding, Language } from '../sandbox/executor.js';
 
 /** What a policy does with a rule's findings. */
 export type RuleLevel = 'off' | 'warn' | 'block';
@@ -92,14 +92,8 @@ export interface Extraction {
   unanalysed?: string;
 }
 
-export interface Finding {
-  rule: string;
-  severity: Exclude<RuleLevel, 'off'>;
-  line: number;
-  column: number;
-  message: string;
-  hint: string;
-}
+/** A finding: rule, severity after policy, position, message for a model and a fix hint. */
+export type Finding = AnalysisFinding;
 
 export interface AnalysisResult {
   syntaxError?: SyntaxErrorInfo;

@@ -13,6 +13,7 @@ export type Language = (typeof LANGUAGES)[number];
  * not); every other status names the limit or event that stopped it, as the
  * supervisor observed it. `protocol_error`: a session kernel broke its control
  * protocol (a malformed, oversized or unexpected frame) and was stopped.
+ * `blocked`: static analysis stopped the run by policy before any sandbox started.
  */
 export type ExecStatus =
   | 'ok'
@@ -27,7 +28,8 @@ export type ExecStatus =
   | 'cancelled'
   | 'killed'
   | 'not_started'
-  | 'protocol_error';
+  | 'protocol_error'
+  | 'blocked';
 
 export const EXEC_STATUSES: readonly ExecStatus[] = [
   'ok',
@@ -43,6 +45,7 @@ export const EXEC_STATUSES: readonly ExecStatus[] = [
   'killed',
   'not_started',
   'protocol_error',
+  'blocked',
 ];
 
 /** An exception raised by the user's program, located in the user's source. */
@@ -133,6 +136,18 @@ export interface ExecResult {
   reason?: string;
   /** True when the result came from the result cache instead of a new run. */
   cached?: boolean;
+  /** Static-analysis findings (src/analysis): `warn` ones on a run, `block` ones on a `blocked` result. */
+  findings?: AnalysisFinding[];
+}
+
+/** A static-analysis finding as results carry it (the same shape as src/analysis's Finding). */
+export interface AnalysisFinding {
+  rule: string;
+  severity: 'warn' | 'block';
+  line: number;
+  column: number;
+  message: string;
+  hint: string;
 }
 
 export interface Executor {
