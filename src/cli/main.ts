@@ -18,6 +18,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'let a model write and run code in a session until a task is done (--model, --verify)',
     load: async () => (await import('./commands/agent.js')).agentCommand,
   },
+  check: {
+    summary: 'analyse code without running it: syntax errors and policy findings (exit 1 when something blocks)',
+    load: async () => (await import('./commands/check.js')).checkCommand,
+  },
   doctor: {
     summary: 'show which isolation layers and limits are in force on this machine',
     load: async () => (await import('./commands/doctor.js')).doctorCommand,
