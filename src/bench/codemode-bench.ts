@@ -11,13 +11,13 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer } from '@modelcontextprotocol/server';
 import { encode } from 'gpt-tokenizer';
 import { CodeModeRuntime } from '../codemode/codemode.js';
 import { parseCodeModeConfig } from '../codemode/config.js';
 import type { CallToolResultLike } from '../codemode/upstream.js';
-import { formatRunReply, registerCodeModeTools } from '../mcp/codemode-tools.js';
-import { v1Registrar } from '../mcp/sdk-v1-registrar.js';
+import { formatRunReply, registerCodeModeTools } from '../mcp/tools/code-mode.js';
+import { registryFor } from '../mcp/server.js';
 
 export const TOKEN_REDUCTION_TARGET = 0.9;
 export const COLD_START_TARGET_MS = 10;
@@ -224,7 +224,7 @@ export async function runCodeModeBench(options: CodeModeBenchOptions = {}): Prom
     const catalog = await runtime.catalog();
     if (catalog.unavailable.length > 0) throw new Error(catalog.unavailable.map((u) => u.message).join('; '));
     // The Code Mode tool definitions exactly as an MCP client lists them.
-    const handle = registerCodeModeTools(v1Registrar(mcp), runtime);
+    const handle = registerCodeModeTools(registryFor(mcp), runtime);
     await handle.ready;
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await mcp.connect(serverSide);

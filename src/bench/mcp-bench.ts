@@ -22,7 +22,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { defaultRuntime, parseServeArgs, type ServeRuntime } from '../cli/commands/serve.js';
 import { processIO } from '../cli/io.js';
-import { createCodemodeServer, createModernCodemodeServer } from '../mcp/codemode-server.js';
+import { createCodemodeServer } from '../mcp/server.js';
 import { startHttpServer } from '../mcp/http-server.js';
 import type { Executor, Language } from '../sandbox/executor.js';
 import { DEFAULT_LIMITS } from '../sandbox/limits.js';
@@ -172,7 +172,7 @@ function instantSessions(language: Language): SessionService {
 
 async function stackOnlyRoundTrip(language: Language, code: string, iterations: number, warmup: number) {
   const executor: Executor = { run: () => Promise.reject(new Error('not used')), close: async () => {} };
-  const server = createCodemodeServer({ executor, sessions: instantSessions(language), principal: 'bench' });
+  const server = await createCodemodeServer({ executor, sessions: instantSessions(language), principal: 'bench' });
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: 'mcp-bench', version: '1' });
@@ -228,7 +228,6 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
       port: 0,
       tokens: [token],
       createServer: (principal) => createCodemodeServer(serverOptions(principal)),
-      createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
     });
     let httpStats: LatencyStats;
     let httpModernStats: LatencyStats;

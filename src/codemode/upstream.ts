@@ -13,10 +13,8 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants as fsConstants, existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
+import { Client, SdkErrorCode, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { AppError, errorMessage, isAppError } from '../errors.js';
 import type { SelfIdentity, UpstreamServerConfig } from './config.js';
 
@@ -361,7 +359,7 @@ export class UpstreamManager {
     if (isAppError(e)) return e;
     if (signal?.aborted) return new AppError('CANCELLED', `${name} ${what} was cancelled`);
     const code = (e as { code?: unknown } | null)?.code;
-    if (code === ErrorCode.ConnectionClosed || entry.client === null) {
+    if (code === SdkErrorCode.ConnectionClosed || entry.client === null) {
       const stderr = entry.stderr.trim();
       return new AppError(
         'UPSTREAM_UNAVAILABLE',
@@ -371,7 +369,7 @@ export class UpstreamManager {
         { cause: e },
       );
     }
-    if (code === ErrorCode.RequestTimeout) {
+    if (code === SdkErrorCode.RequestTimeout) {
       return new AppError('TIMEOUT', `${name} ${what} timed out`, { server: name }, { cause: e });
     }
     return new AppError('UPSTREAM_ERROR', `${name} ${what} failed: ${errorMessage(e)}`, { server: name }, { cause: e });
@@ -464,10 +462,13 @@ export const connectSdkClient: UpstreamConnector = async (server, hooks) => {
     },
     async callTool(name, args, options) {
       // Our own timer aborts first; the SDK's timeout is only a backstop.
-      const result = await client.callTool({ name, arguments: args }, undefined, {
-        signal: options.signal,
-        timeout: options.timeoutMs + 1000,
-      });
+      const result = await client.callTool(
+        { name, arguments: args },
+        {
+          signal: options.signal,
+          timeout: options.timeoutMs + 1000,
+        },
+      );
       return result as CallToolResultLike;
     },
     close: async () => {

@@ -4,7 +4,7 @@
  * content that matches EXEC_OUTPUT_SHAPE, images as image content, and
  * resource links to full copies of output that was clipped. Pure.
  */
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { DisplayOutput, ExecResult } from '../sandbox/executor.js';
 import type { SessionExecResult } from '../sessions/contract.js';
 
@@ -92,7 +92,7 @@ function outputSummaries(outputs: DisplayOutput[] | undefined, maxChars: number)
   });
 }
 
-/** The structured content of an execution (schema: EXEC_OUTPUT_SHAPE in tool-schemas.ts). */
+/** The structured content of an execution (schema: EXEC_OUTPUT in tools/schemas.ts). */
 export function execStructured(
   result: ExecResult | SessionExecResult,
   options: ExecReplyOptions,

@@ -4,44 +4,42 @@
  * bearer token (401, on loopback too unless explicitly turned off), body size
  * (413), JSON content type (415).
  *
- * Two protocol eras share the one endpoint (a dual stack, routed with the v2
- * SDK's own classifier `isLegacyRequest`, so the routing cannot disagree with
- * the SDK):
- * - 2025 revisions (2025-06-18, 2025-11-25, ...): the v1 SDK's sessionful
- *   transport. One MCP session per initialize, each with its own McpServer,
- *   bound to the principal (token) that created it; another principal gets 404
- *   as if it did not exist. Kept sessionful rather than moved to the v2 SDK's
- *   stateless 2025 fallback, which drops Mcp-Session-Id, GET streams and
- *   DELETE, all of which existing 2025 clients rely on.
- * - 2026-07-28: the v2 SDK's `createMcpHandler` in strict modern mode. It is
+ * Both protocol eras share the one endpoint and the one (v2) SDK, routed with
+ * the SDK's own classifier `isLegacyRequest`, so the routing cannot disagree
+ * with the SDK:
+ * - 2025 revisions (2025-06-18, 2025-11-25, ...): the SDK's sessionful
+ *   Streamable HTTP transport (`NodeStreamableHTTPServerTransport`). One MCP
+ *   session per initialize, each with its own server, bound to the principal
+ *   (token) that created it; another principal gets 404 as if it did not
+ *   exist. Sessionful rather than the SDK's stateless 2025 fallback, which
+ *   drops Mcp-Session-Id, GET streams and DELETE, all of which existing 2025
+ *   clients rely on.
+ * - 2026-07-28: the SDK's `createMcpHandler` in strict modern mode. It is
  *   stateless: a fresh server per request, built for the principal passed as
- *   `authInfo`; code sessions still live in the shared SessionService, owned
- *   by that principal, so they outlive the request.
+ *   `authInfo` (its schemas are compiled once, not per request); code
+ *   sessions live in the shared SessionService, owned by that principal, so
+ *   they outlive the request.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import {
   createMcpHandler,
+  isInitializeRequest,
   isJsonContentType,
   isLegacyRequest,
   type AuthInfo,
-  type McpServer as ModernMcpServer,
+  type McpServer,
 } from '@modelcontextprotocol/server';
 import { isLoopback } from '../config/loopback.js';
 
 export interface HttpServerOptions {
-  /** Builds the MCP server of one 2025-revision MCP session for its principal. */
-  createServer: (principal: string) => McpServer;
   /**
-   * Builds the v2 server that answers one 2026-07-28 request for its principal.
-   * Without it the endpoint serves the 2025 revisions only.
+   * Builds the server for a principal: one per 2025-revision MCP session, and
+   * one per 2026-07-28 request.
    */
-  createModernServer?: (principal: string) => ModernMcpServer | Promise<ModernMcpServer>;
+  createServer: (principal: string) => McpServer | Promise<McpServer>;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 8765; 0 picks a free port. */
@@ -74,7 +72,7 @@ export interface RunningHttpServer {
 }
 
 interface McpSession {
-  transport: StreamableHTTPServerTransport;
+  transport: NodeStreamableHTTPServerTransport;
   server: McpServer;
   principal: string;
   lastSeen: number;
@@ -162,22 +160,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   const sessions = new Map<string, McpSession>();
   let port = options.port ?? 8765;
 
-  const createModernServer = options.createModernServer;
-  const modern =
-    createModernServer === undefined
-      ? undefined
-      : createMcpHandler((ctx) => createModernServer(principalFrom(ctx.authInfo)), {
-          legacy: 'reject',
-          maxRequestBodySize: maxBodyBytes,
-          onerror: (error) => log(`http (2026-07-28): ${error.message}`),
-        });
-  const serveModern =
-    modern === undefined
-      ? undefined
-      : toNodeHandler(modern, {
-          maxRequestBodySize: maxBodyBytes,
-          onerror: (error) => log(`http (2026-07-28): request failed: ${error.stack ?? error.message}`),
-        });
+  const modern = createMcpHandler((ctx) => options.createServer(principalFrom(ctx.authInfo)), {
+    legacy: 'reject',
+    maxRequestBodySize: maxBodyBytes,
+    onerror: (error) => log(`http (2026-07-28): ${error.message}`),
+  });
+  const serveModern = toNodeHandler(modern, {
+    maxRequestBodySize: maxBodyBytes,
+    onerror: (error) => log(`http (2026-07-28): request failed: ${error.stack ?? error.message}`),
+  });
 
   const allowedHostNames = (): Set<string> => {
     const names = new Set<string>(['localhost', '127.0.0.1', '[::1]', ...(options.allowedHosts ?? [])]);
@@ -250,14 +241,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       }
     }
 
-    if (serveModern !== undefined) {
-      const probe = await toWebRequest(req, body, { maxRequestBodySize: maxBodyBytes });
-      if (!(await isLegacyRequest(probe, body, { maxRequestBodySize: maxBodyBytes }))) {
-        // 2026-07-28: stateless, the principal rides along as authInfo.
-        (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal);
-        await serveModern(req, res, body);
-        return;
-      }
+    const probe = await toWebRequest(req, body, { maxRequestBodySize: maxBodyBytes });
+    if (!(await isLegacyRequest(probe, body, { maxRequestBodySize: maxBodyBytes }))) {
+      // 2026-07-28: stateless, the principal rides along as authInfo.
+      (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfoFor(principal);
+      await serveModern(req, res, body);
+      return;
     }
 
     if (sessionId !== undefined) {
@@ -279,8 +268,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       rpcError(res, 503, -32000, 'Too many open MCP sessions; close one and try again', { 'retry-after': '5' });
       return;
     }
-    const server = options.createServer(principal);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+    const server = await options.createServer(principal);
+    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
         sessions.set(id, { transport, server, principal, lastSeen: Date.now() });
@@ -358,7 +347,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     async close() {
       clearInterval(sweeper);
       await Promise.all([...sessions].map(([id, s]) => closeSession(id, s)));
-      await modern?.close();
+      await modern.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeAllConnections();

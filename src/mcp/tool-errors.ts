@@ -6,7 +6,7 @@
  * never reach the client: they are replaced by "<host path>".
  */
 import os from 'node:os';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
 import { defaultStateDir } from '../config/state-dir.js';
 import { isAppError, type ErrorCode } from '../errors.js';
 

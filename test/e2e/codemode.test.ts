@@ -10,11 +10,11 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer } from '@modelcontextprotocol/server';
 import { CodeModeRuntime } from '../../src/codemode/codemode.js';
 import { parseCodeModeConfig } from '../../src/codemode/config.js';
-import { registerCodeModeTools, type CodeModeToolsHandle } from '../../src/mcp/codemode-tools.js';
-import { v1Registrar } from '../../src/mcp/sdk-v1-registrar.js';
+import { registerCodeModeTools, type CodeModeToolsHandle } from '../../src/mcp/tools/code-mode.js';
+import { registryFor } from '../../src/mcp/server.js';
 
 const MODULES = resolve(import.meta.dirname, '../../node_modules/@modelcontextprotocol');
 const EVERYTHING = join(MODULES, 'server-everything/dist/index.js');
@@ -349,7 +349,7 @@ describe('MCP tools (registerCodeModeTools) over the real SDK client', () => {
 
   before(async () => {
     server = new McpServer({ name: 'codemode-test', version: '0.0.0' });
-    handle = registerCodeModeTools(v1Registrar(server), runtime, { passThrough: true });
+    handle = registerCodeModeTools(registryFor(server), runtime, { passThrough: true });
     await handle.ready;
     const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
     await server.connect(serverSide);

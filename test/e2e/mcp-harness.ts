@@ -1,8 +1,9 @@
 /**
  * Shared setup for the MCP e2e suites: the real sandboxed executor and
  * SessionManager (in-memory store, temporary workspaces), an in-process
- * Streamable HTTP server on port 0 serving 2026-07-28 and the 2025 revisions,
- * and SDK clients connected to it: v1 (2025 revisions) and v2 (2026-07-28).
+ * Streamable HTTP server on port 0 serving 2026-07-28 and the 2025 revisions
+ * from the v2 SDK, and SDK clients connected to it: v1 (2025 revisions) and
+ * v2 (2026-07-28, or a pinned 2025 revision).
  * Like `codemode serve --http`, the server requires a bearer token by default
  * (`TEST_TOKEN`, or the given `tokens`); `noAuth` is the `--no-auth` server.
  */
@@ -15,11 +16,7 @@ import {
   Client as ModernClient,
   StreamableHTTPClientTransport as ModernHttpTransport,
 } from '@modelcontextprotocol/client';
-import {
-  createCodemodeServer,
-  createModernCodemodeServer,
-  type CodemodeServerOptions,
-} from '../../src/mcp/codemode-server.js';
+import { createCodemodeServer, type CodemodeServerOptions } from '../../src/mcp/server.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/mcp/http-server.js';
 import { OutputStore } from '../../src/mcp/output-store.js';
 import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
@@ -70,7 +67,6 @@ export async function startTestServer(
     ...(options.noAuth === true ? { allowAnonymous: true } : { tokens }),
     ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     createServer: (principal) => createCodemodeServer(serverOptions(principal)),
-    createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
   });
   return {
     http,

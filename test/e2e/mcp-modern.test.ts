@@ -307,7 +307,7 @@ describe('protocol revision 2026-07-28 over Streamable HTTP', () => {
     }
   });
 
-  it('2025 clients on the same endpoint: v1 negotiates 2025-11-25 with a session, a pinned client 2025-06-18', async () => {
+  it('2025 clients on the same endpoint: v1 and v2 negotiate 2025-11-25 with a session, a pinned client 2025-06-18', async () => {
     const transport = new StreamableHTTPClientTransport(new URL(server.http.url), {
       requestInit: { headers: { authorization: `Bearer ${TOKEN_A}` } },
     });
@@ -322,17 +322,28 @@ describe('protocol revision 2026-07-28 over Streamable HTTP', () => {
         requestInit: { headers: { authorization: `Bearer ${TOKEN_A}` } },
       }) as ModernTransport,
     );
+    const v2Transport = new ModernHttpTransport(new URL(server.http.url), {
+      requestInit: { headers: { authorization: `Bearer ${TOKEN_A}` } },
+    });
+    const v2 = new ModernClient(
+      { name: 'codemode-e2e-2025-11-25', version: '1' },
+      { versionNegotiation: { mode: 'legacy' } },
+    );
+    await v2.connect(v2Transport as ModernTransport);
     try {
       assert.equal(transport.protocolVersion, '2025-11-25');
       assert.ok(transport.sessionId, '2025 traffic keeps its sessionful Mcp-Session-Id');
+      assert.equal(v2.getNegotiatedProtocolVersion(), '2025-11-25');
+      assert.ok(v2Transport.sessionId, 'the v2 client holds an MCP session on 2025-11-25');
       assert.equal(pinned.getNegotiatedProtocolVersion(), '2025-06-18');
       assert.equal(pinned.getProtocolEra(), 'legacy');
-      for (const client of [v1, pinned] as ToolCaller[]) {
+      for (const client of [v1, v2, pinned] as ToolCaller[]) {
         const r = await call(client, 'execute_code', { language: 'python', code: 'print("old")' });
         assert.equal(r.structuredContent?.['stdout'], 'old\n');
       }
     } finally {
       await v1.close();
+      await v2.close();
       await pinned.close();
     }
   });
@@ -395,7 +406,7 @@ describe('protocol revision 2026-07-28 over stdio (spawned codemode serve)', () 
     await call(client, 'close_session', { session_id: id });
   });
 
-  it('2025 clients: v1 negotiates 2025-11-25, a client pinned to 2025-06-18 gets 2025-06-18', async () => {
+  it('2025 clients: v1 and v2 negotiate 2025-11-25, a client pinned to 2025-06-18 gets 2025-06-18', async () => {
     const transport = new RecordingStdioTransport({
       command: process.execPath,
       args: SERVE,
@@ -406,6 +417,10 @@ describe('protocol revision 2026-07-28 over stdio (spawned codemode serve)', () 
     const pinned = new ModernClient(
       { name: 'codemode-stdio-2025-06-18', version: '1' },
       { versionNegotiation: { mode: 'legacy' }, supportedProtocolVersions: ['2025-06-18'] },
+    );
+    const v2 = new ModernClient(
+      { name: 'codemode-stdio-2025-11-25', version: '1' },
+      { versionNegotiation: { mode: 'legacy' } },
     );
     try {
       await v1.connect(transport);
@@ -418,9 +433,14 @@ describe('protocol revision 2026-07-28 over stdio (spawned codemode serve)', () 
       assert.equal(pinned.getNegotiatedProtocolVersion(), '2025-06-18');
       const p = await call(pinned, 'execute_code', { language: 'bash', code: 'echo pinned' });
       assert.equal(p.structuredContent?.['stdout'], 'pinned\n');
+      await v2.connect(new ModernStdioTransport({ command: process.execPath, args: SERVE, cwd: ROOT, stderr: 'pipe' }));
+      assert.equal(v2.getNegotiatedProtocolVersion(), '2025-11-25');
+      const q = await call(v2, 'execute_code', { language: 'bash', code: 'echo v2' });
+      assert.equal(q.structuredContent?.['stdout'], 'v2\n');
     } finally {
       await v1.close();
       await pinned.close();
+      await v2.close();
     }
   });
 });

@@ -14,15 +14,7 @@ import type { ExecResult, Executor } from '../../sandbox/executor.js';
 import { DEFAULT_LIMITS } from '../../sandbox/limits.js';
 import type { SessionService } from '../../sessions/contract.js';
 import type { CliIO } from '../io.js';
-import {
-  createServeCommand,
-  defaultRuntime,
-  isInitializeRequest,
-  loadOrCreateToken,
-  parseServeArgs,
-  peekFirstLine,
-  type ServeRuntime,
-} from './serve.js';
+import { createServeCommand, defaultRuntime, loadOrCreateToken, parseServeArgs, type ServeRuntime } from './serve.js';
 
 describe('parseServeArgs', () => {
   it('defaults to stdio, loopback, port 8765, store on', () => {
@@ -102,27 +94,6 @@ describe('parseServeArgs', () => {
     assert.throws(() => parseServeArgs(['--port', '1'], {}), /only apply with --http/);
     assert.throws(() => parseServeArgs(['--http', '--token', 'short'], {}), /at least 16 characters/);
     assert.throws(() => parseServeArgs(['--bogus'], {}), /bogus/);
-  });
-});
-
-describe('the stdio opening message', () => {
-  it('is read whole and replayed, with everything after it, to the transport that serves it', async () => {
-    const stdin = new PassThrough();
-    const peeked = peekFirstLine(stdin);
-    stdin.write('{"jsonrpc":"2.0","id":1,"meth');
-    stdin.write('od":"initialize"}\n{"second":');
-    stdin.end('true}\n');
-    const { first, stream } = await peeked;
-    assert.equal(first, '{"jsonrpc":"2.0","id":1,"method":"initialize"}');
-    let replayed = '';
-    for await (const c of stream) replayed += String(c);
-    assert.equal(replayed, '{"jsonrpc":"2.0","id":1,"method":"initialize"}\n{"second":true}\n');
-  });
-
-  it('routes only the 2025 initialize handshake to the v1 stack', () => {
-    assert.equal(isInitializeRequest('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}'), true);
-    assert.equal(isInitializeRequest('{"jsonrpc":"2.0","id":1,"method":"server/discover"}'), false);
-    assert.equal(isInitializeRequest('not json'), false);
   });
 });
 

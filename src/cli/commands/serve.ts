@@ -1,9 +1,8 @@
 /**
  * `codemode serve`: the MCP server over stdio (default) or Streamable HTTP,
- * speaking 2026-07-28 and the 2025 revisions on both. On stdio the client's
- * opening message picks the stack: the 2025 `initialize` handshake goes to the
- * v1 SDK (faster per call), anything else to the v2 SDK's `serveStdio`; HTTP is
- * the dual stack of http-server.ts. stdout is the protocol on stdio,
+ * speaking 2026-07-28 and the 2025 revisions on both, from the one (v2) SDK:
+ * on stdio its `serveStdio` lets the client's opening pick the era; HTTP is
+ * http-server.ts. stdout is the protocol on stdio,
  * so every log line goes to stderr. Shuts down cleanly (all kernels killed)
  * on SIGINT, SIGTERM or stdin closing.
  *
@@ -17,20 +16,13 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { StdioServerTransport as LegacyStdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import { ensureStateDirs, loadSettings } from '../../config/load-settings.js';
 import type { DeepPartial, Settings } from '../../config/settings.js';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
-import {
-  createCodemodeServer,
-  createModernCodemodeServer,
-  type CodemodeServerOptions,
-} from '../../mcp/codemode-server.js';
 import { startHttpServer } from '../../mcp/http-server.js';
-import type { ServerExtension } from '../../mcp/mcp-registrar.js';
+import { createCodemodeServer, type CodemodeServerOptions, type ServerExtension } from '../../mcp/server.js';
 import { OutputStore } from '../../mcp/output-store.js';
 import { executorFor } from '../../sandbox/caching-executor.js';
 import type { Executor } from '../../sandbox/executor.js';
@@ -255,43 +247,6 @@ export function httpTokens(options: ServeOptions, log: (message: string) => void
   return [token];
 }
 
-/**
- * The client's opening line on stdin, and a stream that replays it followed by
- * everything after it, for whichever transport serves the connection.
- */
-export function peekFirstLine(stdin: Readable): Promise<{ first: string; stream: Readable }> {
-  const replay = new PassThrough();
-  return new Promise((resolve) => {
-    let buffered = Buffer.alloc(0);
-    const done = (first: string) => {
-      stdin.off('data', onData);
-      stdin.off('end', onEnd);
-      replay.write(buffered);
-      stdin.pipe(replay);
-      resolve({ first, stream: replay });
-    };
-    const onData = (chunk: Buffer | string) => {
-      buffered = Buffer.concat([buffered, Buffer.from(chunk)]);
-      const nl = buffered.indexOf(10);
-      if (nl >= 0) done(buffered.subarray(0, nl).toString('utf8'));
-      else if (buffered.length > 4 * 1024 * 1024) done(''); // no line: let the SDK report it
-    };
-    const onEnd = () => done(buffered.toString('utf8'));
-    stdin.on('data', onData);
-    stdin.once('end', onEnd);
-  });
-}
-
-/** Whether a JSON-RPC line is the 2025 `initialize` handshake. */
-export function isInitializeRequest(line: string): boolean {
-  try {
-    const message = JSON.parse(line) as { method?: unknown };
-    return message.method === 'initialize';
-  } catch {
-    return false;
-  }
-}
-
 /** Wait for the first of: SIGINT, SIGTERM, stdin closing (stdio only). */
 function shutdownSignal(io: CliIO, watchStdin: boolean): Promise<string> {
   return new Promise((resolve) => {
@@ -355,6 +310,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       sessions: runtime.sessions,
       principal,
       outputs,
+      ceiling: options.settings.limits.max,
       extensions: runtime.extensions,
       log,
     });
@@ -363,30 +319,19 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       if (!options.http) {
         log('serving MCP on stdio (protocol revisions 2026-07-28, 2025-11-25, 2025-06-18 and older)');
         const shutdown = shutdownSignal(io, true);
-        const opened = await Promise.race([peekFirstLine(io.stdin), shutdown.then(() => null)]);
-        let close: () => Promise<void> = async () => {};
-        if (opened !== null && isInitializeRequest(opened.first)) {
-          // A 2025 client (the initialize handshake): the v1 SDK serves it, about 0.7 ms a call faster than v2's.
-          const server = createCodemodeServer(serverOptions('local'));
-          await server.connect(new LegacyStdioServerTransport(opened.stream, io.stdout));
-          close = () => server.close();
-        } else if (opened !== null) {
-          // Anything else (2026-07-28 discovery or envelope): v2, which also falls back to 2025 by itself.
-          const stdio = serveStdio(() => createModernCodemodeServer(serverOptions('local')), {
-            transport: new StdioServerTransport(opened.stream, io.stdout),
-            onerror: (error) => log(`stdio: ${error.message}`),
-          });
-          close = () => stdio.close();
-        }
+        // The SDK's stdio entry: the opening message picks the era (2025 initialize, or 2026-07-28).
+        const stdio = serveStdio(() => createCodemodeServer(serverOptions('local')), {
+          transport: new StdioServerTransport(io.stdin, io.stdout),
+          onerror: (error) => log(`stdio: ${error.message}`),
+        });
         const why = await shutdown;
         log(`shutting down (${why})`);
-        await close().catch(() => {});
+        await stdio.close().catch((e: unknown) => log(`stdio: close failed: ${errorMessage(e)}`));
         return 0;
       }
 
       const http = await startHttpServer({
         createServer: (principal) => createCodemodeServer(serverOptions(principal)),
-        createModernServer: (principal) => createModernCodemodeServer(serverOptions(principal)),
         host: options.host,
         port: options.port,
         ...(auth === 'anonymous' ? { allowAnonymous: true } : { tokens: auth }),
@@ -431,7 +376,7 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     const { config, skipped } = withoutSelf(parsed.config, selfIdentity(io.env));
     for (const s of skipped) log(`config: ${s.message}`);
     const { CodeModeRuntime } = await import('../../codemode/codemode.js');
-    const { registerCodeModeTools } = await import('../../mcp/codemode-tools.js');
+    const { registerCodeModeTools } = await import('../../mcp/tools/code-mode.js');
     const runtime = new CodeModeRuntime(config);
     toolHost = runtime;
     extensions.push((registrar) => registerCodeModeTools(registrar, runtime, { log }).ready);

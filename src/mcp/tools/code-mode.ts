@@ -1,15 +1,15 @@
 /**
- * Registers the Code Mode tools on an McpRegistrar (either SDK, see
- * mcp-registrar.ts): `run_code_mode` (a program calls upstream tools as
+ * The Code Mode tools, registered on a server being built (a ToolRegistry):
+ * `run_code_mode` (a program calls upstream tools as
  * `codemode.<server>.<tool>()`), `search_tools`, and optionally every upstream
  * tool passed through as `<server>__<tool>` for comparison.
  */
 import { z } from 'zod';
-import type { CodeModeRuntime } from '../codemode/codemode.js';
-import type { CodeModeLimits, CodeModeResult } from '../codemode/isolate-executor.js';
-import { errorMessage } from '../errors.js';
-import type { CallToolResult, McpRegistrar, RegisteredToolHandle } from './mcp-registrar.js';
-import { toolErrorResult } from './tool-errors.js';
+import type { CodeModeRuntime } from '../../codemode/codemode.js';
+import type { CodeModeLimits, CodeModeResult } from '../../codemode/isolate-executor.js';
+import { errorMessage } from '../../errors.js';
+import type { RegisteredToolHandle, ToolRegistry } from '../server.js';
+import { defineTool, type CallToolResult } from './define-tool.js';
 
 export interface CodeModeToolsOptions {
   /** Also expose every upstream tool directly as `<server>__<tool>`. Default false. */
@@ -33,7 +33,7 @@ export interface CodeModeToolsHandle {
   refresh(): Promise<void>;
 }
 
-const RUN_INPUT = {
+const RUN_INPUT = z.object({
   language: z
     .enum(['javascript', 'typescript'])
     .default('javascript')
@@ -46,9 +46,9 @@ const RUN_INPUT = {
       'Body of an async function: use await and `return` the result. Example: ' +
         '`const r = await codemode.memory.search_nodes({ query: "x" }); return r.entities.length;`',
     ),
-};
+});
 
-const RUN_OUTPUT = {
+const RUN_OUTPUT = z.object({
   status: z
     .enum(['ok', 'error', 'timeout', 'memory', 'killed', 'cancelled', 'not_started'])
     .describe(
@@ -71,9 +71,9 @@ const RUN_OUTPUT = {
     .optional(),
   reason: z.string().optional(),
   durationMs: z.number(),
-};
+});
 
-const SEARCH_INPUT = {
+const SEARCH_INPUT = z.object({
   query: z.string().max(500).describe('Keywords, e.g. "create entity" or "read file".'),
   detail: z
     .enum(['names', 'signatures', 'full'])
@@ -81,7 +81,7 @@ const SEARCH_INPUT = {
     .describe(
       '"names": one line each; "signatures" (default): argument and result types; "full": declarations with docs.',
     ),
-};
+});
 
 const BASE_DESCRIPTION =
   'Run a JavaScript/TypeScript program that calls upstream MCP tools as typed async functions, ' +
@@ -126,16 +126,24 @@ export function formatRunReply(r: CodeModeResult, replyChars = 8000): string {
   return lines.join('\n');
 }
 
+const passThroughSchemas = new WeakMap<object, z.ZodType>();
+
+/** The zod form of an upstream tool's input schema (once per schema object), or an open object. */
 function passThroughInputSchema(schema: unknown): z.ZodType {
+  const key = typeof schema === 'object' && schema !== null ? schema : undefined;
+  const known = key === undefined ? undefined : passThroughSchemas.get(key);
+  if (known !== undefined) return known;
+  let result: z.ZodType = z.looseObject({});
   try {
-    if (typeof schema === 'object' && schema !== null) {
-      const s = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
-      if (s instanceof z.ZodObject) return s;
+    if (key !== undefined) {
+      const s = z.fromJSONSchema(key as Parameters<typeof z.fromJSONSchema>[0]);
+      if (s instanceof z.ZodObject) result = s;
     }
   } catch {
-    // fall through to an open object; the upstream server validates.
+    // not convertible: an open object, and the upstream server validates.
   }
-  return z.looseObject({});
+  if (key !== undefined) passThroughSchemas.set(key, result);
+  return result;
 }
 
 /**
@@ -145,7 +153,7 @@ function passThroughInputSchema(schema: unknown): z.ZodType {
  * descriptions updated when that finishes (`handle.ready`).
  */
 export function registerCodeModeTools(
-  server: McpRegistrar,
+  server: ToolRegistry,
   runtime: CodeModeRuntime,
   options: CodeModeToolsOptions = {},
 ): CodeModeToolsHandle {
@@ -153,16 +161,14 @@ export function registerCodeModeTools(
   const log = options.log ?? (() => undefined);
 
   const runCode = server.registerTool(
-    'run_code_mode',
-    {
+    defineTool({
+      name: 'run_code_mode',
       title: 'Run Code Mode program',
       description: BASE_DESCRIPTION,
-      inputSchema: RUN_INPUT,
-      outputSchema: RUN_OUTPUT,
+      input: RUN_INPUT,
+      output: RUN_OUTPUT,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-    },
-    async (args, call): Promise<CallToolResult> => {
-      try {
+      async handler(args, call): Promise<CallToolResult> {
         const r = await runtime.run({
           language: args.language,
           code: args.code,
@@ -184,29 +190,23 @@ export function registerCodeModeTools(
           structuredContent: structured,
           ...(r.status === 'ok' ? {} : { isError: true }),
         };
-      } catch (e) {
-        return toolErrorResult('run_code_mode', e);
-      }
-    },
+      },
+    }),
   );
 
   const searchTools = server.registerTool(
-    'search_tools',
-    {
+    defineTool({
+      name: 'search_tools',
       title: 'Search upstream tools',
       description:
         'Search the upstream tools available to run_code_mode by keywords; returns names, TypeScript signatures or full declarations.',
-      inputSchema: SEARCH_INPUT,
+      input: SEARCH_INPUT,
       annotations: { readOnlyHint: true, openWorldHint: false },
-    },
-    async (args): Promise<CallToolResult> => {
-      try {
+      async handler(args): Promise<CallToolResult> {
         const text = await runtime.searchTools(args.query, args.detail ?? 'signatures');
         return { content: [{ type: 'text', text }] };
-      } catch (e) {
-        return toolErrorResult('search_tools', e);
-      }
-    },
+      },
+    }),
   );
 
   const handle: CodeModeToolsHandle = {
@@ -232,15 +232,13 @@ export function registerCodeModeTools(
     for (const entry of catalog.entries) {
       const name = `${entry.server.identifier}__${entry.tool.identifier}`;
       const registered = server.registerTool(
-        name,
-        {
+        defineTool({
+          name,
           ...(entry.info.title ? { title: entry.info.title } : {}),
           description: entry.info.description ?? `Upstream tool ${entry.tool.name} of ${entry.server.name}.`,
-          inputSchema: passThroughInputSchema(entry.info.inputSchema),
+          input: passThroughInputSchema(entry.info.inputSchema),
           ...(entry.info.annotations ? { annotations: entry.info.annotations } : {}),
-        },
-        async (args: unknown, call): Promise<CallToolResult> => {
-          try {
+          async handler(args: unknown, call): Promise<CallToolResult> {
             const { result } = await runtime.callToolRaw(entry.server.name, entry.tool.name, args ?? {}, call.signal);
             return {
               content: (result.content ?? []) as CallToolResult['content'],
@@ -249,10 +247,8 @@ export function registerCodeModeTools(
                 : {}),
               ...(result.isError ? { isError: true } : {}),
             };
-          } catch (e) {
-            return toolErrorResult(name, e);
-          }
-        },
+          },
+        }),
       );
       handle.passThrough.push(registered);
     }

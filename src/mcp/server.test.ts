@@ -1,8 +1,9 @@
 /**
- * The codemode surface is defined once and mounted on both SDKs: the v1
- * server (2025 revisions over sessionful HTTP) and the v2 server (2026-07-28,
- * and stdio) must list the same tools, schemas, annotations and resource
- * templates, and map resource misses to "not found" errors.
+ * The codemode surface is defined once (./tools/) and served by the v2 SDK to
+ * every client: the v1 SDK client (2025 handshake) and the v2 client must see
+ * the same tools, schemas, annotations and resource templates, and resource
+ * misses as "not found" errors. The limits' maximums come from the live
+ * ceiling, and schemas are converted to JSON Schema once, not per server.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -12,7 +13,8 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { Executor } from '../sandbox/executor.js';
 import type { SessionService } from '../sessions/contract.js';
 import { AppError } from '../errors.js';
-import { createCodemodeServer, createModernCodemodeServer, type CodemodeServerOptions } from './codemode-server.js';
+import { MAX_LIMITS } from '../sandbox/limits.js';
+import { createCodemodeServer, type CodemodeServerOptions } from './server.js';
 
 function options(): CodemodeServerOptions {
   const executor: Executor = { run: () => Promise.reject(new Error('not used')), close: async () => {} };
@@ -32,7 +34,7 @@ interface Surface {
 }
 
 async function v1Surface(): Promise<Surface> {
-  const server = createCodemodeServer(options());
+  const server = await createCodemodeServer(options());
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new Client({ name: 'test', version: '1' });
@@ -48,8 +50,8 @@ async function v1Surface(): Promise<Surface> {
   }
 }
 
-async function v2Surface(): Promise<Surface> {
-  const server = await createModernCodemodeServer(options());
+async function v2Surface(overrides: Partial<CodemodeServerOptions> = {}): Promise<Surface> {
+  const server = await createCodemodeServer({ ...options(), ...overrides });
   const [clientSide, serverSide] = ModernInMemoryTransport.createLinkedPair();
   await server.connect(serverSide);
   const client = new ModernClient({ name: 'test', version: '1' });
@@ -67,7 +69,7 @@ async function v2Surface(): Promise<Surface> {
 
 const byName = (s: Surface) => [...s.tools].sort((a, b) => a.name.localeCompare(b.name));
 
-describe('the codemode surface on both SDKs', () => {
+describe('the codemode surface seen by both SDK clients', () => {
   it('lists the same tools with the same input schemas, output schemas and annotations', async () => {
     const [v1, v2] = await Promise.all([v1Surface(), v2Surface()]);
     assert.equal(v1.tools.length, 11);
@@ -101,5 +103,28 @@ describe('the codemode surface on both SDKs', () => {
       assert.ok(missing instanceof Error);
       assert.match(missing.message, /not found/i);
     }
+  });
+
+  it('takes the limits maximums from the live ceiling, not from constants', async () => {
+    const ceiling = { ...MAX_LIMITS, wallMs: 12_345, memoryBytes: 64 * 1024 * 1024 };
+    const surface = await v2Surface({ ceiling });
+    const limitsOf = (name: string) => {
+      const tool = surface.tools.find((t) => t.name === name);
+      const props = (tool?.inputSchema as { properties: Record<string, { properties?: Record<string, unknown> }> })
+        .properties;
+      return props['limits']?.properties as Record<string, { maximum?: number }>;
+    };
+    for (const name of ['execute_code', 'run_script', 'create_session']) {
+      assert.equal(limitsOf(name)['wallMs']?.maximum, 12_345, name);
+      assert.equal(limitsOf(name)['memoryBytes']?.maximum, 64 * 1024 * 1024, name);
+      assert.equal(limitsOf(name)['cpuMs']?.maximum, MAX_LIMITS.cpuMs, name);
+    }
+    const defaults = await v2Surface();
+    const wall = (
+      defaults.tools.find((t) => t.name === 'execute_code')?.inputSchema as {
+        properties: { limits: { properties: { wallMs: { maximum: number } } } };
+      }
+    ).properties.limits.properties.wallMs.maximum;
+    assert.equal(wall, MAX_LIMITS.wallMs);
   });
 });

@@ -1,0 +1,31 @@
+/**
+ * The codemode tools and resource templates, each defined once in the module
+ * beside this file; ../server.ts mounts them on the SDK.
+ */
+import type { AnyToolDefinition, ResourceTemplateDefinition } from './define-tool.js';
+import type { ToolEnv } from './env.js';
+import { executeCode, runScript } from './execute.js';
+import { deleteFile, listFiles, readFile, writeFile } from './files.js';
+import { runOutput, sessionFile, sessionHistory, sessionNotebook } from './resources.js';
+import { closeSession, createSession, interruptSession, listSessions, restartSession } from './sessions.js';
+
+export const CODEMODE_TOOLS: readonly AnyToolDefinition<ToolEnv>[] = [
+  executeCode,
+  runScript,
+  createSession,
+  listSessions,
+  restartSession,
+  interruptSession,
+  closeSession,
+  writeFile,
+  readFile,
+  listFiles,
+  deleteFile,
+];
+
+export const CODEMODE_RESOURCE_TEMPLATES: readonly ResourceTemplateDefinition<ToolEnv>[] = [
+  sessionHistory,
+  sessionNotebook,
+  sessionFile,
+  runOutput,
+];

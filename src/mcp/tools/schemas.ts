@@ -1,0 +1,161 @@
+/**
+ * The zod pieces the codemode tools' schemas are built from, shared by the
+ * tool modules beside this file. The descriptions are written for the model
+ * that calls the tools. Limits' maximums come from the live settings (the
+ * server's ceiling), never from compile-time constants.
+ */
+import { z } from 'zod';
+import { EXEC_STATUSES, LANGUAGES } from '../../sandbox/executor.js';
+import type { Limits } from '../../sandbox/limits.js';
+
+export const language = z
+  .enum(LANGUAGES)
+  .describe('Language of the code: "python" (Python 3), "javascript" (Node.js), "typescript" or "bash".');
+
+export const sessionId = z.string().min(1).describe('Id of a session from create_session or list_sessions.');
+
+export const workspacePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .describe('Relative path inside the session workspace, e.g. "data/input.csv". No ".." and no leading "/".');
+
+function limitField(description: string, max: number) {
+  return z.number().int().positive().max(max).optional().describe(`${description} Maximum ${max}.`);
+}
+
+/** Per-run limits; every field is optional and may not exceed the server's ceiling. */
+export function limitsSchema(ceiling: Readonly<Limits>) {
+  return z
+    .strictObject({
+      wallMs: limitField('Wall-clock time of the run in milliseconds.', ceiling.wallMs),
+      cpuMs: limitField('CPU time of the run in milliseconds.', ceiling.cpuMs),
+      memoryBytes: limitField('Memory of the whole process tree in bytes.', ceiling.memoryBytes),
+      processes: limitField('Processes and threads that may run at once.', ceiling.processes),
+      outputBytes: limitField('Bytes of stdout and of stderr kept.', ceiling.outputBytes),
+      outputTotalBytes: limitField('Bytes the run may print before it is stopped.', ceiling.outputTotalBytes),
+      diskBytes: limitField('Workspace disk use in bytes.', ceiling.diskBytes),
+      tmpBytes: limitField('Size of /tmp in bytes.', ceiling.tmpBytes),
+      openFiles: limitField('Open file descriptors.', ceiling.openFiles),
+    })
+    .describe('Resource limits for this run, e.g. {"wallMs": 60000}. Omit to use the defaults.');
+}
+
+export const encoding = z
+  .enum(['utf8', 'base64'])
+  .default('utf8')
+  .describe('"utf8" for text (default) or "base64" for binary content.');
+
+export const inputFile = z.strictObject({
+  path: workspacePath,
+  content: z.string().describe('File content, encoded as given by "encoding".'),
+  encoding,
+});
+
+// ---- outputs ----
+
+export const limitsOut = z.object({
+  wallMs: z.number(),
+  cpuMs: z.number(),
+  memoryBytes: z.number(),
+  processes: z.number(),
+  outputBytes: z.number(),
+  outputTotalBytes: z.number(),
+  diskBytes: z.number(),
+  tmpBytes: z.number(),
+  openFiles: z.number(),
+});
+
+export const fileEntry = z.object({ path: z.string(), size: z.number() });
+
+export const EXEC_OUTPUT = z.object({
+  status: z
+    .enum(EXEC_STATUSES as [string, ...string[]])
+    .describe(
+      'ok, error, or the limit/event that stopped the run, as the supervisor observed it (protocol_error: a session kernel broke its control protocol and was stopped).',
+    ),
+  exit_code: z.number().nullable(),
+  signal: z.string().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  stdout_omitted_chars: z.number().describe('Characters of stdout left out of this reply (see full_output).'),
+  stderr_omitted_chars: z.number(),
+  stdout_dropped_bytes: z.number().describe('Bytes over the output limit that were not kept at all.'),
+  stderr_dropped_bytes: z.number(),
+  duration_ms: z.number(),
+  error: z
+    .object({
+      type: z.string(),
+      message: z.string(),
+      line: z.number().optional(),
+      column: z.number().optional(),
+      traceback: z.string().optional(),
+    })
+    .optional(),
+  outputs: z.array(
+    z.object({ kind: z.enum(['result', 'display']), mime_types: z.array(z.string()), text: z.string().optional() }),
+  ),
+  files: z.array(fileEntry).optional(),
+  reason: z.string().optional(),
+  cached: z.boolean().optional().describe('True when the result came from the result cache (cache: true).'),
+  hint: z.string().optional(),
+  full_output: z.object({ stdout: z.string().optional(), stderr: z.string().optional() }).optional(),
+  session_id: z.string().optional(),
+  execution_id: z.string().optional(),
+  execution_count: z.number().optional(),
+  kernel_restarted: z.boolean().optional(),
+  cpu_ms: z.number().optional().describe('CPU time the session kernel used for this run, when known.'),
+  idle_cpu_ms: z
+    .number()
+    .optional()
+    .describe("CPU the session's background processes used since the previous execution (capped by the idle quota)."),
+  tool_calls: z.number().optional().describe('Code Mode tool calls this execution made.'),
+  note: z.string().optional(),
+  limits: limitsOut,
+  isolation: z.object({
+    backend: z.string(),
+    cgroup: z.string(),
+    seccomp: z.boolean(),
+    uid: z.number().nullable(),
+  }),
+});
+
+export const sessionInfo = z.object({
+  id: z.string(),
+  language: z.string(),
+  state: z.string(),
+  created_at: z.string(),
+  last_used_at: z.string(),
+  execution_count: z.number(),
+  limits: limitsOut,
+  note: z.string().optional(),
+});
+
+export const SESSION_OUTPUT = z.object({ session: sessionInfo });
+export const SESSION_LIST_OUTPUT = z.object({
+  sessions: z.array(sessionInfo),
+  resumable: z
+    .array(
+      z.object({
+        session_id: z.string(),
+        language: z.string(),
+        created_at: z.string(),
+        last_used_at: z.string(),
+        execution_count: z.number(),
+      }),
+    )
+    .describe('Saved sessions that are not running; resume one with create_session resume_session_id.'),
+});
+export const SESSION_ACK_OUTPUT = z.object({ session_id: z.string(), done: z.boolean() });
+export const FILE_ENTRY_OUTPUT = z.object({ session_id: z.string(), path: z.string(), size: z.number() });
+export const READ_FILE_OUTPUT = z.object({
+  session_id: z.string(),
+  path: z.string(),
+  size: z.number(),
+  encoding: z.enum(['utf8', 'base64']),
+  mime_type: z.string(),
+  content: z.string().describe('The content (clipped when large; see truncated).'),
+  truncated: z.boolean(),
+  uri: z.string(),
+});
+export const LIST_FILES_OUTPUT = z.object({ session_id: z.string(), files: z.array(fileEntry) });
