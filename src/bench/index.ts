@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   sessions: async () => (await import('./sessions-bench.js')).runSessionsBench(),
   mcp: async () => (await import('./mcp-bench.js')).runMcpBench(),
   codemode: async () => (await import('./codemode-bench.js')).runCodeModeBench(),
+  analysis: async () => (await import('./analysis-bench.js')).runAnalysisBench(),
 };
 
 async function main(): Promise<number> {
