@@ -9,8 +9,7 @@
  * every event and observation; cancelling stops the model request and the
  * running code.
  */
-import { streamText, tool, type LanguageModel, type ModelMessage, type ToolSet } from 'ai';
-import { z } from 'zod';
+import { jsonSchema, streamText, tool, type LanguageModel, type ModelMessage, type ToolSet } from 'ai';
 import { AppError, errorMessage } from '../errors.js';
 import type { Language } from '../sandbox/executor.js';
 import type { SessionExecResult, SessionService } from '../sessions/contract.js';
@@ -656,38 +655,45 @@ async function callModel(model: Exclude<LanguageModel, string>, o: CallOptions):
   }
 }
 
+/** A plain JSON Schema object (no conversion per model call, unlike a zod schema). */
+function schema(properties: Record<string, { type: 'string'; description?: string }>, required: string[]) {
+  return jsonSchema<Record<string, string>>({ type: 'object', properties, required, additionalProperties: false });
+}
+
 function buildTools(language: Language, codeMode: CodeModeTools | undefined): ToolSet {
   const tools: ToolSet = {
     run_code: tool({
       description: `Run ${language} code in your persistent session (variables and files persist between calls). Returns status, output, errors and rich outputs.`,
-      inputSchema: z.object({ code: z.string().describe(`${language} source to run`) }),
+      inputSchema: schema({ code: { type: 'string', description: `${language} source to run` } }, ['code']),
     }),
     write_file: tool({
       description: 'Write a text file in the session workspace (relative path).',
-      inputSchema: z.object({ path: z.string(), content: z.string() }),
+      inputSchema: schema({ path: { type: 'string' }, content: { type: 'string' } }, ['path', 'content']),
     }),
     read_file: tool({
       description: 'Read a text file from the session workspace.',
-      inputSchema: z.object({ path: z.string() }),
+      inputSchema: schema({ path: { type: 'string' } }, ['path']),
     }),
     list_files: tool({
       description: 'List files in the session workspace.',
-      inputSchema: z.object({ path: z.string().optional() }),
+      inputSchema: schema({ path: { type: 'string' } }, []),
     }),
     [FINAL_TOOL]: tool({
       description: 'Give the final answer to the task. Call this once, when the task is done.',
-      inputSchema: z.object({ answer: z.string().describe('the answer, or a summary of what was done') }),
+      inputSchema: schema({ answer: { type: 'string', description: 'the answer, or a summary of what was done' } }, [
+        'answer',
+      ]),
     }),
   };
   if (codeMode) {
     tools.run_code_mode = tool({
       description:
         'Run TypeScript against the configured upstream MCP servers as a typed API (codemode.<server>.<tool>()).',
-      inputSchema: z.object({ code: z.string() }),
+      inputSchema: schema({ code: { type: 'string' } }, ['code']),
     });
     tools.search_tools = tool({
       description: 'Search the upstream API: tool names and signatures.',
-      inputSchema: z.object({ query: z.string() }),
+      inputSchema: schema({ query: { type: 'string' } }, ['query']),
     });
   }
   return tools;

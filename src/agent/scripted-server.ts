@@ -95,6 +95,8 @@ function fragments(s: string, size = 5): string[] {
 
 function sse(res: ServerResponse): (data: unknown, event?: string) => void {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  // Written in one go (a scripted turn has no latency to show); the client still parses fragment by fragment.
+  res.cork();
   return (data, event) => {
     res.write(`${event ? `event: ${event}\n` : ''}data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
   };
