@@ -30,6 +30,8 @@ export interface SessionInfo {
 export interface SessionExecResult extends ExecResult {
   executionId: string;
   sessionId: string;
+  /** Problems that did not change the result, e.g. an earlier execution's history write failed. */
+  warnings?: string[];
   /** 1-based execution counter within the session (like Jupyter's In [n]). */
   executionCount: number;
   /** Set when the kernel died during or before this run: its variables are gone, files are kept. */
@@ -108,6 +110,15 @@ export interface SessionService {
   readFile(id: string, path: string, owner?: string): Promise<Uint8Array>;
   listFiles(id: string, path?: string, owner?: string): Promise<WorkspaceEntry[]>;
   deleteFile(id: string, path: string, owner?: string): Promise<void>;
+  /** Unpack a tar or zip archive into folder `path` ('' = the workspace); hostile entries are refused before anything is written. */
+  importArchive(
+    id: string,
+    path: string,
+    archive: Uint8Array,
+    owner?: string,
+  ): Promise<{ entries: number; bytes: number }>;
+  /** Folder `path` ('' = the workspace) as a .tar.gz. */
+  exportArchive(id: string, path: string, owner?: string): Promise<Uint8Array>;
 
   history(id: string, owner?: string): ExecutionRecord[];
   /** Saved sessions of this owner that are not live (after a server restart). */

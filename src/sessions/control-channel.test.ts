@@ -35,6 +35,29 @@ describe('control channel frames', () => {
     );
   });
 
+  it("a done frame may carry the cell's output and name the marked pipes; every byte is counted", () => {
+    const { r, frames, violations, bytes } = reader();
+    const frame = line({ type: 'done', id: 'a', status: 'ok', marked: ['stderr'], stdout: 'hi\n', stderr: '' });
+    r.push(frame);
+    assert.deepEqual(violations, []);
+    assert.equal(bytes(), frame.length);
+    const done = frames[0] as Extract<KernelFrame, { type: 'done' }>;
+    assert.deepEqual(done.marked, ['stderr']);
+    assert.equal(done.stdout, 'hi\n');
+  });
+
+  it('rejects a done frame naming an unknown pipe or non-text output', () => {
+    for (const bad of [
+      { type: 'done', id: 'a', marked: ['stdin'] },
+      { type: 'done', id: 'a', marked: ['stdout', 'stderr', 'stdout'] },
+      { type: 'done', id: 'a', stdout: 42 },
+    ]) {
+      const { r, violations } = reader();
+      r.push(line(bad));
+      assert.equal(violations.length, 1, JSON.stringify(bad));
+    }
+  });
+
   it('"null" is a protocol violation, not a crash (finding 2)', () => {
     const { r, violations, frames } = reader();
     assert.doesNotThrow(() => r.push(Buffer.from('null\n')));

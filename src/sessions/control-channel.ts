@@ -37,6 +37,17 @@ export const kernelFrameSchema = z.discriminatedUnion('type', [
     exitCode: z.number().int().optional(),
     interrupted: z.boolean().optional(),
     error: errorInfo.optional(),
+    /**
+     * The pipes the kernel wrote the end marker to (bytes may still be in flight
+     * there). Absent: both. The text below follows what arrives on the pipe.
+     */
+    marked: z
+      .array(z.enum(['stdout', 'stderr']))
+      .max(2)
+      .optional(),
+    /** The cell's own output the kernel captured (every byte counts toward the output budget). */
+    stdout: text.optional(),
+    stderr: text.optional(),
   }),
   z.strictObject({
     type: z.literal('rpc'),

@@ -18,7 +18,7 @@ import { AppError, errorMessage } from '../errors.js';
 import type { ToolHost } from '../codemode/contract.js';
 import type { DisplayOutput, ExecError, ExecStatus, Language, OutputChunk } from '../sandbox/executor.js';
 import type { Limits } from '../sandbox/limits.js';
-import type { Sandbox, SandboxProcess } from '../sandbox/sandbox.js';
+import type { Sandbox, SandboxProcess, SandboxStats } from '../sandbox/sandbox.js';
 import { Supervision, type Forced } from '../sandbox/supervisor.js';
 import { FrameReader, type KernelFrame } from './control-channel.js';
 import { StreamCapture } from './stream-capture.js';
@@ -97,6 +97,12 @@ export interface KernelOptions {
 export const KERNEL_RUN_CPU_QUOTA = 1;
 /** A tenth of one core between executions: background processes may run, but cannot spin a core. */
 export const KERNEL_IDLE_CPU_QUOTA = 0.1;
+/**
+ * How long after an execution the idle CPU quota takes hold. Background
+ * processes get at most this much time at the run quota; a caller running
+ * executions back to back pays no cgroup writes.
+ */
+export const IDLE_QUOTA_DELAY_MS = 50;
 /** Replies the kernel has not read yet, at most (bytes); past it the kernel is not reading its channel. */
 const MAX_UNREAD_REPLY_BYTES = 16 * 1024 * 1024;
 
@@ -174,6 +180,9 @@ export class Kernel {
   };
   /** Why the kernel was stopped while idle (a protocol violation), for the next caller. */
   private idleDeath: Forced | null = null;
+  /** The idle CPU quota is in force (the run quota must be restored before user code runs). */
+  private quotaIsIdle = false;
+  private idleQuotaTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly options: KernelOptions) {
     this.language = options.language;
@@ -330,10 +339,20 @@ export class Kernel {
     this.proc.kill();
   }
 
-  /** Between executions: the low CPU quota, and counters to take the next window's deltas from. */
-  private enterIdle(): void {
-    this.proc.setCpuQuota(this.idleQuota);
-    const stats = this.proc.stats();
+  /**
+   * Between executions: counters to take the next window's deltas from (the
+   * finished window's own reading, when there is one), and the low CPU quota,
+   * applied IDLE_QUOTA_DELAY_MS later unless another execution starts first
+   * (back-to-back executions write no cgroup file for it).
+   */
+  private enterIdle(stats: SandboxStats = this.proc.stats()): void {
+    if (this.idleQuotaTimer) clearTimeout(this.idleQuotaTimer);
+    this.idleQuotaTimer = setTimeout(() => {
+      this.idleQuotaTimer = null;
+      if (this.running || this.exited || this.closing) return;
+      this.quotaIsIdle = this.proc.setCpuQuota(this.idleQuota);
+    }, IDLE_QUOTA_DELAY_MS);
+    this.idleQuotaTimer.unref();
     this.idleSince = {
       cpuMs: stats.cpuMs,
       oomKills: stats.oomKills ?? 0,
@@ -353,6 +372,7 @@ export class Kernel {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.idleQuotaTimer) clearTimeout(this.idleQuotaTimer);
     if (!this.exited) {
       try {
         this.control.write(JSON.stringify({ type: 'shutdown' }) + '\n');
@@ -393,7 +413,14 @@ export class Kernel {
     const marker = `\u0001codemode-end-${randomBytes(9).toString('base64url')}\u0001`;
     const started = performance.now();
     const limits = req.limits;
-    this.proc.setCpuQuota(this.runQuota);
+    if (this.idleQuotaTimer) {
+      clearTimeout(this.idleQuotaTimer);
+      this.idleQuotaTimer = null;
+    }
+    if (this.quotaIsIdle) {
+      this.proc.setCpuQuota(this.runQuota);
+      this.quotaIsIdle = false;
+    }
     const cpuStart = this.proc.cpuMs();
     const idleCpuMs =
       cpuStart !== null && this.idleSince.cpuMs !== null ? Math.max(0, cpuStart - this.idleSince.cpuMs) : undefined;
@@ -442,6 +469,13 @@ export class Kernel {
       err.flush();
       finish();
     };
+    /** The done frame's own text follows the pipes' bytes; it was counted as control-channel bytes. */
+    const appendCaptured = () => {
+      const done = doneFrame;
+      if (!done || watch.forced) return;
+      if (done.stdout) out.append(done.stdout);
+      if (done.stderr) err.append(done.stderr);
+    };
 
     const finish = () => {
       if (settled) return;
@@ -451,6 +485,7 @@ export class Kernel {
       this.stdoutSink = null;
       this.stderrSink = null;
       this.running = null;
+      appendCaptured();
       const done = doneFrame;
       const bash = this.family === 'bash';
       const bashCode = bash && typeof done?.exitCode === 'number' ? done.exitCode : bash ? 1 : null;
@@ -491,7 +526,7 @@ export class Kernel {
       else if (bash && bashCode !== 0 && result.status === 'error') {
         result.error = { type: 'ExitStatus', message: `the last command exited with status ${bashCode}` };
       }
-      if (!died) this.enterIdle();
+      if (!died) this.enterIdle(end.stats);
       resolve(result);
     };
 
@@ -559,6 +594,12 @@ export class Kernel {
         } else {
           if (doneFrame) return this.protocolError('a second done frame arrived');
           doneFrame = frame;
+          // A pipe the kernel wrote no marker to holds nothing more for this execution.
+          if (frame.marked) {
+            if (!frame.marked.includes('stdout')) out.flush();
+            if (!frame.marked.includes('stderr')) err.flush();
+          }
+          if (out.ended && err.ended) return finish();
           // The markers normally arrive first; if the program closed its stdout, do not wait forever.
           timers.push(setTimeout(flushAndFinish, 1000));
           maybeFinish();

@@ -7,6 +7,8 @@ import { isAppError } from '../errors.js';
 import type { ToolHost } from '../codemode/contract.js';
 import { createProcessSandbox } from '../sandbox/process/process-sandbox.js';
 import type { Sandbox } from '../sandbox/sandbox.js';
+import { MemorySessionStore } from '../store/memory-session-store.js';
+import type { ExecutionRecord } from './contract.js';
 import { SessionManager } from './session-manager.js';
 
 let sandbox: Sandbox;
@@ -176,6 +178,54 @@ describe('python sessions', () => {
       limits: { outputBytes: 4096, outputTotalBytes: 200_000 },
     });
     assert.equal(r.status, 'output_limit');
+    assert.ok(r.stdout.length <= 4096 + 100);
+    await manager.close(s.id);
+  });
+
+  it("a cell's own output and a child process's output keep their order", async () => {
+    const s = await manager.create({ language: 'python' });
+    const r = await manager.execute(
+      s.id,
+      'import os, subprocess, sys\nprint("a")\nos.system("echo b")\nprint("c")\n' +
+        'sys.stderr.write("d\\n")\nsubprocess.run(["sh", "-c", "echo e >&2"])\nsys.stderr.write("f\\n")\nprint("g")',
+    );
+    assert.equal(r.status, 'ok', r.stderr);
+    assert.equal(r.stdout, 'a\nb\nc\ng\n');
+    assert.equal(r.stderr, 'd\ne\nf\n');
+    await manager.close(s.id);
+  });
+
+  it('output past the in-kernel capture bound arrives complete and in order', async () => {
+    const s = await manager.create({ language: 'python' });
+    const r = await manager.execute(s.id, 'for i in range(30000):\n    print(i)', {
+      limits: { outputBytes: 1_000_000 },
+    });
+    assert.equal(r.status, 'ok', r.stderr);
+    assert.equal(r.stdout, Array.from({ length: 30000 }, (_, i) => `${i}\n`).join(''));
+    await manager.close(s.id);
+  });
+
+  it('a long cell streams its early output before it ends', async () => {
+    const s = await manager.create({ language: 'python' });
+    const t0 = performance.now();
+    let firstAt = -1;
+    const r = await manager.execute(s.id, 'import time\nprint("early")\ntime.sleep(1.5)\nprint("late")', {
+      onOutput: () => {
+        if (firstAt < 0) firstAt = performance.now() - t0;
+      },
+    });
+    assert.equal(r.status, 'ok');
+    assert.equal(r.stdout, 'early\nlate\n');
+    assert.ok(firstAt >= 0 && firstAt < 1000, `the first output arrived after ${firstAt} ms`);
+    await manager.close(s.id);
+  });
+
+  it('the output budget counts the bytes a done frame carries (output_limit)', async () => {
+    const s = await manager.create({ language: 'python' });
+    const r = await manager.execute(s.id, 'print("z" * 30000)', {
+      limits: { outputBytes: 4096, outputTotalBytes: 20_000 },
+    });
+    assert.equal(r.status, 'output_limit', `${r.status}: ${r.reason}`);
     assert.ok(r.stdout.length <= 4096 + 100);
     await manager.close(s.id);
   });
@@ -478,5 +528,46 @@ describe('workspaces, isolation and ownership', () => {
     assert.equal(r.outputs?.[0]?.data['text/plain'], 'False');
     await manager.close(a.id);
     await manager.close(b.id);
+  });
+});
+
+describe('history writes', () => {
+  it('are queued after the reply; a failed write is reported to the hook and on the next result', async () => {
+    class FailingStore extends MemorySessionStore {
+      fail = true;
+      override addExecution(record: ExecutionRecord): void {
+        if (this.fail) throw new Error('disk full');
+        super.addExecution(record);
+      }
+    }
+    const store = new FailingStore();
+    const failures: string[] = [];
+    const m = new SessionManager({
+      sandbox,
+      store,
+      workspaceRoot: path.join(root, 'ws-store'),
+      pool: false,
+      onStoreError: (e, w) => failures.push(`${w.operation}: ${(e as Error).message}`),
+    });
+    try {
+      const s = await m.create({ language: 'python' });
+      const first = await m.execute(s.id, 'x = 1');
+      assert.equal(first.status, 'ok');
+      assert.equal(first.warnings, undefined);
+      assert.deepEqual(failures, [], 'the write runs after the reply');
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(failures, ['addExecution: disk full']);
+      store.fail = false;
+      const second = await m.execute(s.id, 'x');
+      assert.equal(second.status, 'ok');
+      assert.match(second.warnings?.[0] ?? '', /history was not saved \(addExecution\): disk full/);
+      assert.deepEqual(
+        m.history(s.id).map((h) => h.code),
+        ['x'],
+        'reads see queued writes',
+      );
+    } finally {
+      await m.shutdown();
+    }
   });
 });

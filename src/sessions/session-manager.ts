@@ -21,6 +21,7 @@ import { Supervision } from '../sandbox/supervisor.js';
 import { OutputBuffer } from '../sandbox/output-buffer.js';
 import { safeRelativePath } from '../sandbox/workspace/paths.js';
 import { Workspaces, type Workspace } from '../sandbox/workspace/workspaces.js';
+import { MemorySessionStore } from '../store/memory-session-store.js';
 import { defaultStateDir, SqliteSessionStore, type SessionStore, type StoredSession } from '../store/session-store.js';
 import type {
   CreateSessionOptions,
@@ -48,8 +49,13 @@ export const DEFAULT_OWNER = 'local';
 
 export interface SessionManagerOptions {
   sandbox: Sandbox;
-  /** Durable history. Default: SQLite at <state dir>/codemode.db. `null`: in-memory only (lost on exit). */
+  /** Durable history. Default: SQLite at <state dir>/codemode.db. `null`: process memory only (no SQLite; lost on exit). */
   store?: SessionStore | null;
+  /**
+   * A history or session write failed. Writes run after the reply that caused
+   * them; the failure is also attached to the session's next result as a warning.
+   */
+  onStoreError?: (error: unknown, write: { operation: string; sessionId: string }) => void;
   /** Parent directory of session workspaces. Default: <state dir>/workspaces. */
   workspaceRoot?: string;
   /** Defaults for new sessions (merged over DEFAULT_LIMITS). */
@@ -146,6 +152,14 @@ export class SessionManager implements SessionService {
   private readonly sessions = new Map<string, Session>();
   private readonly sweeper: NodeJS.Timeout;
   private shuttingDown = false;
+  /** Store writes waiting to run after the current reply (in order). */
+  private writes: { operation: string; sessionId: string; run: () => void }[] = [];
+  private writesScheduled = false;
+  /** After shutdown: a late write (an execution settling after it) is dropped, not run on a closed store. */
+  private storeClosed = false;
+  private readonly onStoreError: SessionManagerOptions['onStoreError'];
+  /** Store failures not yet reported, per session (at most MAX_STORE_WARNINGS each). */
+  private readonly storeWarnings = new Map<string, string[]>();
 
   constructor(options: SessionManagerOptions) {
     this.sandbox = options.sandbox;
@@ -156,8 +170,9 @@ export class SessionManager implements SessionService {
       options.store === undefined
         ? new SqliteSessionStore()
         : options.store === null
-          ? new SqliteSessionStore(':memory:')
+          ? new MemorySessionStore()
           : options.store;
+    this.onStoreError = options.onStoreError;
     this.workspaces = new Workspaces({
       sandbox: this.sandbox,
       root: options.workspaceRoot ?? path.join(defaultStateDir(), 'workspaces'),
@@ -239,6 +254,7 @@ export class SessionManager implements SessionService {
       if (live.owner !== owner) throw notFound(id);
       return this.info(live);
     }
+    this.flushWrites();
     const stored = this.store.getSession(id);
     if (!stored || stored.owner !== owner) throw notFound(id);
     if (stored.closedAt !== null) {
@@ -331,6 +347,8 @@ export class SessionManager implements SessionService {
     await this.pool?.close();
     // Kernels stop; workspaces and history stay so sessions can be resumed after a restart.
     await Promise.allSettled([...this.sessions.values()].map((s) => this.closeSession(s, false)));
+    this.flushWrites();
+    this.storeClosed = true;
     if (this.ownsStore) this.store.close();
   }
 
@@ -394,10 +412,27 @@ export class SessionManager implements SessionService {
     await s.ws.delete(file);
   }
 
+  async importArchive(
+    id: string,
+    dir: string,
+    archive: Uint8Array,
+    owner?: string,
+  ): Promise<{ entries: number; bytes: number }> {
+    const s = this.lookup(id, owner);
+    this.touch(s);
+    return s.ws.importArchive(dir, archive);
+  }
+
+  async exportArchive(id: string, dir: string, owner?: string): Promise<Uint8Array> {
+    const s = this.lookup(id, owner);
+    this.touch(s);
+    return s.ws.exportArchive(dir);
+  }
+
   // -------------------------------------------------------------- history
 
   history(id: string, owner?: string): ExecutionRecord[] {
-    const stored = this.storedFor(id, owner);
+    const stored = this.storedFor(id, owner); // flushes queued writes
     return this.store.listExecutions(stored.id);
   }
 
@@ -408,6 +443,7 @@ export class SessionManager implements SessionService {
 
   /** Sessions saved in the store for this owner that are not live (resumable after a restart). */
   listResumable(owner?: string): StoredSession[] {
+    this.flushWrites();
     const who = owner ?? DEFAULT_OWNER;
     return this.store.listSessions({ owner: who }).filter((s) => !this.sessions.has(s.id));
   }
@@ -443,6 +479,7 @@ export class SessionManager implements SessionService {
   }
 
   private storedOrNull(id: string): StoredSession | null {
+    this.flushWrites();
     try {
       return this.store.getSession(id) ?? null;
     } catch {
@@ -451,6 +488,7 @@ export class SessionManager implements SessionService {
   }
 
   private storedFor(id: string, owner?: string): StoredSession {
+    this.flushWrites();
     const stored = typeof id === 'string' ? this.store.getSession(id) : undefined;
     if (!stored || stored.owner !== (owner ?? DEFAULT_OWNER)) throw notFound(String(id));
     return stored;
@@ -585,6 +623,7 @@ export class SessionManager implements SessionService {
       }
       if (restarted) result.kernelRestarted = true;
       this.record(s, result, code, startedAt, 'execute');
+      this.takeStoreWarnings(result);
       return result;
     } finally {
       s.running = false;
@@ -689,6 +728,7 @@ export class SessionManager implements SessionService {
       }
       r.files = await s.ws.filesAfterRun();
       this.record(s, r, commandLine, startedAt, 'script');
+      this.takeStoreWarnings(r);
       return r;
     } finally {
       s.running = false;
@@ -744,30 +784,71 @@ export class SessionManager implements SessionService {
     };
     if (r.error) rec.error = r.error;
     if (r.reason) rec.reason = r.reason;
-    try {
-      this.store.addExecution(rec);
-    } catch {
-      // History is best effort: a full disk must not turn a finished run into a failure.
-    }
+    // History is written after the reply: a full disk must not turn a finished run into a failure.
+    this.queueWrite('addExecution', s.id, () => this.store.addExecution(rec));
   }
 
   private persist(s: Session): void {
     if (s.closed) return; // closeSession already recorded the end; a late finish must not reopen it
-    try {
-      this.store.saveSession({
-        id: s.id,
-        owner: s.owner,
-        language: s.language,
-        limits: s.limits,
-        workspaceDir: s.ws.dir,
-        createdAt: new Date(s.createdAt).toISOString(),
-        lastUsedAt: new Date(s.lastUsedAt).toISOString(),
-        executionCount: s.executionCount,
-        closedAt: null,
-      });
-    } catch {
-      // best effort, as above
+    const stored: StoredSession = {
+      id: s.id,
+      owner: s.owner,
+      language: s.language,
+      limits: s.limits,
+      workspaceDir: s.ws.dir,
+      createdAt: new Date(s.createdAt).toISOString(),
+      lastUsedAt: new Date(s.lastUsedAt).toISOString(),
+      executionCount: s.executionCount,
+      closedAt: null,
+    };
+    this.queueWrite('saveSession', s.id, () => this.store.saveSession(stored));
+  }
+
+  /** Queue a store write to run after the current reply is on its way (setImmediate), in order. */
+  private queueWrite(operation: string, sessionId: string, run: () => void): void {
+    if (this.storeClosed) return;
+    this.writes.push({ operation, sessionId, run });
+    if (this.writesScheduled) return;
+    this.writesScheduled = true;
+    setImmediate(() => this.flushWrites());
+  }
+
+  /** Run every queued store write now (before any read of the store, and at shutdown). */
+  flushWrites(): void {
+    this.writesScheduled = false;
+    if (this.writes.length === 0) return;
+    const batch = this.writes;
+    this.writes = [];
+    for (const w of batch) {
+      try {
+        w.run();
+      } catch (e) {
+        this.storeFailed(e, w);
+      }
     }
+  }
+
+  private storeFailed(error: unknown, write: { operation: string; sessionId: string }): void {
+    const list = this.storeWarnings.get(write.sessionId) ?? [];
+    if (list.length < MAX_STORE_WARNINGS) {
+      list.push(
+        `history was not saved (${write.operation}): ${error instanceof Error ? error.message : String(error)}`,
+      );
+      this.storeWarnings.set(write.sessionId, list);
+    }
+    try {
+      this.onStoreError?.(error, { operation: write.operation, sessionId: write.sessionId });
+    } catch {
+      // a hook's failure must not stop the other writes
+    }
+  }
+
+  /** Store failures since the session's last result, for this result's warnings. */
+  private takeStoreWarnings(r: SessionExecResult): void {
+    const list = this.storeWarnings.get(r.sessionId);
+    if (!list) return;
+    this.storeWarnings.delete(r.sessionId);
+    r.warnings = list;
   }
 
   private info(s: Session): SessionInfo {
@@ -801,11 +882,9 @@ export class SessionManager implements SessionService {
     if (s.starting) await s.starting.then((k) => k.close()).catch(() => {});
     if (discard) {
       await s.ws.destroy();
-      try {
-        this.store.markClosed(s.id, new Date(this.now()).toISOString());
-      } catch {
-        // best effort
-      }
+      const at = new Date(this.now()).toISOString();
+      this.queueWrite('markClosed', s.id, () => this.store.markClosed(s.id, at));
+      this.storeWarnings.delete(s.id);
     } else {
       // Suspended: files and history stay, and the session can be resumed.
       await s.ws.close();
@@ -854,6 +933,9 @@ function clampLimits(stored: Limits, ceiling: Limits): Limits {
   }
   return out;
 }
+
+/** Store failures kept per session until its next result reports them. */
+const MAX_STORE_WARNINGS = 5;
 
 function notFound(id: string): AppError {
   return new AppError('NOT_FOUND', `no session ${id}`, { sessionId: id });

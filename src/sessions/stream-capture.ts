@@ -2,6 +2,8 @@
  * Captures one output stream of a kernel for one execution: watches for the
  * execution's end marker (which the kernel writes after flushing), never emits
  * the marker or a prefix of it, and caps what it keeps with an OutputBuffer.
+ * Text the kernel captured itself (in its done frame) is appended after the
+ * pipe's bytes, under the same cap.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { OutputBuffer } from '../sandbox/output-buffer.js';
@@ -43,7 +45,16 @@ export class StreamCapture {
     return false;
   }
 
-  /** The stream ended without a marker (the kernel died): keep what was held back. */
+  /**
+   * Text the kernel captured itself and sent in its done frame: it follows
+   * everything that came through the pipe (call after the marker or flush()).
+   */
+  append(text: string): void {
+    if (!text) return;
+    this.emit(Buffer.from(text, 'utf8'));
+  }
+
+  /** The stream ended without a marker (the kernel died, or said none was written): keep what was held back. */
   flush(): void {
     if (this.ended) return;
     this.emit(this.carry);

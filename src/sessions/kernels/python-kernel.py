@@ -1,15 +1,23 @@
 # codemode Python session kernel: runs cells in one persistent namespace and
 # speaks newline-delimited JSON frames with the host on fd 3 (never stdout).
-# Invariants: user stdout/stderr go to fd 1/2 and are flushed, then an end marker
-# is written to both, before the 'done' frame; SIGINT only interrupts user code.
+# Invariants: a cell's own stdout/stderr are captured in the kernel (bounded by
+# _CAPTURE_BYTES) and shipped in the 'done' frame; past the bound, after
+# _CAPTURE_SECONDS, or before a subprocess starts, captured text goes to fd 1/2
+# (in order) and the rest of the cell streams there. An end marker is written to
+# a pipe only when bytes may still be in flight on it (FIONREAD), before 'done',
+# which names the marked pipes. SIGINT only interrupts user code.
 import ast
 import base64
+import fcntl
 import io
 import json
 import linecache
 import os
 import signal
 import sys
+import termios
+import threading
+import time
 import traceback
 import types
 
@@ -237,11 +245,191 @@ _user_ns.update({'__builtins__': __builtins__, 'display': display, 'codemode': _
 sys.modules['__main__'] = _user_module
 _loop = None
 
-try:
-    sys.stdout.reconfigure(line_buffering=True)
-    sys.stderr.reconfigure(line_buffering=True)
-except Exception:
-    pass
+# ------------------------------------------------------------ output capture
+
+# A cell's own output rides in its done frame up to this many bytes per stream.
+_CAPTURE_BYTES = 64 * 1024
+# After this long a cell's output streams to the pipes (progress for long cells).
+_CAPTURE_SECONDS = 0.05
+
+
+def _write_fd(fd, data):
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        view = view[n:]
+
+
+class _CaptureRaw(io.RawIOBase):
+    """fd 1 or 2 for the kernel's sys.stdout/sys.stderr: held in memory while a cell
+    captures, written to the fd otherwise (and for the rest of a cell once spilled)."""
+
+    def __init__(self, fd):
+        super().__init__()
+        self._fd = fd
+        self._chunks = []
+        self._size = 0
+        self.capturing = False
+        self.wrote_fd = False
+        self._lock = threading.Lock()
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return self._fd
+
+    def isatty(self):
+        return False
+
+    def write(self, b):
+        n = len(b)
+        with self._lock:
+            if self.capturing and self._size + n <= _CAPTURE_BYTES:
+                if not self._chunks:
+                    _flusher.arm()
+                self._chunks.append(bytes(b))
+                self._size += n
+                return n
+            self._spill_locked()
+            self.wrote_fd = True
+        _write_fd(self._fd, b)
+        return n
+
+    def _spill_locked(self):
+        self.capturing = False
+        if self._chunks:
+            data = b''.join(self._chunks)
+            self._chunks = []
+            self._size = 0
+            self.wrote_fd = True
+            _write_fd(self._fd, data)
+
+    def spill(self):
+        """Send what is held to the fd; the rest of the cell streams there."""
+        with self._lock:
+            if self.capturing or self._chunks:
+                self._spill_locked()
+
+    def start(self):
+        with self._lock:
+            self._chunks = []
+            self._size = 0
+            self.wrote_fd = False
+            self.capturing = True
+
+    def take(self):
+        """End of a cell: the captured text (for the done frame); capture stops."""
+        with self._lock:
+            data = b''.join(self._chunks)
+            self._chunks = []
+            self._size = 0
+            self.capturing = False
+            return data.decode('utf-8', 'replace')
+
+
+class _Flusher:
+    """Spills a cell's captured output to the pipes once it has run _CAPTURE_SECONDS.
+    Armed by the first captured write of a cell, so a cell that prints nothing wakes
+    no thread."""
+
+    def __init__(self):
+        self._cond = threading.Condition(threading.Lock())
+        self._deadline = None
+        self._thread = None
+        self.cell = 0
+
+    def arm(self):
+        with self._cond:
+            if self._deadline is not None:
+                return
+            self._deadline = (self.cell, time.monotonic() + _CAPTURE_SECONDS)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name='codemode-output', daemon=True)
+                self._thread.start()
+            else:
+                self._cond.notify()
+
+    def disarm(self):
+        with self._cond:
+            self.cell += 1
+            self._deadline = None
+
+    def _run(self):
+        with self._cond:
+            while True:
+                while self._deadline is None:
+                    self._cond.wait()
+                cell, at = self._deadline
+                left = at - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                self._deadline = None
+                if cell != self.cell:
+                    continue
+                self._cond.release()
+                try:
+                    _out_raw.spill()
+                    _err_raw.spill()
+                finally:
+                    self._cond.acquire()
+
+
+_flusher = _Flusher()
+_out_raw = _CaptureRaw(1)
+_err_raw = _CaptureRaw(2)
+
+
+def _text_stream(raw, name):
+    stream = io.TextIOWrapper(
+        io.BufferedWriter(raw, buffer_size=8192), encoding='utf-8', errors='backslashreplace', line_buffering=True
+    )
+    stream.mode = 'w'
+    try:
+        stream.name = name
+    except Exception:
+        pass
+    return stream
+
+
+# The interpreter's own stdio objects stay referenced (they never close fd 1/2).
+_std_originals = (sys.stdout, sys.stderr)
+sys.stdout = sys.__stdout__ = _text_stream(_out_raw, '<stdout>')
+sys.stderr = sys.__stderr__ = _text_stream(_err_raw, '<stderr>')
+
+
+def _audit(event, args):
+    # A child process writes to fd 1/2 directly: what the cell printed before it goes first.
+    if event in _SPILL_EVENTS and (_out_raw.capturing or _err_raw.capturing):
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:
+            pass
+        _out_raw.spill()
+        _err_raw.spill()
+
+
+_SPILL_EVENTS = frozenset(
+    ('os.system', 'subprocess.Popen', 'os.fork', 'os.forkpty', 'os.posix_spawn', 'os.spawn', 'os.exec', 'pty.spawn')
+)
+sys.addaudithook(_audit)
+
+
+def _pipe_pending(fd):
+    """Bytes written to the pipe on fd that the host has not read yet (FIONREAD)."""
+    try:
+        buf = bytearray(4)
+        fcntl.ioctl(fd, termios.FIONREAD, buf, True)
+        return int.from_bytes(buf, sys.byteorder) > 0
+    except OSError:
+        return True  # unknown: mark it, the host waits for the marker
 
 
 def _run_async(coro):
@@ -328,6 +516,8 @@ def _execute(frame):
     exec_id = frame['id']
     cell_name = '<cell %s>' % frame.get('cell', '?')
     _state['exec_id'] = exec_id
+    _out_raw.start()
+    _err_raw.start()
     status = 'ok'
     error = None
     try:
@@ -358,11 +548,22 @@ def _execute(frame):
     finally:
         _state['in_user'] = False
     _flush_std()
+    _flusher.disarm()
+    out_text = _out_raw.take()
+    err_text = _err_raw.take()
     marker = frame.get('marker')
+    marked = []
     if marker:
-        _write_marker(1, marker)
-        _write_marker(2, marker)
-    done = {'type': 'done', 'id': exec_id, 'status': status}
+        # Bytes still in a pipe (a child's, or spilled output) must reach the host before the text below.
+        for fd, name in ((1, 'stdout'), (2, 'stderr')):
+            if _pipe_pending(fd):
+                _write_marker(fd, marker)
+                marked.append(name)
+    done = {'type': 'done', 'id': exec_id, 'status': status, 'marked': marked}
+    if out_text:
+        done['stdout'] = out_text
+    if err_text:
+        done['stderr'] = err_text
     if error is not None:
         done['error'] = error
     _send(done)
