@@ -1,15 +1,18 @@
 /**
- * MCP overhead benchmark: the round trip of a trivial execute_code in a warm
- * session through the whole MCP stack, over stdio (a spawned `codemode serve`)
- * and over Streamable HTTP (in process), for both protocol eras (a v1 client
- * on 2025-11-25, a v2 client on 2026-07-28, whose HTTP requests are stateless
- * and build a server each), beside the engine's own round trip
- * (SessionService.execute directly) measured in the same run.
+ * MCP overhead benchmark: `execute_code` in a warm code session through the
+ * whole MCP stack, beside its floor: a minimal echo tool on the same SDK
+ * (`@modelcontextprotocol/server`), reached by the same client over the same
+ * transport, measured interleaved in this process. Four paths: stdio and
+ * Streamable HTTP, each with 2025-11-25 (v1 SDK client, the 2025 handshake)
+ * and 2026-07-28 (v2 SDK client, pinned). Both servers run as child processes
+ * (`codemode serve`, and a tiny echo server), so neither side shares the
+ * client's event loop. Target (issue 10): within +0.4 ms of the floor.
+ * `CODEMODE_BENCH_ROOT` points the subject at another checkout (e.g. the
+ * commit before a change) to measure before and after with one harness.
  */
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import {
   Client as ModernClient,
@@ -19,290 +22,227 @@ import { StdioClientTransport as ModernStdioTransport } from '@modelcontextproto
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { defaultRuntime, parseServeArgs, type ServeRuntime } from '../cli/commands/serve.js';
-import { processIO } from '../cli/io.js';
-import { createCodemodeServer } from '../mcp/server.js';
-import { startHttpServer } from '../mcp/http-server.js';
-import type { Executor, Language } from '../sandbox/executor.js';
-import { DEFAULT_LIMITS } from '../sandbox/limits.js';
-import type { SessionExecResult, SessionService } from '../sessions/contract.js';
+import type { Language } from '../sandbox/executor.js';
+import { formatTable, interleave, makeRow, type ReportRow } from './report.js';
 
-export interface LatencyStats {
-  n: number;
-  medianMs: number;
-  p99Ms: number;
-  minMs: number;
+export const MCP_TARGET_PLUS_MS = 0.4;
+
+export interface McpBenchOptions {
+  /** Samples of each subject and of its floor (p99 needs 200+). Default 300. */
+  rounds?: number;
+  language?: Language;
+  code?: string;
+  /** The checkout whose CLI serves the subject (default: this one). */
+  root?: string;
+  print?: (line: string) => void;
 }
 
 export interface McpBenchResult {
   language: Language;
   code: string;
-  engine: LatencyStats;
-  /** 2025-11-25 (v1 client) over stdio. */
-  stdio: LatencyStats | null;
-  /** 2025-11-25 (v1 client) over sessionful HTTP. */
-  http: LatencyStats;
-  /** 2026-07-28 (v2 client) over stdio. */
-  stdioModern: LatencyStats | null;
-  /** 2026-07-28 (v2 client) over stateless HTTP. */
-  httpModern: LatencyStats;
-  /** The MCP stack alone: in-memory transport, an engine that answers at once. */
-  stackOnly: LatencyStats;
-  /** Median MCP round trip minus the engine's median. */
-  overheadMs: { stdio: number | null; http: number; stdioModern: number | null; httpModern: number };
-  /** Target: MCP overhead on stdio (2025-11-25) below 1 ms. */
-  stdioTargetMet: boolean | null;
-  notes: string[];
+  rows: ReportRow[];
 }
 
-export interface McpBenchOptions {
-  iterations?: number;
-  warmup?: number;
-  language?: Language;
-  code?: string;
-  /** The engine to measure; default: the real runtime (OS sandbox + session manager). */
-  runtime?: ServeRuntime;
-  /** Spawn `codemode serve` for the stdio measurement (default true). */
-  stdio?: boolean;
-  print?: (line: string) => void;
-}
+const HERE = fileURLToPath(import.meta.url);
+const THIS_ROOT = path.resolve(path.dirname(HERE), '../..');
 
-export function latencyStats(samples: number[]): LatencyStats {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN;
-  const round = (x: number) => Math.round(x * 1000) / 1000;
-  return { n: sorted.length, medianMs: round(at(0.5)), p99Ms: round(at(0.99)), minMs: round(sorted[0] ?? NaN) };
-}
-
-async function measure(fn: () => Promise<void>, iterations: number, warmup: number): Promise<LatencyStats> {
-  for (let i = 0; i < warmup; i++) await fn();
-  const samples: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const t = performance.now();
-    await fn();
-    samples.push(performance.now() - t);
+/** How to start `codemode serve` from a checkout: tsx on the sources, or the compiled dist. */
+function serveCommand(root: string, extra: string[]): { command: string; args: string[] } {
+  const src = path.join(root, 'src/cli/main.ts');
+  if (HERE.endsWith('.ts') || !existsSync(path.join(root, 'dist/cli/main.js'))) {
+    return { command: process.execPath, args: ['--no-node-snapshot', '--import', 'tsx', src, 'serve', ...extra] };
   }
-  return latencyStats(samples);
+  return {
+    command: process.execPath,
+    args: ['--no-node-snapshot', path.join(root, 'dist/cli/main.js'), 'serve', ...extra],
+  };
 }
 
-/** How to start the CLI from this module: tsx on the sources, or the compiled dist. */
-function cliCommand(): { command: string; args: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) {
-    const root = path.resolve(path.dirname(here), '../..');
-    return {
-      command: process.execPath,
-      args: ['--no-node-snapshot', '--import', 'tsx', path.join(root, 'src/cli/main.ts'), 'serve', '--no-store'],
+/** The floor: one echo tool on the v2 SDK, over stdio (serveStdio) or HTTP (both eras, as codemode routes them). */
+const ECHO_SERVER = `
+import { createServer } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { McpServer, createMcpHandler, isLegacyRequest } from '@modelcontextprotocol/server';
+import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { z } from 'zod';
+const input = z.object({ text: z.string() });
+const make = () => {
+  const s = new McpServer({ name: 'echo', version: '1' }, { capabilities: { tools: {} } });
+  s.registerTool('echo', { description: 'echo', inputSchema: input }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+  return s;
+};
+if (process.argv[1] === 'http') {
+  const modern = toNodeHandler(createMcpHandler(make, { legacy: 'reject' }));
+  const sessions = new Map();
+  const http = createServer(async (req, res) => {
+    let body;
+    if (req.method === 'POST') { const c = []; for await (const x of req) c.push(x); body = JSON.parse(Buffer.concat(c).toString()); }
+    if (!(await isLegacyRequest(await toWebRequest(req, body), body))) return modern(req, res, body);
+    const id = req.headers['mcp-session-id'];
+    let t = id && sessions.get(id);
+    if (!t) {
+      t = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: randomUUID, onsessioninitialized: (sid) => sessions.set(sid, t) });
+      await make().connect(t);
+    }
+    await t.handleRequest(req, res, body);
+  });
+  http.listen(0, '127.0.0.1', () => console.log('LISTEN ' + http.address().port));
+} else serveStdio(make);
+`;
+
+function echoCommand(mode: 'stdio' | 'http'): { command: string; args: string[] } {
+  return { command: process.execPath, args: ['--input-type=module', '-e', ECHO_SERVER, mode] };
+}
+
+/** Starts an HTTP server process and resolves with its URL once it prints where it listens. */
+async function spawnHttp(
+  command: string,
+  args: string[],
+  pattern: RegExp,
+  cwd: string,
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let seen = '';
+    const onData = (c: Buffer) => {
+      seen += c.toString();
+      const m = pattern.exec(seen);
+      if (m) resolve(m[1]!);
     };
-  }
-  const main = path.resolve(path.dirname(here), '../cli/main.js');
-  if (!existsSync(main)) throw new Error(`cannot find the CLI at ${main}`);
-  return { command: process.execPath, args: ['--no-node-snapshot', main, 'serve', '--no-store'] };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}): ${seen}`)));
+  });
+  return { url, child };
 }
 
-/** What the round trip needs of a client: the v1 and v2 clients alike. */
-interface BenchClient {
+interface Caller {
   callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+  close(): Promise<void>;
 }
-
 type ToolReply = { structuredContent?: unknown; isError?: boolean; content?: unknown };
 
-/** A v2 client that negotiates 2026-07-28 (server/discover) and fails otherwise. */
-function modernClient(): ModernClient {
+function v1Client(): Client {
+  return new Client({ name: 'mcp-bench', version: '1' });
+}
+function v2Client(): ModernClient {
   return new ModernClient({ name: 'mcp-bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
 }
 
-async function mcpRoundTrip(client: BenchClient, language: Language, code: string, iterations: number, warmup: number) {
+/** A warm session on `client` and a function that runs `code` in it once. */
+async function warmExecute(client: Caller, language: Language, code: string): Promise<() => Promise<void>> {
   const created = (await client.callTool({ name: 'create_session', arguments: { language } })) as ToolReply;
   const id = (created.structuredContent as { session?: { id?: string } } | undefined)?.session?.id;
   if (id === undefined) throw new Error(`create_session failed: ${JSON.stringify(created.content)}`);
-  const stats = await measure(
-    async () => {
-      const r = (await client.callTool({
-        name: 'execute_code',
-        arguments: { language, code, session_id: id },
-      })) as ToolReply;
-      if (r.isError) throw new Error(`execute_code failed: ${JSON.stringify(r.content)}`);
-    },
-    iterations,
-    warmup,
-  );
-  await client.callTool({ name: 'close_session', arguments: { session_id: id } });
-  return stats;
+  return async () => {
+    const r = (await client.callTool({
+      name: 'execute_code',
+      arguments: { language, code, session_id: id },
+    })) as ToolReply;
+    if (r.isError) throw new Error(`execute_code failed: ${JSON.stringify(r.content)}`);
+  };
 }
 
-/** A session service that answers instantly, to time the MCP layer by itself. */
-function instantSessions(language: Language): SessionService {
-  const info = {
-    id: 'instant',
-    language,
-    owner: 'bench',
-    state: 'idle' as const,
-    createdAt: new Date().toISOString(),
-    lastUsedAt: new Date().toISOString(),
-    executionCount: 0,
-    limits: { ...DEFAULT_LIMITS },
-    pooled: false,
+function echo(client: Caller): () => Promise<void> {
+  return async () => {
+    const r = (await client.callTool({ name: 'echo', arguments: { text: 'x' } })) as ToolReply;
+    if (r.isError) throw new Error(`echo failed: ${JSON.stringify(r.content)}`);
   };
-  const result: SessionExecResult = {
-    status: 'ok',
-    exitCode: 0,
-    signal: null,
-    stdout: '',
-    stderr: '',
-    stdoutDroppedBytes: 0,
-    stderrDroppedBytes: 0,
-    durationMs: 0,
-    limits: { ...DEFAULT_LIMITS },
-    isolation: { backend: 'bwrap', cgroup: 'v2', seccomp: true, uid: 65534 },
-    executionId: 'e',
-    sessionId: 'instant',
-    executionCount: 1,
-  };
-  const stub: Partial<SessionService> = {
-    create: async () => info,
-    get: () => info,
-    list: () => [info],
-    execute: async () => result,
-    close: async () => {},
-  };
-  return stub as SessionService;
-}
-
-async function stackOnlyRoundTrip(language: Language, code: string, iterations: number, warmup: number) {
-  const executor: Executor = { run: () => Promise.reject(new Error('not used')), close: async () => {} };
-  const server = await createCodemodeServer({ executor, sessions: instantSessions(language), principal: 'bench' });
-  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverSide);
-  const client = new Client({ name: 'mcp-bench', version: '1' });
-  await client.connect(clientSide);
-  try {
-    return await mcpRoundTrip(client, language, code, iterations, warmup);
-  } finally {
-    await client.close();
-    await server.close();
-  }
-}
-
-function row(name: string, s: LatencyStats | null, overhead: number | null): string {
-  if (s === null) return `${name.padEnd(24)} ${'(skipped)'.padStart(10)}`;
-  const f = (x: number) => x.toFixed(3).padStart(10);
-  return `${name.padEnd(24)} ${f(s.medianMs)} ${f(s.p99Ms)} ${f(s.minMs)} ${overhead === null ? '' : f(overhead)}`;
 }
 
 export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBenchResult> {
-  const iterations = options.iterations ?? 200;
-  const warmup = options.warmup ?? 20;
+  const rounds = options.rounds ?? 300;
   const language = options.language ?? 'python';
   const code = options.code ?? 'x = 1';
+  const root = options.root ?? process.env['CODEMODE_BENCH_ROOT'] ?? THIS_ROOT;
   const print = options.print ?? ((line: string) => console.log(line));
-  const notes: string[] = [];
-  const log = () => {};
-  const runtime = options.runtime ?? (await defaultRuntime(parseServeArgs(['--no-store'], {}), processIO(), log));
+  const rows: ReportRow[] = [];
+  const target = { kind: 'plus', ms: MCP_TARGET_PLUS_MS } as const;
+  const closers: (() => Promise<unknown> | void)[] = [];
   try {
-    // Engine: SessionService.execute directly.
-    const session = await runtime.sessions.create({ language, owner: 'bench' });
-    const engine = await measure(
-      async () => {
-        const r = await runtime.sessions.execute(session.id, code, { owner: 'bench' });
-        if (r.status !== 'ok') throw new Error(`engine run failed: ${r.status} ${r.stderr}`);
-      },
-      iterations,
-      warmup,
-    );
-    await runtime.sessions.close(session.id, 'bench');
-
-    const stackOnly = await stackOnlyRoundTrip(language, code, iterations, warmup);
-
-    // HTTP: the full stack in process, over a real socket, both eras on one endpoint.
-    const serverOptions = (principal: string) => ({
-      executor: runtime.executor,
-      sessions: runtime.sessions,
-      principal,
-    });
-    // As `codemode serve --http` does, on loopback too: every request carries the bearer token.
-    const token = randomBytes(32).toString('base64url');
-    const auth = { requestInit: { headers: { authorization: `Bearer ${token}` } } };
-    const http = await startHttpServer({
-      port: 0,
-      tokens: [token],
-      createServer: (principal) => createCodemodeServer(serverOptions(principal)),
-    });
-    let httpStats: LatencyStats;
-    let httpModernStats: LatencyStats;
-    try {
-      const client = new Client({ name: 'mcp-bench', version: '1' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(http.url), auth));
-      httpStats = await mcpRoundTrip(client, language, code, iterations, warmup);
-      await client.close();
-      const modern = modernClient();
-      await modern.connect(new ModernHttpTransport(new URL(http.url), auth));
-      httpModernStats = await mcpRoundTrip(modern, language, code, iterations, warmup);
-      await modern.close();
-    } finally {
-      await http.close();
+    // stdio: `codemode serve` and the echo server, each a child process of its client.
+    for (const era of ['2025-11-25', '2026-07-28'] as const) {
+      const serve = serveCommand(root, ['--no-store']);
+      const floor = echoCommand('stdio');
+      const [subjectClient, floorClient] = era === '2025-11-25' ? [v1Client(), v1Client()] : [v2Client(), v2Client()];
+      if (era === '2025-11-25') {
+        await (subjectClient as Client).connect(new StdioClientTransport({ ...serve, cwd: root, stderr: 'ignore' }));
+        await (floorClient as Client).connect(new StdioClientTransport({ ...floor, cwd: THIS_ROOT, stderr: 'ignore' }));
+      } else {
+        await (subjectClient as ModernClient).connect(
+          new ModernStdioTransport({ ...serve, cwd: root, stderr: 'ignore' }),
+        );
+        await (floorClient as ModernClient).connect(
+          new ModernStdioTransport({ ...floor, cwd: THIS_ROOT, stderr: 'ignore' }),
+        );
+      }
+      closers.push(
+        () => subjectClient.close(),
+        () => floorClient.close(),
+      );
+      const run = await warmExecute(subjectClient, language, code);
+      const s = await interleave(run, echo(floorClient), rounds);
+      rows.push(
+        makeRow(`execute_code, stdio ${era}`, s.subject, s.floor, target, { floor: 'echo tool, v2 SDK, same client' }),
+      );
     }
 
-    // stdio: a separate `codemode serve` process, as an MCP host runs it.
-    let stdioStats: LatencyStats | null = null;
-    let stdioModernStats: LatencyStats | null = null;
-    if (options.stdio !== false) {
-      const { command, args } = cliCommand();
-      const client = new Client({ name: 'mcp-bench', version: '1' });
-      await client.connect(new StdioClientTransport({ command, args, stderr: 'ignore' }));
-      try {
-        stdioStats = await mcpRoundTrip(client, language, code, iterations, warmup);
-      } finally {
-        await client.close();
+    // HTTP: `codemode serve --http --no-auth` and the echo server on loopback.
+    const served = await spawnHttp(
+      serveCommand(root, ['--http', '--no-auth', '--no-store', '--port', '0']).command,
+      serveCommand(root, ['--http', '--no-auth', '--no-store', '--port', '0']).args,
+      /serving MCP on (http:\/\/\S+\/mcp)/,
+      root,
+    );
+    closers.push(() => void served.child.kill('SIGTERM'));
+    const floorHttp = await spawnHttp(echoCommand('http').command, echoCommand('http').args, /LISTEN (\d+)/, THIS_ROOT);
+    closers.push(() => void floorHttp.child.kill('SIGTERM'));
+    const floorUrl = new URL(`http://127.0.0.1:${floorHttp.url}/mcp`);
+    const subjectUrl = new URL(served.url);
+    for (const era of ['2025-11-25', '2026-07-28'] as const) {
+      let subjectClient: Caller;
+      let floorClient: Caller;
+      if (era === '2025-11-25') {
+        const a = v1Client();
+        await a.connect(new StreamableHTTPClientTransport(subjectUrl));
+        const b = v1Client();
+        await b.connect(new StreamableHTTPClientTransport(floorUrl));
+        [subjectClient, floorClient] = [a, b];
+      } else {
+        const a = v2Client();
+        await a.connect(new ModernHttpTransport(subjectUrl));
+        const b = v2Client();
+        await b.connect(new ModernHttpTransport(floorUrl));
+        [subjectClient, floorClient] = [a, b];
       }
-      const modern = modernClient();
-      await modern.connect(new ModernStdioTransport({ command, args, stderr: 'ignore' }));
-      try {
-        stdioModernStats = await mcpRoundTrip(modern, language, code, iterations, warmup);
-      } finally {
-        await modern.close();
-      }
-      notes.push('stdio runs its own engine in the spawned server; overhead compares medians of equal warm sessions');
+      closers.push(
+        () => subjectClient.close(),
+        () => floorClient.close(),
+      );
+      const run = await warmExecute(subjectClient, language, code);
+      const s = await interleave(run, echo(floorClient), rounds);
+      rows.push(
+        makeRow(`execute_code, HTTP ${era}`, s.subject, s.floor, target, { floor: 'echo tool, v2 SDK, same client' }),
+      );
     }
-    notes.push('2026-07-28 over HTTP is stateless: every request builds a fresh server for its principal');
-
-    const overhead = (s: LatencyStats) => Math.round((s.medianMs - engine.medianMs) * 1000) / 1000;
-    const overheadStdio = stdioStats === null ? null : overhead(stdioStats);
-    const overheadHttp = overhead(httpStats);
-    const overheadStdioModern = stdioModernStats === null ? null : overhead(stdioModernStats);
-    const overheadHttpModern = overhead(httpModernStats);
-    print(
-      `MCP round trip of execute_code (${language}: ${JSON.stringify(code)}) in a warm session, ${iterations} runs`,
-    );
-    print(
-      `${''.padEnd(24)} ${'median ms'.padStart(10)} ${'p99 ms'.padStart(10)} ${'min ms'.padStart(10)} ${'overhead'.padStart(10)}`,
-    );
-    print(row('engine (direct)', engine, null));
-    print(row('stdio 2025-11-25', stdioStats, overheadStdio));
-    print(row('stdio 2026-07-28', stdioModernStats, overheadStdioModern));
-    print(row('HTTP 2025-11-25', httpStats, overheadHttp));
-    print(row('HTTP 2026-07-28', httpModernStats, overheadHttpModern));
-    print(row('MCP stack only (memory)', stackOnly, stackOnly.medianMs));
-    return {
-      language,
-      code,
-      engine,
-      stdio: stdioStats,
-      http: httpStats,
-      stdioModern: stdioModernStats,
-      httpModern: httpModernStats,
-      stackOnly,
-      overheadMs: {
-        stdio: overheadStdio,
-        http: overheadHttp,
-        stdioModern: overheadStdioModern,
-        httpModern: overheadHttpModern,
-      },
-      stdioTargetMet: overheadStdio === null ? null : overheadStdio < 1,
-      notes,
-    };
   } finally {
-    if (options.runtime === undefined) await runtime.close();
+    for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
   }
+  print(
+    `MCP: execute_code (${language}: ${JSON.stringify(code)}) in a warm session vs a minimal echo tool, ${rounds} interleaved rounds`,
+  );
+  print(formatTable(rows));
+  return { language, code, rows };
+}
+
+if (process.argv[1] === HERE) {
+  const rounds = Number(process.env['MCP_BENCH_ROUNDS'] ?? 300);
+  runMcpBench({ rounds }).then(
+    () => process.exit(0),
+    (e: unknown) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
 }
