@@ -182,6 +182,8 @@ export class Kernel {
   private idleDeath: Forced | null = null;
   /** The idle CPU quota is in force (the run quota must be restored before user code runs). */
   private quotaIsIdle = false;
+  private readonly markerBase = randomBytes(9).toString('base64url');
+  private markerSeq = 0;
   private idleQuotaTimer: NodeJS.Timeout | null = null;
 
   private constructor(private readonly options: KernelOptions) {
@@ -410,7 +412,8 @@ export class Kernel {
 
   private startRun(req: KernelRunRequest, resolve: (r: KernelRunResult) => void): void {
     const id = randomUUID();
-    const marker = `\u0001codemode-end-${randomBytes(9).toString('base64url')}\u0001`;
+    // Unique per execution (a random per-kernel base and a counter); never a secret from the kernel itself.
+    const marker = `\u0001codemode-end-${this.markerBase}-${++this.markerSeq}\u0001`;
     const started = performance.now();
     const limits = req.limits;
     if (this.idleQuotaTimer) {

@@ -7,12 +7,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
 import { ensureStateDirs, loadSettings } from '../../config/load-settings.js';
-import { CachingExecutor } from '../../sandbox/caching-executor.js';
 import { LANGUAGES, type ExecResult, type Executor, type InputFile, type Language } from '../../sandbox/executor.js';
-import { ResultCache, resultCacheKey } from '../../store/result-cache.js';
+import type { ResultCache } from '../../store/result-cache.js';
 import type { LimitOverrides } from '../../sandbox/limits.js';
 import { NO_PRESTART, ProcessExecutor } from '../../sandbox/process/process-executor.js';
-import { createProcessSandbox } from '../../sandbox/process/process-sandbox.js';
+import { createProcessSandbox, probeSandbox } from '../../sandbox/process/process-sandbox.js';
 import { numberFlag, parse } from '../args.js';
 import type { CliIO, Command } from '../io.js';
 
@@ -102,7 +101,9 @@ export const execCommand: Command = async (argv, io) => {
     io.stderr.write('codemode: WARNING: running WITHOUT a sandbox (--unsandboxed-i-know-this-is-unsafe)\n');
   const { settings } = loadSettings({ env: io.env, cwd: io.cwd });
   // One run: nothing to pre-start.
-  const processExecutor = new ProcessExecutor(await createProcessSandbox({ unsandboxed }), {
+  // One run: no namespace probe (the run itself shows a failure), no spare cgroups, no pre-started runners.
+  const sandbox = await createProcessSandbox({ unsandboxed, probeNamespaces: false, cgroupPool: 0 });
+  const processExecutor = new ProcessExecutor(sandbox, {
     prestart: NO_PRESTART,
     defaults: settings.limits.defaults,
     ceiling: settings.limits.max,
@@ -110,6 +111,11 @@ export const execCommand: Command = async (argv, io) => {
   let cache: ResultCache | null = null;
   let executor: Executor = processExecutor;
   if (values.cache) {
+    // SQLite and the caching layer load only for --cache.
+    const [{ ResultCache, resultCacheKey }, { CachingExecutor }] = await Promise.all([
+      import('../../store/result-cache.js'),
+      import('../../sandbox/caching-executor.js'),
+    ]);
     ensureStateDirs(settings);
     cache = new ResultCache(settings.store.path);
     executor = new CachingExecutor(processExecutor, {
@@ -134,6 +140,11 @@ export const execCommand: Command = async (argv, io) => {
       ...(values.workspace !== undefined ? { workspaceDir: path.resolve(io.cwd, values.workspace) } : {}),
       ...(values.json ? {} : { onOutput: (c) => (c.stream === 'stdout' ? io.stdout : io.stderr).write(c.text) }),
     });
+    if (result.status === 'not_started' && !unsandboxed) {
+      // The namespace check was skipped at start; now that the run failed, say why.
+      const problems = probeSandbox().problems;
+      if (problems.length) result.reason = [result.reason, ...problems].filter(Boolean).join('; ');
+    }
     if (values.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');
     else printSummary(result, io);
     return exitCode(result);

@@ -382,8 +382,7 @@ export class RunCgroups {
     try {
       let fd = this.fds.get(file);
       if (fd === undefined) this.fds.set(file, (fd = openSync(file, 'r')));
-      const buf = Buffer.allocUnsafe(4096);
-      return buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0)).trim();
+      return READ_BUFFER.toString('utf8', 0, readSync(fd, READ_BUFFER, 0, READ_BUFFER.length, 0)).trim();
     } catch {
       return null;
     }
@@ -478,6 +477,9 @@ export function cleanupParents(layout: CgroupLayout): void {
  * used ones off that path. A cgroup is never reused: each run gets a fresh one,
  * so no counters (oom_kill, pids events) carry over.
  */
+/** One buffer for every cgroup counter read (synchronous, so never shared by two reads at once). */
+const READ_BUFFER = Buffer.allocUnsafe(4096);
+
 export class CgroupPool {
   private readonly ready: RunCgroups[] = [];
   private refilling = false;
@@ -491,7 +493,7 @@ export class CgroupPool {
   take(limits: CgroupLimits): RunCgroups {
     const rc = this.ready.pop() ?? this.make();
     rc.applyLimits(limits);
-    this.scheduleRefill();
+    if (this.size > 0) this.scheduleRefill();
     return rc;
   }
 

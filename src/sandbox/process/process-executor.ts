@@ -22,7 +22,6 @@ import {
 import { DEFAULT_LIMITS, MAX_LIMITS, resolveLimits, type Limits } from '../limits.js';
 import { OutputBuffer } from '../output-buffer.js';
 import type { Sandbox, SandboxProcess } from '../sandbox.js';
-import { transpileTypeScript } from '../transpile.js';
 import { Supervision } from '../supervisor.js';
 import { copyBack, copyInto } from '../workspace/host-dir.js';
 import { walkWorkspace, writeInputFiles } from '../workspace/host-fs.js';
@@ -80,6 +79,8 @@ export class ProcessExecutor implements Executor {
   private readonly prestartSizes: Record<Language, number>;
   private readonly prestarted = new Map<Language, Runner[]>();
   private readonly refilling = new Map<Language, Promise<void>>();
+  /** Runs' cleanups still in flight (close() waits for them rather than unmounting under them). */
+  private readonly discarding = new Set<Promise<void>>();
   private closed = false;
 
   constructor(
@@ -164,7 +165,10 @@ export class ProcessExecutor implements Executor {
       return out;
     } finally {
       // The tree is gone already; its cgroup, code and volume go after the caller has the result.
-      setImmediate(() => void discard(runner, this.volumes));
+      setImmediate(() => {
+        const done = discard(runner, this.volumes).finally(() => this.discarding.delete(done));
+        this.discarding.add(done);
+      });
     }
   }
 
@@ -174,6 +178,9 @@ export class ProcessExecutor implements Executor {
     for (const runners of this.prestarted.values()) {
       for (const r of runners.splice(0)) await discard(r, this.volumes);
     }
+    // A run's cleanup is scheduled with setImmediate after its result: let it start, then wait for it.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await Promise.allSettled([...this.discarding]);
     this.volumes.cleanupStale(); // a run still finishing loses its (already listed) workspace
     try {
       rmSync(this.volumes.root, { recursive: true, force: true });
@@ -363,6 +370,8 @@ async function sourceFiles(
     case 'javascript':
       return { ok: true, files: { 'main.cjs': request.code, 'main.mjs': request.code } };
     case 'typescript': {
+      // esbuild loads only when TypeScript runs (a python or bash run never pays for it).
+      const { transpileTypeScript } = await import('../transpile.js');
       const out = await transpileTypeScript(request.code, 'main.ts');
       if (!out.ok) return out;
       return { ok: true, files: { 'main.cjs': out.code, 'main.mjs': out.code, 'main.ts': request.code } };

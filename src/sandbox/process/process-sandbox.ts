@@ -42,6 +42,14 @@ export interface ProcessSandboxOptions {
   stateDir?: string;
   /** Host uids handed to sandboxes, one per session or one-shot run (as root). Default: $CODEMODE_UID_RANGE, else DEFAULT_UID_RANGE. */
   uidRange?: UidRange;
+  /**
+   * Start bwrap once at creation to check that it can make namespaces. Default
+   * true. A one-shot CLI run passes false: its own run shows the same failure
+   * (status not_started), and the caller probes then to explain it.
+   */
+  probeNamespaces?: boolean;
+  /** Run cgroups made ahead of runs. Default 4; 0 makes each run's cgroup when it starts (one run, no spares). */
+  cgroupPool?: number;
 }
 
 export interface SandboxReport {
@@ -63,7 +71,7 @@ export interface SandboxReport {
 const INSTALL_HINT = 'install it with: sudo apt-get install -y bubblewrap (Debian/Ubuntu)';
 
 /** Inspect the host without starting anything long-lived. Creates (empty) cgroup parents. */
-export function probeSandbox(): SandboxReport {
+export function probeSandbox(options: { namespaces?: boolean } = {}): SandboxReport {
   const bwrap = findExecutable('bwrap');
   const prlimit = findExecutable('prlimit');
   const setpriv = findExecutable('setpriv');
@@ -80,7 +88,9 @@ export function probeSandbox(): SandboxReport {
     );
   }
   let userNamespaces = false;
-  if (bwrap) {
+  if (bwrap && options.namespaces === false) {
+    userNamespaces = true; // not checked: the first run reports not_started if bwrap cannot make them
+  } else if (bwrap) {
     const args = ['--unshare-all', '--ro-bind', '/', '/', '--', '/bin/true'];
     const r =
       isRoot && setpriv
@@ -121,7 +131,7 @@ export async function createProcessSandbox(options: ProcessSandboxOptions = {}):
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
   chmodSync(stateDir, 0o755); // bwrap runs as the sandbox user and must reach the generated files
   if (options.unsandboxed) return new UnsandboxedSandbox();
-  const report = probeSandbox();
+  const report = probeSandbox({ namespaces: options.probeNamespaces ?? true });
   if (!report.ready) {
     throw new AppError(
       'SANDBOX_UNAVAILABLE',
@@ -137,7 +147,7 @@ export async function createProcessSandbox(options: ProcessSandboxOptions = {}):
   });
   const uidRange =
     options.uidRange ?? (process.env.CODEMODE_UID_RANGE ? parseUidRange(process.env.CODEMODE_UID_RANGE) : undefined);
-  return new BwrapSandbox(report, stateDir, new UidAllocator(uidRange));
+  return new BwrapSandbox(report, stateDir, new UidAllocator(uidRange), options.cgroupPool ?? 4);
 }
 
 /**
@@ -179,11 +189,12 @@ class BwrapSandbox implements Sandbox {
     private readonly report: SandboxReport,
     stateDir: string,
     private readonly uids: UidAllocator,
+    cgroupPoolSize: number,
   ) {
     const uid = report.runAsUid;
     this.stageDir = path.join(stateDir, 'staged');
-    this.cgroupPool = new CgroupPool(report.cgroups);
-    this.cgroupPool.warm();
+    this.cgroupPool = new CgroupPool(report.cgroups, cgroupPoolSize);
+    if (cgroupPoolSize > 0) this.cgroupPool.warm();
     this.system = systemLayout(interpreterDirs(findInterpreters()));
     const etc = path.join(stateDir, 'etc');
     mkdirSync(etc, { recursive: true, mode: 0o755 });
