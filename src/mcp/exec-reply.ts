@@ -69,6 +69,8 @@ export function execHint(result: ExecResult | SessionExecResult): string | undef
       return `The run was killed${result.signal === null ? '' : ` by ${result.signal}`}; check resource use and try again.${restartNote}`;
     case 'not_started':
       return `The program did not start${result.reason === undefined ? '' : `: ${result.reason}`}.`;
+    case 'blocked':
+      return 'Blocked by policy before running: nothing ran. See findings and follow each hint.';
     case 'protocol_error':
       return `The session kernel broke its control protocol and was stopped; its variables are lost and the next execution starts a fresh kernel. Do not write to the kernel's control channel (fd 3).`;
   }
@@ -127,6 +129,7 @@ export function execStructured(
   if (result.reason !== undefined) out['reason'] = result.reason;
   if (result.cached) out['cached'] = true;
   if (result.files !== undefined) out['files'] = result.files.map((f) => ({ path: f.path, size: f.size }));
+  if (result.findings?.length) out['findings'] = result.findings.map((f) => ({ ...f }));
   if ('sessionId' in result) {
     out['session_id'] = result.sessionId;
     out['execution_id'] = result.executionId;

@@ -5,6 +5,7 @@
  * progress notifications, cancellation and resources.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -70,10 +71,13 @@ describe('codemode MCP tools over Streamable HTTP', () => {
     const { tools } = await client.listTools();
     const names = tools.map((t) => t.name).sort();
     assert.deepEqual(names, [
+      'check_code',
       'close_session',
       'create_session',
       'delete_file',
       'execute_code',
+      'export_archive',
+      'import_archive',
       'interrupt_session',
       'list_files',
       'list_sessions',
@@ -377,6 +381,44 @@ describe('codemode MCP tools over Streamable HTTP', () => {
     assert.equal(missing.isError, true);
     assert.match(firstText(missing), /NOT_FOUND/);
     await client.callTool({ name: 'close_session', arguments: { session_id: id } });
+  });
+
+  it('archive tools: a project goes in as a tar.gz and comes back out; a hostile entry is refused', async () => {
+    const created = await client.callTool({ name: 'create_session', arguments: { language: 'bash' } });
+    const id = ((created.structuredContent as { session: Structured }).session['id'] as string) ?? '';
+    await client.callTool({
+      name: 'execute_code',
+      arguments: { session_id: id, language: 'bash', code: 'mkdir -p p/src && echo hi > p/src/a.txt' },
+    });
+    const out = await client.callTool({ name: 'export_archive', arguments: { session_id: id, path: 'p' } });
+    const packed = (out.structuredContent as Structured)['content'] as string;
+    const back = await client.callTool({
+      name: 'import_archive',
+      arguments: { session_id: id, path: 'copy', content: packed },
+    });
+    assert.equal(back.isError, undefined, firstText(back));
+    const read = await client.callTool({ name: 'read_file', arguments: { session_id: id, path: 'copy/src/a.txt' } });
+    assert.equal((read.structuredContent as Structured)['content'], 'hi\n');
+    const evil = execFileSync('tar', ['-cf', '-', '-P', '--transform', 's,^,../,', '-C', '/etc', 'hostname']);
+    const refused = await client.callTool({
+      name: 'import_archive',
+      arguments: { session_id: id, content: evil.toString('base64') },
+    });
+    assert.equal(refused.isError, true);
+    assert.match(firstText(refused), /PATH_ESCAPE|leaves its folder/);
+    await client.callTool({ name: 'close_session', arguments: { session_id: id } });
+  });
+
+  it('check_code reports a syntax error and what the sandbox cannot do, without running anything', async () => {
+    const r = await client.callTool({
+      name: 'check_code',
+      arguments: { language: 'python', code: 'import requests\nrequests.get("https://example.com")\n' },
+    });
+    const findings = (r.structuredContent as { findings: { rule: string; line: number }[] }).findings;
+    assert.ok(findings.length >= 1, firstText(r));
+    assert.ok(findings.every((f) => f.line >= 1));
+    const bad = await client.callTool({ name: 'check_code', arguments: { language: 'python', code: 'def f(:\n' } });
+    assert.equal((bad.structuredContent as { syntax_error?: { line: number } }).syntax_error?.line, 1);
   });
 
   it('clipped session output is saved in the workspace and linked', async () => {

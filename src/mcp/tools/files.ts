@@ -129,3 +129,57 @@ export const deleteFile = defineTool({
     };
   },
 });
+
+const folder = z
+  .string()
+  .max(4096)
+  .default('')
+  .describe('Folder inside the workspace, relative; "" (default) is the workspace itself.');
+
+export const importArchive = defineTool({
+  name: 'import_archive',
+  title: 'Unpack an archive into a workspace',
+  description:
+    'Unpack a tar (plain, .gz, .bz2, .xz) or zip archive, base64-encoded, into a folder of a session workspace. ' +
+    'Every entry is checked before anything is written: absolute names, "..", links that leave the folder, ' +
+    'hard links to files outside the archive, devices and FIFOs are refused, and so is an archive with more ' +
+    'than 20,000 entries or one that does not fit in the workspace.',
+  input: z.object({
+    session_id: sessionId,
+    path: folder,
+    content: z
+      .string()
+      .max(24 * 1024 * 1024)
+      .describe('The archive, base64-encoded (at most 16 MiB of archive per call).'),
+  }),
+  output: z.object({ session_id: z.string(), path: z.string(), entries: z.number(), bytes: z.number() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  async handler(args, _call, env: ToolEnv) {
+    const archive = decodeContent(args.content, 'base64', 'content');
+    const r = await env.sessions.importArchive(args.session_id, args.path, archive, env.owner);
+    return {
+      content: text(`unpacked ${r.entries} entries (${r.bytes} bytes) into ${args.path || 'the workspace'}`),
+      structuredContent: { session_id: args.session_id, path: args.path, entries: r.entries, bytes: r.bytes },
+    };
+  },
+});
+
+export const exportArchive = defineTool({
+  name: 'export_archive',
+  title: 'Pack a workspace folder',
+  description:
+    'Pack a folder of a session workspace (or all of it) as a .tar.gz, returned base64-encoded; links are kept as links.',
+  input: z.object({ session_id: sessionId, path: folder }),
+  output: z.object({ session_id: z.string(), path: z.string(), size: z.number(), content: z.string() }),
+  annotations: { readOnlyHint: true, openWorldHint: false },
+  async handler(args, _call, env: ToolEnv) {
+    const bytes = await env.sessions.exportArchive(args.session_id, args.path, env.owner);
+    const encoded = Buffer.from(bytes).toString('base64');
+    return {
+      content: text(
+        `${args.path || 'workspace'}.tar.gz: ${bytes.byteLength} bytes (base64 in structuredContent.content)`,
+      ),
+      structuredContent: { session_id: args.session_id, path: args.path, size: bytes.byteLength, content: encoded },
+    };
+  },
+});

@@ -4,8 +4,9 @@
  */
 import type { AnyToolDefinition, ResourceTemplateDefinition } from './define-tool.js';
 import type { ToolEnv } from './env.js';
+import { checkCode } from './analysis.js';
 import { executeCode, runScript } from './execute.js';
-import { deleteFile, listFiles, readFile, writeFile } from './files.js';
+import { deleteFile, exportArchive, importArchive, listFiles, readFile, writeFile } from './files.js';
 import { runOutput, sessionFile, sessionHistory, sessionNotebook } from './resources.js';
 import { closeSession, createSession, interruptSession, listSessions, restartSession } from './sessions.js';
 
@@ -21,6 +22,9 @@ export const CODEMODE_TOOLS: readonly AnyToolDefinition<ToolEnv>[] = [
   readFile,
   listFiles,
   deleteFile,
+  importArchive,
+  exportArchive,
+  checkCode,
 ];
 
 export const CODEMODE_RESOURCE_TEMPLATES: readonly ResourceTemplateDefinition<ToolEnv>[] = [

@@ -110,6 +110,19 @@ export const EXEC_OUTPUT = z.object({
     .optional()
     .describe("CPU the session's background processes used since the previous execution (capped by the idle quota)."),
   tool_calls: z.number().optional().describe('Code Mode tool calls this execution made.'),
+  findings: z
+    .array(
+      z.object({
+        rule: z.string(),
+        severity: z.enum(['warn', 'block']),
+        line: z.number(),
+        column: z.number(),
+        message: z.string(),
+        hint: z.string(),
+      }),
+    )
+    .optional()
+    .describe('Static-analysis findings: "warn" ones beside a run, "block" ones on a blocked run (nothing ran).'),
   note: z.string().optional(),
   limits: limitsOut,
   isolation: z.object({
