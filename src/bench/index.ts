@@ -1,11 +1,14 @@
 /**
  * `npm run bench`: every benchmark (or those named on the command line), one
- * after another in one process, each beside its own baseline. Prints tables and
- * saves all numbers as JSON in bench-results/.
+ * after another in one process, each subject sampled beside its floor. Prints
+ * ONE table (subject, floor, median, ratio, target, verdict; src/bench/report.ts)
+ * from the `rows` every bench returns, and saves all numbers as JSON in
+ * bench-results/.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { formatTable, type ReportRow } from './report.js';
 
 const BENCHES: Record<string, () => Promise<unknown>> = {
   sandbox: async () => (await import('./sandbox-bench.js')).runSandboxBench(),
@@ -49,6 +52,15 @@ async function main(): Promise<number> {
     node: process.version,
     results,
   };
+  const rows: ReportRow[] = [];
+  for (const [name, result] of Object.entries(results)) {
+    const r = result as { rows?: ReportRow[]; error?: unknown };
+    if (Array.isArray(r.rows)) rows.push(...r.rows.map((row) => ({ ...row, subject: `${name}: ${row.subject}` })));
+    else if (r.error === undefined) console.error(`benchmark ${name} returned no rows for the table`);
+  }
+  console.log(`\n${formatTable(rows)}`);
+  const misses = rows.filter((r) => r.verdict === 'MISS').map((r) => r.subject);
+  if (misses.length) console.log(`\nMISS: ${misses.join('; ')} (see each row's detail in bench-results/latest.json)`);
   const dir = path.resolve('bench-results');
   mkdirSync(dir, { recursive: true });
   const json = JSON.stringify(report, null, 2);

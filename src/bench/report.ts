@@ -70,7 +70,7 @@ export interface ReportRow {
 export function describeTarget(t: Target): string {
   switch (t.kind) {
     case 'ratio':
-      return `<= ${t.max}x floor`;
+      return `<= ${round(t.max, 3)}x floor`;
     case 'plus':
       return `<= floor + ${t.ms} ms`;
     case 'under':

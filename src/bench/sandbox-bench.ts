@@ -6,11 +6,11 @@
  * miss of the overhead target says where the time went. Returns the numbers.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExecResult, Language } from '../sandbox/executor.js';
+import type { ExecRequest, ExecResult, Language } from '../sandbox/executor.js';
 import { DEFAULT_LIMITS } from '../sandbox/limits.js';
 import { BASE_ENV, buildBwrapArgs } from '../sandbox/process/bwrap-args.js';
 import { RunCgroups, detectCgroups } from '../sandbox/process/cgroups.js';
@@ -21,8 +21,9 @@ import { buildSeccompFilter } from '../sandbox/process/seccomp.js';
 import type { Sandbox, SandboxProcess, SpawnSpec } from '../sandbox/sandbox.js';
 import { transpileTypeScript } from '../sandbox/transpile.js';
 import { walkWorkspace } from '../sandbox/workspace/host-fs.js';
+import { interleave, makeRow, median, quantile, round, type ReportRow } from './report.js';
 
-/** Overhead per run (sandbox median − bare median) we aim to stay under. */
+/** Overhead per cold run over the interpreter in a minimal bwrap (measured beside it), we aim to stay under. */
 export const OVERHEAD_TARGET_MS = 25;
 
 export interface SandboxBenchOptions {
@@ -30,31 +31,6 @@ export interface SandboxBenchOptions {
   runs?: number;
   /** Print tables and notes. Default true. */
   print?: boolean;
-}
-
-export interface Summary {
-  median: number;
-  p90: number;
-  min: number;
-}
-
-export interface LanguageRow {
-  language: Language;
-  bare: string;
-  bareMedianMs: number;
-  bareP90Ms: number;
-  sandboxMedianMs: number;
-  sandboxP90Ms: number;
-  overheadMs: number;
-  ratio: number;
-  /** Fastest run of each (less sensitive to a loaded host): sandbox min − bare min. */
-  overheadMinMs: number;
-  verdict: 'PASS' | 'MISS';
-  /** The same run taking a runner the executor started ahead of time (the server's default). */
-  prestartedMedianMs: number;
-  prestartedP90Ms: number;
-  prestartedOverheadMs: number;
-  prestartedVerdict: 'PASS' | 'MISS';
 }
 
 export interface LayerRow {
@@ -87,7 +63,8 @@ export interface SandboxBenchReport {
   targetMs: number;
   host: { node: string; arch: string; kernel: string; cpus: number; uid: number | null };
   isolation: Sandbox['info'];
-  languages: LanguageRow[];
+  /** subject, floor, median, ratio, target, verdict (the bench table). */
+  rows: ReportRow[];
   layers: LayerRow[];
   phases: PhaseRow[];
   /** Extra single-factor measurements and ablations (ms). */
@@ -100,17 +77,6 @@ const TRIVIAL: Record<Language, string> = {
   typescript: 'const x: number = 0',
   bash: 'true',
 };
-
-export function summarize(samples: number[]): Summary {
-  const s = [...samples].sort((a, b) => a - b);
-  if (s.length === 0) return { median: NaN, p90: NaN, min: NaN };
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-  return { median, p90: at(0.9), min: s[0]! };
-}
-
-const round = (n: number) => Math.round(n * 10) / 10;
 
 /**
  * The environment bare interpreters get: the sandbox's own clean one, so the
@@ -170,10 +136,6 @@ class TimedSandbox implements Sandbox {
   }
 }
 
-function median(values: number[]): number {
-  return round(summarize(values).median);
-}
-
 export async function runSandboxBench(options: SandboxBenchOptions = {}): Promise<SandboxBenchReport> {
   const runs = Math.max(1, Math.floor(options.runs ?? 20));
   const print = options.print ?? true;
@@ -184,6 +146,7 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
   const python = interpreters.python ?? '/usr/bin/python3';
   const bash = interpreters.bash ?? '/bin/bash';
   const node = process.execPath;
+  const bwrap = findExecutable('bwrap');
 
   const stateDir = mkdtempSync(path.join(os.tmpdir(), 'codemode-bench-'));
   // The sandbox user must traverse it to reach the generated /etc files and its workspace.
@@ -193,25 +156,34 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
   // The same sandbox with runners started ahead of each run (the server's default).
   const prestarted = new ProcessExecutor(await createProcessSandbox({ stateDir: path.join(stateDir, 'state2') }));
 
-  const bare: Record<Language, [string, string[]]> = {
+  const interp: Record<Language, [string, string[]]> = {
     python: [python, ['-c', 'pass']],
     javascript: [node, ['-e', '0']],
     typescript: [node, ['-e', '0']],
     bash: [bash, ['-c', 'true']],
   };
-  const languages = Object.keys(TRIVIAL) as Language[];
-  const bareMs: Record<string, number[]> = {};
-  const sandboxMs: Record<string, number[]> = {};
-  const prestartedMs: Record<string, number[]> = {};
-  const runPrestarted = async (language: Language): Promise<number> => {
-    await prestarted.ready();
+  /** The floor of a cold run: the interpreter inside a minimal bwrap. */
+  const coldFloor = (language: Language) =>
+    bwrap
+      ? timeSpawn(bwrap, [...MINIMAL_BWRAP, interp[language][0], ...interp[language][1]])
+      : timeSpawn(...interp[language]);
+  /**
+   * The floor of a pre-started run: an interpreter already started inside a
+   * minimal bwrap, waiting on its stdin for the code (started before the clock,
+   * as our runners are); timed from handing it the code until it has exited.
+   */
+  const warmFloor = async (language: Language): Promise<number> => {
+    const [cmd, args] = WARM_FLOOR[language](python, node, bash);
+    const argv = bwrap ? ([bwrap, [...MINIMAL_BWRAP, cmd, ...args]] as const) : ([cmd, args] as const);
+    const child = spawn(argv[0], [...argv[1]], { stdio: ['pipe', 'pipe', 'ignore'], env: BARE_ENV });
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     const t0 = performance.now();
-    const r = await prestarted.run({ language, code: TRIVIAL[language] });
-    const t = performance.now() - t0;
-    if (r.status !== 'ok')
-      throw new Error(`pre-started ${language} run failed: ${r.status} ${r.reason ?? ''} ${r.stderr}`);
-    return t;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.stdin.end(TRIVIAL[language === 'typescript' ? 'javascript' : language]);
+    await exited;
+    return performance.now() - t0;
   };
+  const languages = Object.keys(TRIVIAL) as Language[];
   const phases: Record<string, Record<keyof Omit<PhaseRow, 'language'>, number[]>> = {};
 
   const runOnce = async (language: Language): Promise<number> => {
@@ -237,64 +209,105 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
     p.totalMs.push(t1 - t0);
     return t1 - t0;
   };
+  /** A run on the pre-started executor; the pool is topped up before the clock starts (a server between calls). */
+  const runPrestarted = (language: Language, limits?: ExecRequest['limits']) => async (): Promise<void> => {
+    const r = await prestarted.run({ language, code: TRIVIAL[language], ...(limits ? { limits } : {}) });
+    if (r.status !== 'ok')
+      throw new Error(`pre-started ${language} run failed: ${r.status} ${r.reason ?? ''} ${r.stderr}`);
+  };
+  const settle = () => prestarted.ready();
 
   try {
+    const rows: ReportRow[] = [];
     // Warm-up: page cache, esbuild's service process, the JIT of this process.
     for (const language of languages) {
       await runOnce(language);
-      await runPrestarted(language);
-      await timeSpawn(...bare[language]);
+      await settle();
+      await runPrestarted(language)();
+      await coldFloor(language);
     }
     for (const k of Object.keys(phases)) delete phases[k];
 
-    for (let i = 0; i < runs; i++) {
-      for (const language of languages) {
-        // Alternate which goes first so neither always follows the other.
-        if (i % 2 === 0) {
-          (bareMs[language] ??= []).push(await timeSpawn(...bare[language]));
-          (sandboxMs[language] ??= []).push(await runOnce(language));
-          (prestartedMs[language] ??= []).push(await runPrestarted(language));
+    for (const language of languages) {
+      const cold = await interleave(
+        () => runOnce(language),
+        () => coldFloor(language),
+        runs,
+        0,
+      );
+      rows.push(
+        makeRow(`one-shot ${language}, cold`, cold.subject, cold.floor, { kind: 'plus', ms: OVERHEAD_TARGET_MS }),
+      );
+      const warmSubject: number[] = [];
+      const warmFloorSamples: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        await settle();
+        const a = async () => warmSubject.push(await timed0(runPrestarted(language)));
+        const b = async () => warmFloorSamples.push(await warmFloor(language));
+        if (i % 2) {
+          await a();
+          await b();
         } else {
-          (prestartedMs[language] ??= []).push(await runPrestarted(language));
-          (sandboxMs[language] ??= []).push(await runOnce(language));
-          (bareMs[language] ??= []).push(await timeSpawn(...bare[language]));
+          await b();
+          await a();
         }
       }
+      rows.push(makeRow(`one-shot ${language}, pre-started`, warmSubject, warmFloorSamples, { kind: 'ratio', max: 2 }));
     }
 
-    const languageRows: LanguageRow[] = languages.map((language) => {
-      const b = summarize(bareMs[language]!);
-      const s = summarize(sandboxMs[language]!);
-      const overhead = s.median - b.median;
-      const w = summarize(prestartedMs[language]!);
-      return {
-        language,
-        bare: [path.basename(bare[language][0]), ...bare[language][1]].join(' '),
-        bareMedianMs: round(b.median),
-        bareP90Ms: round(b.p90),
-        sandboxMedianMs: round(s.median),
-        sandboxP90Ms: round(s.p90),
-        overheadMs: round(overhead),
-        ratio: Math.round((s.median / b.median) * 100) / 100,
-        overheadMinMs: round(s.min - b.min),
-        verdict: overhead < OVERHEAD_TARGET_MS ? 'PASS' : 'MISS',
-        prestartedMedianMs: round(w.median),
-        prestartedP90Ms: round(w.p90),
-        prestartedOverheadMs: round(w.median - b.median),
-        prestartedVerdict: w.median - b.median < OVERHEAD_TARGET_MS ? 'PASS' : 'MISS',
-      };
-    });
+    // Non-default spawn-time limits against the default run, both on the pre-started executor.
+    const nonDefault: number[] = [];
+    const byDefault: number[] = [];
+    const memory300 = { memoryBytes: 300 * 1024 * 1024 };
+    for (let i = 0; i < runs; i++) {
+      await settle();
+      const a = async () => nonDefault.push(await timed0(runPrestarted('python', memory300)));
+      const b = async () => byDefault.push(await timed0(runPrestarted('python')));
+      if (i % 2) {
+        await a();
+        await settle();
+        await b();
+      } else {
+        await b();
+        await settle();
+        await a();
+      }
+    }
+    rows.push(
+      makeRow('one-shot python, memory 300 MiB (vs default limits)', nonDefault, byDefault, {
+        kind: 'ratio',
+        max: 1.2,
+      }),
+    );
+
+    // The whole CLI process against the minimal bwrap running python.
+    const cli = cliCommand();
+    if (cli && bwrap) {
+      const argv = [...cli.args, 'exec', '-c', 'print(1)', '--lang', 'python'];
+      const whole = await interleave(
+        () => timeSpawn(cli.command, argv, undefined, CLI_ENV),
+        () => timeSpawn(bwrap, [...MINIMAL_BWRAP, python, '-c', 'print(1)']),
+        runs,
+        2,
+      );
+      rows.push(
+        makeRow('codemode exec -c print(1) --lang python (whole process)', whole.subject, whole.floor, {
+          kind: 'ratio',
+          max: 1.5,
+        }),
+      );
+    }
 
     const phaseRows: PhaseRow[] = languages.map((language) => {
       const p = phases[language]!;
       return {
         language,
-        prepareMs: median(p.prepareMs),
-        spawnMs: median(p.spawnMs),
-        runMs: median(p.runMs),
-        disposeMs: median(p.disposeMs),
-        cleanupMs: median(p.cleanupMs),
-        totalMs: median(p.totalMs),
+        prepareMs: median1(p.prepareMs),
+        spawnMs: median1(p.spawnMs),
+        runMs: median1(p.runMs),
+        disposeMs: median1(p.disposeMs),
+        cleanupMs: median1(p.cleanupMs),
+        totalMs: median1(p.totalMs),
       };
     });
 
@@ -311,16 +324,12 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
         uid: process.getuid?.() ?? null,
       },
       isolation: timed.info,
-      languages: languageRows,
+      rows,
       layers,
       phases: phaseRows,
       factors,
     };
     if (print) {
-      log(
-        `\nSandbox cold start, ${runs} runs each, target: overhead < ${OVERHEAD_TARGET_MS} ms over the bare interpreter`,
-      );
-      console.table(languageRows);
       log('Launch chain on /bin/true (each row adds one layer):');
       console.table(layers);
       log('ProcessExecutor.run phases (medians, ms):');
@@ -333,6 +342,61 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
     await Promise.all([executor.close(), prestarted.close()]);
     rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+/** The minimal bwrap every sandboxed floor runs in. */
+const MINIMAL_BWRAP = [
+  '--unshare-all',
+  '--ro-bind',
+  '/',
+  '/',
+  '--dev',
+  '/dev',
+  '--proc',
+  '/proc',
+  '--die-with-parent',
+  '--',
+];
+
+/** Interpreters that say "r" once started, then run the code on their stdin (the pre-started floor). */
+const WARM_FLOOR: Record<Language, (python: string, node: string, bash: string) => [string, string[]]> = {
+  python: (python) => [python, ['-c', 'import sys; sys.stdout.write("r"); sys.stdout.flush(); exec(sys.stdin.read())']],
+  javascript: (_p, node) => [
+    node,
+    ['-e', 'process.stdout.write("r"); let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => eval(s))'],
+  ],
+  typescript: (_p, node) => [
+    node,
+    ['-e', 'process.stdout.write("r"); let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => eval(s))'],
+  ],
+  bash: (_p, _n, bash) => [bash, ['-c', 'printf r; eval "$(cat)"']],
+};
+
+/** The environment the CLI gets: the host's, without NODE_EXTRA_CA_CERTS (a CA bundle parse is no part of codemode). */
+const CLI_ENV: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS'),
+);
+
+/** How to start the built CLI (bin/codemode.js), or null when there is no build next to this file. */
+function cliCommand(): { command: string; args: string[] } | null {
+  const bin = fileURLToPath(new URL('../../bin/codemode.js', import.meta.url));
+  const built = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+  if (!existsSync(bin) || !existsSync(built)) return null;
+  return { command: process.execPath, args: [bin] };
+}
+
+async function timed0(fn: () => Promise<void>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return performance.now() - t0;
+}
+
+function summary(samples: number[]): { median: number; p90: number; min: number } {
+  return { median: median(samples), p90: quantile(samples, 0.9), min: samples.length ? Math.min(...samples) : NaN };
+}
+
+function median1(values: number[]): number {
+  return round(median(values), 1);
 }
 
 /**
@@ -549,20 +613,20 @@ async function measureLayers(
   const layers: LayerRow[] = [];
   let prev = 0;
   for (const [j, [layer]] of layerCases.entries()) {
-    const s = summarize(samples[j]!);
+    const s = summary(samples[j]!);
     layers.push({
       layer,
-      medianMs: round(s.median),
-      p90Ms: round(s.p90),
-      minMs: round(s.min),
-      addedMs: j === 0 ? 0 : round(s.median - prev),
+      medianMs: round(s.median, 1),
+      p90Ms: round(s.p90, 1),
+      minMs: round(s.min, 1),
+      addedMs: j === 0 ? 0 : round(s.median - prev, 1),
     });
     prev = s.median;
   }
   const factors: SandboxBenchReport['factors'] = {};
   for (const [j, [name]] of factorCases.entries()) {
-    const s = summarize(samples[layerCases.length + j]!);
-    factors[name] = { medianMs: round(s.median), minMs: round(s.min) };
+    const s = summary(samples[layerCases.length + j]!);
+    factors[name] = { medianMs: round(s.median, 1), minMs: round(s.min, 1) };
   }
   return { layers, factors };
 }

@@ -1,55 +1,68 @@
 /**
- * Session benchmarks: warm round trip, create + first statement (pooled and
- * cold), idle memory per session, and 50 concurrent sessions, each beside a
- * baseline measured in the same run (a bare /usr/bin/python3 loop over a pipe,
- * no sandbox). Prints a table and returns the numbers.
+ * Session benchmarks, each subject beside its floor, sampled interleaved in
+ * this process (src/bench/report.ts): the warm round trip (Kernel.run and
+ * SessionManager.execute) against a Python REPL over a pipe inside bwrap;
+ * create + first statement from the pool (creates back to back, never waiting
+ * for the pool to refill) and cold, against a python start inside bwrap;
+ * 1 MiB write_file/read_file against a host file; idle memory and 50
+ * concurrent sessions against bare python3 (JSON detail, info rows).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DEFAULT_LIMITS } from '../sandbox/limits.js';
+import { findExecutable } from '../sandbox/process/host-probe.js';
 import { createProcessSandbox } from '../sandbox/process/process-sandbox.js';
+import { Kernel, treeRss } from '../sessions/kernel.js';
 import { SessionManager } from '../sessions/session-manager.js';
-import { treeRss } from '../sessions/kernel.js';
+import { interleave, makeRow, round, stats, type ReportRow } from './report.js';
 
 const PYTHON = '/usr/bin/python3';
 const TRIVIAL = 'x = 1';
 const WORK = 'sum(i * i for i in range(200_000))';
 
 export interface SessionsBenchOptions {
+  /** Warm round trips per subject (p99 needs 200+). Default 400. */
   roundTrips?: number;
   creates?: number;
   concurrent?: number;
   unsandboxed?: boolean;
 }
 
-interface Stat {
-  median: number;
-  p99: number;
-  n: number;
-}
-
-function stat(samples: number[]): Stat {
-  const s = [...samples].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
-  return { median: round(at(0.5)), p99: round(at(0.99)), n: s.length };
-}
-
-function round(v: number): number {
-  return Math.round(v * 1000) / 1000;
-}
-
-/** A bare python REPL-style loop: one line of code in, "ok" out. */
-const BARE_LOOP =
+/** A python REPL-style loop: one line of code in, "ok" out. */
+const REPL_LOOP =
   'import sys\nns = {}\nfor line in sys.stdin:\n    exec(compile(line, "<bench>", "exec"), ns)\n    sys.stdout.write("ok\\n"); sys.stdout.flush()\n';
 
-class BarePython {
+/** The minimal bwrap around python: the floor of anything sandboxed here. */
+function floorArgv(bwrap: string | null, pythonArgs: string[]): [string, string[]] {
+  if (!bwrap) return [PYTHON, pythonArgs];
+  return [
+    bwrap,
+    [
+      '--unshare-all',
+      '--ro-bind',
+      '/',
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--die-with-parent',
+      '--',
+      PYTHON,
+      ...pythonArgs,
+    ],
+  ];
+}
+
+class Repl {
   private readonly child: ChildProcessWithoutNullStreams;
   private waiters: (() => void)[] = [];
   private buffered = '';
 
-  constructor() {
-    this.child = spawn(PYTHON, ['-c', BARE_LOOP], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(argv: [string, string[]]) {
+    this.child = spawn(argv[0], argv[1], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stdout.setEncoding('utf8');
     this.child.stdout.on('data', (c: string) => {
       this.buffered += c;
@@ -84,10 +97,16 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
-export async function runSessionsBench(options: SessionsBenchOptions = {}): Promise<object> {
-  const roundTrips = options.roundTrips ?? 300;
-  const creates = options.creates ?? 10;
+export interface SessionsBenchReport {
+  rows: ReportRow[];
+  detail: Record<string, unknown>;
+}
+
+export async function runSessionsBench(options: SessionsBenchOptions = {}): Promise<SessionsBenchReport> {
+  const roundTrips = options.roundTrips ?? 400;
+  const creates = options.creates ?? 20;
   const concurrent = options.concurrent ?? 50;
+  const bwrap = options.unsandboxed ? null : findExecutable('bwrap');
   const sandbox = await createProcessSandbox({ unsandboxed: options.unsandboxed ?? false });
   const root = mkdtempSync(path.join(os.tmpdir(), 'codemode-sessions-bench-'));
   chmodSync(root, 0o755);
@@ -105,42 +124,80 @@ export async function runSessionsBench(options: SessionsBenchOptions = {}): Prom
     pool: false,
     maxSessions: concurrent + 10,
   });
+  const rows: ReportRow[] = [];
+  const detail: Record<string, unknown> = { isolation: sandbox.info };
+  let kernel: Kernel | undefined;
   try {
-    // 1. Warm round trip of a trivial statement.
+    // 1. Warm round trip: the engine alone and through the session manager, each beside the REPL floor.
+    const floor = new Repl(floorArgv(bwrap, ['-c', REPL_LOOP]));
+    await floor.run('pass');
+    const kdir = path.join(root, 'kernel');
+    mkdirSync(kdir);
+    chmodSync(kdir, 0o777);
+    kernel = await Kernel.start({ sandbox, language: 'python', workspaceDir: kdir, limits: DEFAULT_LIMITS });
+    let cell = 0;
+    const k = kernel;
+    const engine = await interleave(
+      () => k.run({ code: TRIVIAL, cell: ++cell, limits: DEFAULT_LIMITS }),
+      () => floor.run(TRIVIAL),
+      roundTrips,
+      30,
+    );
+    rows.push(makeRow('warm Kernel.run("x = 1")', engine.subject, engine.floor, { kind: 'plus', ms: 0.4 }));
     const s = await manager.create({ language: 'python' });
-    for (let i = 0; i < 20; i++) await manager.execute(s.id, TRIVIAL);
-    const warm: number[] = [];
-    for (let i = 0; i < roundTrips; i++) warm.push(await timeIt(() => manager.execute(s.id, TRIVIAL)));
-    const bare = new BarePython();
-    await bare.run('pass');
-    const bareWarm: number[] = [];
-    for (let i = 0; i < roundTrips; i++) bareWarm.push(await timeIt(() => bare.run(TRIVIAL)));
-    const bareIdleRss = treeRss(bare.pid);
-    bare.close();
+    const warm = await interleave(
+      () => manager.execute(s.id, TRIVIAL),
+      () => floor.run(TRIVIAL),
+      roundTrips,
+      30,
+    );
+    rows.push(makeRow('warm SessionManager.execute', warm.subject, warm.floor, { kind: 'plus', ms: 0.4 }));
+    const printed = await interleave(
+      () => manager.execute(s.id, 'print(1)'),
+      () => floor.run('print(1)'),
+      roundTrips,
+      30,
+    );
+    rows.push(makeRow('warm execute("print(1)")', printed.subject, printed.floor, { kind: 'plus', ms: 0.4 }));
+    detail.floorIdleRssBytes = treeRss(floor.pid);
+    floor.close();
 
-    // 1b. 1 MiB write_file / read_file in a live session (through the in-sandbox workspace agent),
-    // beside the floor: the same bytes written and read by the host on a local file.
+    // 2. 1 MiB write_file / read_file through the in-sandbox workspace agent, beside a host file.
     const mibBytes = new Uint8Array(2 ** 20).fill(7);
-    await manager.writeFile(s.id, 'warmup.bin', mibBytes);
-    const writes: number[] = [];
-    const reads: number[] = [];
-    const hostWrites: number[] = [];
-    const hostReads: number[] = [];
     const hostFile = path.join(root, 'floor.bin');
-    for (let i = 0; i < 50; i++) {
-      writes.push(await timeIt(() => manager.writeFile(s.id, 'big.bin', mibBytes)));
-      reads.push(await timeIt(() => manager.readFile(s.id, 'big.bin')));
-      hostWrites.push(await timeIt(async () => writeFileSync(hostFile, mibBytes)));
-      hostReads.push(await timeIt(async () => readFileSync(hostFile)));
-    }
+    const writes = await interleave(
+      () => manager.writeFile(s.id, 'big.bin', mibBytes),
+      async () => writeFileSync(hostFile, mibBytes),
+      50,
+      3,
+    );
+    rows.push(makeRow('write_file 1 MiB', writes.subject, writes.floor, { kind: 'under', ms: 20 }));
+    const reads = await interleave(
+      () => manager.readFile(s.id, 'big.bin'),
+      async () => readFileSync(hostFile),
+      50,
+      3,
+    );
+    rows.push(makeRow('read_file 1 MiB', reads.subject, reads.floor, { kind: 'under', ms: 20 }));
 
-    // 2. Create + first statement: from the pool, cold, and a bare python start.
+    // 3. Create + first statement. Pooled: creates back to back, as a burst of clients would make them
+    // (a create that finds the pool empty pays the cold path and is counted). Floor: python started in bwrap.
+    const startFloor = () =>
+      timeIt(
+        () =>
+          new Promise<void>((resolve) => {
+            const [cmd, args] = floorArgv(bwrap, ['-c', TRIVIAL]);
+            spawn(cmd, args, { stdio: 'ignore' }).on('exit', () => resolve());
+          }),
+      );
     const pooled: number[] = [];
     const coldTimes: number[] = [];
-    const bareStart: number[] = [];
+    const floorStarts: number[] = [];
+    await manager.warmPool?.whenFilled(); // full once at the start; never waited for again
     for (let i = 0; i < creates; i++) {
-      await manager.warmPool?.whenFilled();
       let id = '';
+      const order = i % 2 === 0;
+      if (!order) floorStarts.push(await startFloor());
       pooled.push(
         await timeIt(async () => {
           id = (await manager.create({ language: 'python' })).id;
@@ -148,6 +205,7 @@ export async function runSessionsBench(options: SessionsBenchOptions = {}): Prom
         }),
       );
       await manager.close(id);
+      if (order) floorStarts.push(await startFloor());
       coldTimes.push(
         await timeIt(async () => {
           id = (await cold.create({ language: 'python' })).id;
@@ -155,16 +213,28 @@ export async function runSessionsBench(options: SessionsBenchOptions = {}): Prom
         }),
       );
       await cold.close(id);
-      bareStart.push(
+    }
+    rows.push(
+      makeRow('create + first stmt, pooled (one per cold start)', pooled, floorStarts, { kind: 'ratio', max: 1 }),
+    );
+    rows.push(makeRow('create + first stmt, cold', coldTimes, floorStarts, { kind: 'info' }));
+    // A burst: creates back to back, the pool never waited for; empty-pool creates pay the cold path.
+    const burst: number[] = [];
+    for (let i = 0; i < creates; i++) {
+      let id = '';
+      burst.push(
         await timeIt(async () => {
-          const b = new BarePython();
-          await b.run(TRIVIAL);
-          b.close();
+          id = (await manager.create({ language: 'python' })).id;
+          await manager.execute(id, TRIVIAL);
         }),
       );
+      await manager.close(id);
     }
+    rows.push(
+      makeRow(`create + first stmt, pooled, burst of ${creates}`, burst, floorStarts, { kind: 'ratio', max: 1 }),
+    );
 
-    // 3. Memory of an idle session (kernel tree RSS, including the sandbox's own processes).
+    // 4. Memory of an idle session (kernel tree RSS, the sandbox's own processes included).
     const idle: number[] = [];
     const idleJs: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -177,100 +247,31 @@ export async function runSessionsBench(options: SessionsBenchOptions = {}): Prom
       await cold.close(py.id);
       await cold.close(js.id);
     }
+    detail.idleMemoryMiB = {
+      python: round(idle.reduce((a, b) => a + b, 0) / idle.length / 2 ** 20),
+      javascript: round(idleJs.reduce((a, b) => a + b, 0) / idleJs.length / 2 ** 20),
+      floorPython: round(Number(detail.floorIdleRssBytes) / 2 ** 20),
+    };
 
-    // 4. Concurrent sessions each running a small computation.
+    // 5. Concurrent sessions each running a small computation, beside as many REPLs in bwrap.
     const many = await Promise.all(Array.from({ length: concurrent }, () => cold.create({ language: 'python' })));
     const latencies: number[] = [];
     const t0 = performance.now();
     await Promise.all(many.map((m) => timeIt(() => cold.execute(m.id, WORK)).then((ms) => latencies.push(ms))));
     const wall = performance.now() - t0;
     await Promise.all(many.map((m) => cold.close(m.id)));
-    const bares = Array.from({ length: concurrent }, () => new BarePython());
-    await Promise.all(bares.map((b) => b.run('pass')));
-    const bareLat: number[] = [];
+    const repls = Array.from({ length: concurrent }, () => new Repl(floorArgv(bwrap, ['-c', REPL_LOOP])));
+    await Promise.all(repls.map((b) => b.run('pass')));
+    const floorLat: number[] = [];
     const t1 = performance.now();
-    await Promise.all(bares.map((b) => timeIt(() => b.run(WORK)).then((ms) => bareLat.push(ms))));
-    const bareWall = performance.now() - t1;
-    for (const b of bares) b.close();
-
-    const mib = (b: number) => round(b / 2 ** 20);
-    const report = {
-      isolation: sandbox.info,
-      warmRoundTripMs: { session: stat(warm), baseline: stat(bareWarm), target: '< 2 ms median' },
-      file1MiBMs: {
-        write: stat(writes),
-        read: stat(reads),
-        baseline: { write: stat(hostWrites), read: stat(hostReads) },
-        target: '< 20 ms median each',
-      },
-      createFirstStatementMs: {
-        pooled: stat(pooled),
-        cold: stat(coldTimes),
-        baseline: stat(bareStart),
-        target: '< 10 ms from the pool',
-      },
-      idleMemoryMiB: {
-        python: round(idle.reduce((a, b) => a + b, 0) / idle.length / 2 ** 20),
-        javascript: round(idleJs.reduce((a, b) => a + b, 0) / idleJs.length / 2 ** 20),
-        baselinePython: mib(bareIdleRss),
-      },
-      concurrent: {
-        sessions: concurrent,
-        wallMs: round(wall),
-        throughputPerSec: round((concurrent / wall) * 1000),
-        latency: stat(latencies),
-        baseline: {
-          wallMs: round(bareWall),
-          throughputPerSec: round((concurrent / bareWall) * 1000),
-          latency: stat(bareLat),
-        },
-      },
-    };
-    const rows: [string, string, string][] = [
-      [
-        'warm round trip (median / p99 ms)',
-        `${report.warmRoundTripMs.session.median} / ${report.warmRoundTripMs.session.p99}`,
-        `${report.warmRoundTripMs.baseline.median} / ${report.warmRoundTripMs.baseline.p99}`,
-      ],
-      [
-        'write_file 1 MiB (median / p99 ms)',
-        `${report.file1MiBMs.write.median} / ${report.file1MiBMs.write.p99}`,
-        `${report.file1MiBMs.baseline.write.median} / ${report.file1MiBMs.baseline.write.p99} (host file)`,
-      ],
-      [
-        'read_file 1 MiB (median / p99 ms)',
-        `${report.file1MiBMs.read.median} / ${report.file1MiBMs.read.p99}`,
-        `${report.file1MiBMs.baseline.read.median} / ${report.file1MiBMs.baseline.read.p99} (host file)`,
-      ],
-      [
-        'create + first stmt, pooled (median / p99 ms)',
-        `${report.createFirstStatementMs.pooled.median} / ${report.createFirstStatementMs.pooled.p99}`,
-        `${report.createFirstStatementMs.baseline.median} / ${report.createFirstStatementMs.baseline.p99}`,
-      ],
-      [
-        'create + first stmt, cold (median / p99 ms)',
-        `${report.createFirstStatementMs.cold.median} / ${report.createFirstStatementMs.cold.p99}`,
-        `${report.createFirstStatementMs.baseline.median} / ${report.createFirstStatementMs.baseline.p99}`,
-      ],
-      ['idle memory, python (MiB)', `${report.idleMemoryMiB.python}`, `${report.idleMemoryMiB.baselinePython}`],
-      ['idle memory, javascript (MiB)', `${report.idleMemoryMiB.javascript}`, '-'],
-      [
-        `${concurrent} concurrent: throughput (runs/s)`,
-        `${report.concurrent.throughputPerSec}`,
-        `${report.concurrent.baseline.throughputPerSec}`,
-      ],
-      [
-        `${concurrent} concurrent: p99 latency (ms)`,
-        `${report.concurrent.latency.p99}`,
-        `${report.concurrent.baseline.latency.p99}`,
-      ],
-    ];
-    const w0 = Math.max(...rows.map((r) => r[0].length), 6);
-    const w1 = Math.max(...rows.map((r) => r[1].length), 7);
-    console.log(`${'metric'.padEnd(w0)}  ${'session'.padEnd(w1)}  baseline (bare python3, no sandbox)`);
-    for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`);
-    return report;
+    await Promise.all(repls.map((b) => timeIt(() => b.run(WORK)).then((ms) => floorLat.push(ms))));
+    const floorWall = performance.now() - t1;
+    for (const b of repls) b.close();
+    rows.push(makeRow(`${concurrent} concurrent sessions, wall`, [wall], [floorWall], { kind: 'info' }));
+    detail.concurrent = { sessions: concurrent, latency: stats(latencies), floorLatency: stats(floorLat) };
+    return { rows, detail };
   } finally {
+    await kernel?.close();
     await manager.shutdown();
     await cold.shutdown();
     rmSync(root, { recursive: true, force: true });
