@@ -94,6 +94,12 @@ export interface SandboxProcess {
   tmpReady(): boolean;
   /** Change the tree's hard CPU cap in cores (null: none). False when no cpu cgroup applies. */
   setCpuQuota(cores: number | null): boolean;
+  /**
+   * Change the tree's memory cap and process cap on its live cgroup (a
+   * pre-started runner handed a run with other limits, before its code runs).
+   * False when there is no cgroup to change, or the change failed.
+   */
+  setCgroupLimits?(limits: { memoryBytes: number; processes: number }): boolean;
   /** Release the cgroup after exit. Idempotent. */
   dispose(): Promise<void>;
 }

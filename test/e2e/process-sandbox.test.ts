@@ -74,6 +74,67 @@ describe('process sandbox', () => {
   });
 });
 
+describe('process sandbox: pre-started runners take non-default limits at hand-off', () => {
+  let executor: ProcessExecutor;
+  before(async () => {
+    executor = new ProcessExecutor(await createProcessSandbox(), {
+      prestart: { python: 1, bash: 1, javascript: 0, typescript: 0 },
+    });
+    await executor.ready();
+  });
+  after(() => executor.close());
+
+  const limitsProbe = [
+    'import resource',
+    'cpu = resource.getrlimit(resource.RLIMIT_CPU)',
+    'nofile = resource.getrlimit(resource.RLIMIT_NOFILE)',
+    'print(cpu[0], cpu[1], nofile[0], nofile[1])',
+    'try:',
+    '    resource.setrlimit(resource.RLIMIT_CPU, (cpu[1] + 100, cpu[1] + 100))',
+    '    print("raised")',
+    'except (ValueError, OSError):',
+    '    print("cannot raise")',
+  ].join('\n');
+
+  it('rlimits: a run gets exactly its cpuMs and openFiles (soft and hard), and cannot raise them', async () => {
+    await executor.ready();
+    const r = await executor.run({ language: 'python', code: limitsProbe, limits: { cpuMs: 3000, openFiles: 50 } });
+    assert.equal(r.status, 'ok', r.stderr);
+    assert.equal(r.stdout, '3 4 50 50\ncannot raise\n');
+    await executor.ready();
+    const d = await executor.run({ language: 'python', code: limitsProbe });
+    const cpu = Math.ceil(DEFAULT_LIMITS.cpuMs / 1000);
+    assert.equal(d.stdout, `${cpu} ${cpu + 1} ${DEFAULT_LIMITS.openFiles} ${DEFAULT_LIMITS.openFiles}\ncannot raise\n`);
+    await executor.ready();
+    const b = await executor.run({
+      language: 'bash',
+      code: 'echo "$(ulimit -St) $(ulimit -Ht) $(ulimit -Sn) $(ulimit -Hn)"',
+      limits: { cpuMs: 2000, openFiles: 40 },
+    });
+    assert.equal(b.stdout, '2 3 40 40\n');
+  });
+
+  it('memory: a smaller memoryBytes set at hand-off stops a balloon with status memory', async () => {
+    await executor.ready();
+    const r = await executor.run({
+      language: 'python',
+      code: 'x = bytearray(200 * 1024 * 1024)\nfor i in range(0, len(x), 4096): x[i] = 1\nprint("survived")',
+      limits: { memoryBytes: 64 * 1024 * 1024 },
+    });
+    assert.equal(r.status, 'memory', `${r.status}: ${r.reason} ${r.stderr}`);
+  });
+
+  it('processes: a lower processes cap set at hand-off holds (process_limit)', async () => {
+    await executor.ready();
+    const r = await executor.run({
+      language: 'bash',
+      code: 'for i in $(seq 1 30); do sleep 2 & done; wait',
+      limits: { processes: 8, wallMs: 10_000 },
+    });
+    assert.equal(r.status, 'process_limit', `${r.status}: ${r.reason}`);
+  });
+});
+
 describe('process sandbox: least privilege (seccomp allow-list, descriptors, core dumps, /proc)', () => {
   const arch = process.arch === 'arm64' ? 'arm64' : 'x64';
   const nr = (name: SyscallName): number => syscallNumber(arch, name)!;

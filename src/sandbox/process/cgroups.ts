@@ -280,6 +280,31 @@ export class RunCgroups {
   }
 
   /**
+   * Change the memory and process caps of a live cgroup (before a pre-started
+   * program's code runs). v1 needs memsw >= memory at every step, so memsw is
+   * written on both sides of the memory limit. True when every cap holds.
+   */
+  setLive(limits: { memoryBytes: number; processes: number }): boolean {
+    try {
+      const mem = this.dirs.get('memory');
+      if (mem?.version === 'v2') {
+        writeFileSync(path.join(mem.dir, 'memory.max'), String(limits.memoryBytes));
+      } else if (mem) {
+        const memsw = path.join(mem.dir, 'memory.memsw.limit_in_bytes');
+        const hasMemsw = existsSync(memsw);
+        if (hasMemsw) tryWrite(memsw, String(limits.memoryBytes)); // fails when lowering: written again below
+        writeFileSync(path.join(mem.dir, 'memory.limit_in_bytes'), String(limits.memoryBytes));
+        if (hasMemsw) writeFileSync(memsw, String(limits.memoryBytes));
+      }
+      const pids = this.dirs.get('pids');
+      if (pids) writeFileSync(path.join(pids.dir, 'pids.max'), String(limits.processes));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
    * Cap the tree's CPU at `cores` (null: no cap). Takes effect at once, for
    * every task in the cgroup. False when there is no cpu controller to cap it.
    */

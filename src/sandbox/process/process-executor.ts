@@ -138,8 +138,10 @@ export class ProcessExecutor implements Executor {
       if (request.files?.length) writeInputFiles(runner.workspace, request.files, runner.uid, limits.diskBytes);
       // The tmp probe needs bwrap's setup done; a pre-started runner is long past it.
       await waitUntil(() => runner.exited || runner.proc.tmpReady(), SETUP_WAIT_MS);
-      // Go: the arguments, each ending in NUL, then EOF (see runners/).
-      runner.proc.extra[1]?.end(Buffer.from((request.args ?? []).map((a) => `${a}\0`).join(''), 'utf8'));
+      // Go: the run's rlimits, then the arguments, each ending in NUL, then EOF (see runners/).
+      runner.proc.extra[1]?.end(
+        Buffer.from([limitsRecord(limits), ...(request.args ?? [])].map((a) => `${a}\0`).join(''), 'utf8'),
+      );
       const diskFull = this.options.diskFull ?? ((dir: string) => this.volumes.full(dir));
       const result = await supervise(runner, request, limits, () => diskFull(runner.workspace));
       // The whole tree is gone now: the workspace holds still while the host lists it.
@@ -193,7 +195,12 @@ export class ProcessExecutor implements Executor {
    * Start a runner: a fresh workspace and code directory, and the language's
    * runner inside the sandbox, waiting for its code.
    */
-  private async launch(language: Language, limits: Limits, workspaceDir?: string): Promise<Runner> {
+  private async launch(language: Language, runLimits: Limits, workspaceDir?: string, ahead = false): Promise<Runner> {
+    // Started ahead: rlimits at the ceiling where the runner sets the run's own at hand-off (python, bash).
+    const limits: Limits =
+      ahead && SETS_OWN_RLIMITS.has(language)
+        ? { ...runLimits, cpuMs: this.ceiling.cpuMs, openFiles: this.ceiling.openFiles }
+        : runLimits;
     // A host uid of the run's own: its files are shared with nobody else.
     const uid = this.sandbox.acquireUid();
     // A fresh volume capped at limits.diskBytes (bytes and files); a user's directory is copied in, never bound.
@@ -225,6 +232,7 @@ export class ProcessExecutor implements Executor {
       });
       const runner: Runner = {
         proc,
+        launched: runLimits,
         workspace,
         volume,
         codeDir,
@@ -244,19 +252,33 @@ export class ProcessExecutor implements Executor {
 
   /**
    * A pre-started runner, when this run can use one: it has its own fresh
-   * workspace, and its limits are the defaults the runner was started with
-   * (wall time and output are enforced by the host and may differ).
+   * workspace. Limits are applied at hand-off, before the code runs: memory and
+   * processes on the runner's live cgroup, CPU time, open files and file size
+   * by the runner itself from the go message (python, bash). Wall time and
+   * output are the host's. What is fixed at start must match: the volume and
+   * /tmp sizes, and for Node its heap cap and rlimits.
    */
   private takePrestarted(request: ExecRequest, limits: Limits): Runner | null {
-    const want = this.prestartSizes[request.language] ?? 0;
+    const language = request.language;
+    const want = this.prestartSizes[language] ?? 0;
     if (want === 0 || request.workspaceDir !== undefined) return null;
-    if (SPAWN_TIME_LIMITS.some((k) => limits[k] !== this.defaults[k])) return null;
-    const ready = this.prestarted.get(request.language) ?? [];
-    this.prestarted.set(request.language, ready);
+    const fixed = SETS_OWN_RLIMITS.has(language) ? FIXED_AT_START : FIXED_AT_START_NODE;
+    if (fixed.some((k) => limits[k] !== this.defaults[k])) return null;
+    const ready = this.prestarted.get(language) ?? [];
+    this.prestarted.set(language, ready);
     let runner: Runner | undefined;
     while ((runner = ready.shift()) && runner.exited) void discard(runner, this.volumes);
-    this.refill(request.language);
-    return runner ?? null;
+    this.refill(language);
+    if (!runner) return null;
+    const l = runner.launched;
+    if (limits.memoryBytes !== l.memoryBytes || limits.processes !== l.processes) {
+      const caps = { memoryBytes: limits.memoryBytes, processes: limits.processes };
+      if (!runner.proc.setCgroupLimits?.(caps)) {
+        void discard(runner, this.volumes); // the caps did not take: a fresh runner gets them at spawn
+        return null;
+      }
+    }
+    return runner;
   }
 
   /** Top the language's pre-started runners back up, in the background. */
@@ -269,7 +291,7 @@ export class ProcessExecutor implements Executor {
         const ready = this.prestarted.get(language) ?? [];
         this.prestarted.set(language, ready);
         while (!this.closed && ready.length < want) {
-          const runner = await this.launch(language, this.defaults);
+          const runner = await this.launch(language, this.defaults, undefined, true);
           if (this.closed) await discard(runner, this.volumes);
           else ready.push(runner);
         }
@@ -313,12 +335,24 @@ export class ProcessExecutor implements Executor {
   }
 }
 
-/** Limits fixed when a runner starts (rlimits, cgroup, tmpfs sizes, Node's heap). */
-const SPAWN_TIME_LIMITS = ['cpuMs', 'memoryBytes', 'processes', 'diskBytes', 'tmpBytes', 'openFiles'] as const;
+/** Runners that set the run's rlimits themselves from the go message (Node cannot). */
+const SETS_OWN_RLIMITS: ReadonlySet<Language> = new Set<Language>(['python', 'bash']);
+/** Limits fixed when a runner starts: its volume and /tmp sizes (memory and processes are changed at hand-off). */
+const FIXED_AT_START = ['diskBytes', 'tmpBytes'] as const;
+/** For Node runners also its heap cap (from memoryBytes) and the rlimits it cannot set itself. */
+const FIXED_AT_START_NODE = ['diskBytes', 'tmpBytes', 'memoryBytes', 'cpuMs', 'openFiles'] as const;
+
+/** The go message's first record: the rlimits the runner sets before the code runs (as the launcher's ulimits). */
+function limitsRecord(limits: Limits): string {
+  const cpuSeconds = Math.max(1, Math.ceil(limits.cpuMs / 1000));
+  return `codemode-limits:${cpuSeconds}:${limits.openFiles}:${Math.floor(limits.diskBytes / 1024)}`;
+}
 
 /** A runner inside the sandbox, waiting for its code (or running it). */
 interface Runner {
   proc: SandboxProcess;
+  /** The limits it was started for (cgroup caps; rlimits may be looser until hand-off). */
+  launched: Limits;
   /** The mount point of the run's own volume, bound at /workspace. */
   workspace: string;
   /** The volume's name (for destroy). */

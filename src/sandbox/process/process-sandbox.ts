@@ -418,6 +418,9 @@ function wrapChild(
     setCpuQuota(cores: number | null): boolean {
       return cgroups?.setCpuQuota(cores) ?? false;
     },
+    setCgroupLimits(limits: { memoryBytes: number; processes: number }): boolean {
+      return cgroups?.setLive(limits) ?? false;
+    },
     async dispose() {
       if (disposed) return;
       disposed = true;

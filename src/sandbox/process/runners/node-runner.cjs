@@ -102,7 +102,9 @@ function readGo() {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const toArgs = (data) => (data ? data.split('\0').slice(0, -1) : []);
+// The first record is the run's limits (codemode-limits:...): a node runner is only handed runs whose
+// rlimits equal the ones it started with (Node cannot set rlimits), so it is dropped here.
+const toArgs = (data) => (data ? data.split('\0').slice(1, -1) : []);
 const go = readGo();
 if (go !== null) start(toArgs(go));
 else {

@@ -1,5 +1,7 @@
-"""One-shot runner: waits until the host says go on fd 4 (the program's
-arguments, each ending in NUL, then EOF), runs /run/codemode/main.py as
+"""One-shot runner: waits until the host says go on fd 4 (a limits record,
+then the program's arguments, each ending in NUL, then EOF), sets the run's
+rlimits from the record (soft and hard: a pre-started runner starts with looser
+ones, and user code can never raise them back), runs /run/codemode/main.py as
 __main__, prints a traceback without runner frames, and reports an uncaught
 exception as JSON on fd 3. Waiting lets the host start runners before the code
 is known."""
@@ -43,8 +45,28 @@ def wait_for_go():
     return [a.decode("utf-8", "surrogateescape") for a in data.split(b"\0")[:-1]]
 
 
+def apply_limits(record):
+    """codemode-limits:<cpu seconds or empty>:<open files>:<file size KiB>, as the launcher's ulimits."""
+    import resource
+
+    parts = record.split(":")
+    if len(parts) != 4 or parts[0] != "codemode-limits":
+        raise ValueError("the go message has no limits record")
+    cpu, nofile, fsize = parts[1], int(parts[2]), int(parts[3]) * 1024
+    if cpu:
+        resource.setrlimit(resource.RLIMIT_CPU, (int(cpu), int(cpu) + 1))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+
 def main():
-    sys.argv = [MAIN] + wait_for_go()
+    go = wait_for_go()
+    try:
+        apply_limits(go[0] if go else "")
+    except (ValueError, OSError) as e:
+        sys.stderr.write("codemode-sandbox: could not set the run's limits: %s\n" % e)
+        os._exit(125)
+    sys.argv = [MAIN] + go[1:]
     sys.path[0] = "/workspace"
     with open(MAIN, encoding="utf-8") as f:
         source = f.read()
