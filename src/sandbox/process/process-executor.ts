@@ -55,6 +55,8 @@ export interface ProcessExecutorOptions {
    * absent means unknown (the file-size rlimit still applies).
    */
   diskFull?: (workspaceDir: string) => boolean;
+  /** Mount run volumes through a resident helper (default true); false for a process that runs once. */
+  residentMounter?: boolean;
 }
 
 export const NO_PRESTART: Readonly<Record<Language, number>> = Object.freeze({
@@ -91,7 +93,10 @@ export class ProcessExecutor implements Executor {
     this.defaults = resolveLimits(undefined, options.defaults ?? DEFAULT_LIMITS, this.ceiling);
     this.tmpRoot = options.tmpRoot ?? os.tmpdir();
     cleanupDeadRunRoots(this.tmpRoot);
-    this.volumes = new Volumes({ root: mkdtempSync(path.join(this.tmpRoot, `codemode-runs-${process.pid}-`)) });
+    this.volumes = new Volumes({
+      root: mkdtempSync(path.join(this.tmpRoot, `codemode-runs-${process.pid}-`)),
+      resident: options.residentMounter ?? true,
+    });
     this.prestartSizes = { ...DEFAULT_PRESTART, ...options.prestart };
     for (const language of LANGUAGES) this.refill(language);
   }

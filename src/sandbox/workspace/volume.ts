@@ -61,6 +61,12 @@ export interface VolumesOptions {
   /** Force a kind (tests); default: the best this host supports. */
   kind?: { persistent: VolumeKind; ephemeral: VolumeKind };
   run?: CommandRunner;
+  /**
+   * Mount tmpfs volumes through one resident helper (default true). False:
+   * mount(8) per mount, for a process that mounts once (codemode exec), where
+   * starting the helper costs more than the two commands it saves.
+   */
+  resident?: boolean;
 }
 
 /** Below this much free space (or with no free inode) a volume counts as full. */
@@ -126,7 +132,8 @@ export class Volumes {
     this.run = options.run ?? defaultRunner;
     // mount(8) costs a fork and exec of a program that parses the mount table: on every one-shot run,
     // twice. One resident helper makes the same two system calls instead.
-    this.mounter = options.run === undefined && this.kind.ephemeral === 'tmpfs' ? new Mounter() : null;
+    this.mounter =
+      options.run === undefined && options.resident !== false && this.kind.ephemeral === 'tmpfs' ? new Mounter() : null;
     mkdirSync(this.root, { recursive: true, mode: 0o711 });
     // Traversable by sandbox uids (bwrap opens the mount point as them), listable by nobody else.
     chmodSync(this.root, 0o711);
