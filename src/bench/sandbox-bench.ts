@@ -215,7 +215,11 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
     if (r.status !== 'ok')
       throw new Error(`pre-started ${language} run failed: ${r.status} ${r.reason ?? ''} ${r.stderr}`);
   };
-  const settle = () => prestarted.ready();
+  /** Between calls, as a server is: the refill has spawned its runner and the runner is up (not just spawned). */
+  const settle = async () => {
+    await prestarted.ready();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  };
 
   try {
     const rows: ReportRow[] = [];
