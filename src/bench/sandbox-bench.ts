@@ -21,6 +21,7 @@ import { buildSeccompFilter } from '../sandbox/process/seccomp.js';
 import type { Sandbox, SandboxProcess, SpawnSpec } from '../sandbox/sandbox.js';
 import { transpileTypeScript } from '../sandbox/transpile.js';
 import { walkWorkspace } from '../sandbox/workspace/host-fs.js';
+import { minimalBwrapArgs } from './floors.js';
 import { interleave, makeRow, median, quantile, round, type ReportRow } from './report.js';
 
 /** Overhead per cold run over the interpreter in a minimal bwrap (measured beside it), we aim to stay under. */
@@ -89,14 +90,17 @@ const BARE_ENV: NodeJS.ProcessEnv = { ...BASE_ENV, HOME: os.tmpdir() };
 function timeSpawn(cmd: string, args: string[], extraFd?: number, env: NodeJS.ProcessEnv = BARE_ENV): Promise<number> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const stdio: ('ignore' | number)[] = ['ignore', 'ignore', 'ignore'];
+    const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'ignore', 'pipe'];
     if (extraFd !== undefined) stdio.push(extraFd);
     const child = spawn(cmd, args, { stdio, env });
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-500)));
+    child.stderr?.on('error', () => {}); // only for the failure message
     child.once('error', reject);
     child.once('exit', (code, signal) => {
       const ms = performance.now() - t0;
       if (code === 0) resolve(ms);
-      else reject(new Error(`${cmd} ${args.slice(-3).join(' ')} exited with ${code ?? signal}`));
+      else reject(new Error(`${cmd} ${args.slice(-3).join(' ')} exited with ${code ?? signal}: ${stderr.trim()}`));
     });
   });
 }
@@ -176,6 +180,9 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
     const [cmd, args] = WARM_FLOOR[language](python, node, bash);
     const argv = bwrap ? ([bwrap, [...MINIMAL_BWRAP, cmd, ...args]] as const) : ([cmd, args] as const);
     const child = spawn(argv[0], [...argv[1]], { stdio: ['pipe', 'pipe', 'ignore'], env: BARE_ENV });
+    // The floor may exit before its pipes are drained; its exit is what is timed.
+    child.stdin.on('error', () => {});
+    child.stdout.on('error', () => {});
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     const t0 = performance.now();
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -348,19 +355,7 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
   }
 }
 
-/** The minimal bwrap every sandboxed floor runs in. */
-const MINIMAL_BWRAP = [
-  '--unshare-all',
-  '--ro-bind',
-  '/',
-  '/',
-  '--dev',
-  '/dev',
-  '--proc',
-  '/proc',
-  '--die-with-parent',
-  '--',
-];
+const MINIMAL_BWRAP = minimalBwrapArgs();
 
 /** Interpreters that say "r" once started, then run the code on their stdin (the pre-started floor). */
 const WARM_FLOOR: Record<Language, (python: string, node: string, bash: string) => [string, string[]]> = {
@@ -472,7 +467,12 @@ async function measureLayers(
       extraPipes: 2,
     });
     proc.extra[0]?.resume();
-    proc.extra[1]?.end(); // the runners' "go" with no arguments
+    // The runners' "go": the limits record (as ProcessExecutor sends it), no arguments.
+    const cpuSeconds = Math.max(1, Math.ceil(DEFAULT_LIMITS.cpuMs / 1000));
+    proc.extra[1]?.on('error', () => {}); // a program that is not a runner never reads it
+    proc.extra[1]?.end(
+      `codemode-limits:${cpuSeconds}:${DEFAULT_LIMITS.openFiles}:${Math.floor(DEFAULT_LIMITS.diskBytes / 1024)}\0`,
+    );
     proc.stdin.end();
     proc.stdout.resume();
     proc.stderr.resume();

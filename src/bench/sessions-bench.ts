@@ -16,6 +16,7 @@ import { findExecutable } from '../sandbox/process/host-probe.js';
 import { createProcessSandbox } from '../sandbox/process/process-sandbox.js';
 import { Kernel, treeRss } from '../sessions/kernel.js';
 import { SessionManager } from '../sessions/session-manager.js';
+import { minimalBwrapArgs } from './floors.js';
 import { interleave, makeRow, round, stats, type ReportRow } from './report.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -37,23 +38,7 @@ const REPL_LOOP =
 /** The minimal bwrap around python: the floor of anything sandboxed here. */
 function floorArgv(bwrap: string | null, pythonArgs: string[]): [string, string[]] {
   if (!bwrap) return [PYTHON, pythonArgs];
-  return [
-    bwrap,
-    [
-      '--unshare-all',
-      '--ro-bind',
-      '/',
-      '/',
-      '--dev',
-      '/dev',
-      '--proc',
-      '/proc',
-      '--die-with-parent',
-      '--',
-      PYTHON,
-      ...pythonArgs,
-    ],
-  ];
+  return [bwrap, [...minimalBwrapArgs(), PYTHON, ...pythonArgs]];
 }
 
 class Repl {
