@@ -42,23 +42,25 @@ def parts_of(rel):
 
 def open_dir(parts, rel, create=False):
     """An fd for the directory parts[] below the root, never following a link."""
-    fd = os.open(ROOT, os.O_RDONLY | os.O_DIRECTORY)
+    return walk_dirs(os.open(ROOT, os.O_RDONLY | os.O_DIRECTORY), parts, rel, create)
+
+
+def walk_dirs(fd, parts, rel, create):
+    """Descend from fd (consumed) one component at a time with O_NOFOLLOW; create what is missing if asked."""
     for p in parts:
-        try:
-            nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
-        except FileNotFoundError:
-            if not create:
-                os.close(fd)
-                raise Refused("NOT_FOUND", "no file %s in the workspace" % rel)
+        if create:
             try:
                 os.mkdir(p, 0o755, dir_fd=fd)
             except FileExistsError:
                 pass
-            try:
-                nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
             except OSError as e:
                 os.close(fd)
                 raise refuse_os(e, rel, p)
+        try:
+            nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+        except FileNotFoundError:
+            os.close(fd)
+            raise Refused("NOT_FOUND", "no file %s in the workspace" % rel)
         except OSError as e:
             link = is_link(fd, p)
             os.close(fd)
@@ -414,27 +416,8 @@ def op_import(req, payload):
 
 
 def open_dir_at(fd, parts, rel):
-    """Like open_dir, below an already open folder; creates what is missing; never follows a link."""
-    cur = os.dup(fd)
-    for p in parts:
-        try:
-            os.mkdir(p, 0o755, dir_fd=cur)
-        except FileExistsError:
-            pass
-        except OSError as e:
-            os.close(cur)
-            raise refuse_os(e, rel, p)
-        try:
-            nfd = os.open(p, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=cur)
-        except OSError as e:
-            link = is_link(cur, p)
-            os.close(cur)
-            if link:
-                raise Refused("PATH_ESCAPE", "%s goes through a symbolic link (%s); refusing to follow it" % (rel, p))
-            raise refuse_os(e, rel, p)
-        os.close(cur)
-        cur = nfd
-    return cur
+    """Like open_dir, below an already open folder, creating what is missing."""
+    return walk_dirs(os.dup(fd), parts, rel, True)
 
 
 def op_export(req, _payload):
