@@ -7,16 +7,7 @@ import { z } from 'zod';
 import { sharedAnalyzer } from '../../analysis/index.js';
 import { defineTool } from './define-tool.js';
 import { text, type ToolEnv } from './env.js';
-import { language } from './schemas.js';
-
-const finding = z.object({
-  rule: z.string(),
-  severity: z.enum(['warn', 'block']),
-  line: z.number(),
-  column: z.number(),
-  message: z.string(),
-  hint: z.string(),
-});
+import { finding, language } from './schemas.js';
 
 export const checkCode = defineTool({
   name: 'check_code',

@@ -10,6 +10,7 @@ import type { CodeModeLimits, CodeModeResult } from '../../codemode/isolate-exec
 import { errorMessage } from '../../errors.js';
 import type { RegisteredToolHandle, ToolRegistry } from '../server.js';
 import { defineTool, type CallToolResult } from './define-tool.js';
+import { execError } from './schemas.js';
 
 export interface CodeModeToolsOptions {
   /** Also expose every upstream tool directly as `<server>__<tool>`. Default false. */
@@ -60,15 +61,7 @@ const RUN_OUTPUT = z.object({
     .array(z.object({ name: z.string(), durationMs: z.number(), ok: z.boolean(), error: z.string().optional() }))
     .describe('Every upstream tool call the program made, in order of completion.'),
   toolCallsMade: z.boolean().describe('True when upstream tools were already called: a retry repeats their effects.'),
-  error: z
-    .object({
-      type: z.string(),
-      message: z.string(),
-      line: z.number().optional(),
-      column: z.number().optional(),
-      traceback: z.string().optional(),
-    })
-    .optional(),
+  error: execError.optional(),
   reason: z.string().optional(),
   durationMs: z.number(),
 });

@@ -68,6 +68,25 @@ export const limitsOut = z.object({
 
 export const fileEntry = z.object({ path: z.string(), size: z.number() });
 
+/** An exception the program raised, located in its own source. */
+export const execError = z.object({
+  type: z.string(),
+  message: z.string(),
+  line: z.number().optional(),
+  column: z.number().optional(),
+  traceback: z.string().optional(),
+});
+
+/** A static-analysis finding (src/analysis), as results and check_code carry it. */
+export const finding = z.object({
+  rule: z.string(),
+  severity: z.enum(['warn', 'block']),
+  line: z.number(),
+  column: z.number(),
+  message: z.string(),
+  hint: z.string(),
+});
+
 export const EXEC_OUTPUT = z.object({
   status: z
     .enum(EXEC_STATUSES as [string, ...string[]])
@@ -83,15 +102,7 @@ export const EXEC_OUTPUT = z.object({
   stdout_dropped_bytes: z.number().describe('Bytes over the output limit that were not kept at all.'),
   stderr_dropped_bytes: z.number(),
   duration_ms: z.number(),
-  error: z
-    .object({
-      type: z.string(),
-      message: z.string(),
-      line: z.number().optional(),
-      column: z.number().optional(),
-      traceback: z.string().optional(),
-    })
-    .optional(),
+  error: execError.optional(),
   outputs: z.array(
     z.object({ kind: z.enum(['result', 'display']), mime_types: z.array(z.string()), text: z.string().optional() }),
   ),
@@ -111,16 +122,7 @@ export const EXEC_OUTPUT = z.object({
     .describe("CPU the session's background processes used since the previous execution (capped by the idle quota)."),
   tool_calls: z.number().optional().describe('Code Mode tool calls this execution made.'),
   findings: z
-    .array(
-      z.object({
-        rule: z.string(),
-        severity: z.enum(['warn', 'block']),
-        line: z.number(),
-        column: z.number(),
-        message: z.string(),
-        hint: z.string(),
-      }),
-    )
+    .array(finding)
     .optional()
     .describe('Static-analysis findings: "warn" ones beside a run, "block" ones on a blocked run (nothing ran).'),
   note: z.string().optional(),
