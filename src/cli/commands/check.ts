@@ -10,18 +10,8 @@ import type { AnalysisResult } from '../../analysis/types.js';
 import { AppError } from '../../errors.js';
 import { LANGUAGES, type Language } from '../../sandbox/executor.js';
 import { parse } from '../args.js';
+import { languageOfFile } from '../file-language.js';
 import type { CliIO } from '../io.js';
-
-const EXTENSIONS: Record<string, Language> = {
-  '.py': 'python',
-  '.js': 'javascript',
-  '.mjs': 'javascript',
-  '.cjs': 'javascript',
-  '.ts': 'typescript',
-  '.mts': 'typescript',
-  '.sh': 'bash',
-  '.bash': 'bash',
-};
 
 const HELP = `usage: codemode check FILE [--lang python|javascript|typescript|bash] [--json]
 
@@ -38,7 +28,7 @@ export interface CheckReport extends AnalysisResult {
 /** Analyses one file; returns the report (the command prints it). */
 export async function checkFile(file: string, language: Language | undefined, cwd: string): Promise<CheckReport> {
   const full = path.resolve(cwd, file);
-  const lang = language ?? EXTENSIONS[path.extname(full).toLowerCase()];
+  const lang = language ?? languageOfFile(full, true);
   if (!lang) throw new AppError('INVALID_ARGUMENT', `cannot tell the language of ${file}: pass --lang`);
   let code: string;
   try {

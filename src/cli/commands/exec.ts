@@ -13,6 +13,7 @@ import type { LimitOverrides } from '../../sandbox/limits.js';
 import { NO_PRESTART, ProcessExecutor } from '../../sandbox/process/process-executor.js';
 import { createProcessSandbox, probeSandbox } from '../../sandbox/process/process-sandbox.js';
 import { numberFlag, parse } from '../args.js';
+import { languageOfFile } from '../file-language.js';
 import type { CliIO, Command } from '../io.js';
 
 const HELP = `usage: codemode exec [options] [FILE | -c CODE | -] [-- ARGS...]
@@ -30,17 +31,6 @@ Runs code once in a fresh sandbox and prints its output.
       --json            print the full result as JSON
       --unsandboxed-i-know-this-is-unsafe   run WITHOUT isolation (trusted code only)
 `;
-
-const EXTENSIONS: Record<string, Language> = {
-  '.py': 'python',
-  '.js': 'javascript',
-  '.mjs': 'javascript',
-  '.cjs': 'javascript',
-  '.ts': 'typescript',
-  '.mts': 'typescript',
-  '.sh': 'bash',
-  '.bash': 'bash',
-};
 
 export const execCommand: Command = async (argv, io) => {
   const dashdash = argv.indexOf('--');
@@ -196,7 +186,7 @@ function pickLanguage(flag: string | undefined, file: string | undefined): Langu
     }
     return lang as Language;
   }
-  const byExt = file ? EXTENSIONS[path.extname(file)] : undefined;
+  const byExt = file ? languageOfFile(file) : undefined;
   if (!byExt)
     throw new AppError(
       'INVALID_ARGUMENT',
