@@ -23,7 +23,7 @@ import type { InputFile, WorkspaceEntry } from '../executor.js';
 import { safeRelativePath } from './paths.js';
 
 /** chown to the sandbox user when we are root, so the sandbox can write. No-op otherwise. */
-export function giveToSandbox(p: string, uid: number | null): void {
+function giveToSandbox(p: string, uid: number | null): void {
   if (uid === null || process.getuid?.() !== 0) return;
   try {
     chownSync(p, uid, uid);
