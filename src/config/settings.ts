@@ -27,11 +27,16 @@ export interface Settings {
     tokens: string[];
     /** A file of bearer tokens, one a line. */
     tokenFile: string | null;
+    /** Largest MCP message: an HTTP request body, or one stdio line. */
     maxBodyBytes: number;
     allowedHosts: string[];
+    /** Most 2025-revision MCP sessions one principal may hold open over HTTP. */
+    maxSessionsPerPrincipal: number;
   };
   /** An mcpServers JSON file whose servers Code Mode exposes. */
   mcpServersFile: string | null;
+  /** The run_agent MCP tool: off unless enabled; model strings it may use (empty: any). Keys come from the host env. */
+  agent: { enabled: boolean; models: string[] };
 }
 
 /** One parsed settings file. */
@@ -66,6 +71,9 @@ export interface ResolvedSettings {
   warnings: string[];
 }
 
+/** The default largest MCP message (HTTP body or stdio line), the one number docs and both transports use. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 export function defaultSettings(stateDir: string): Settings {
   return {
     limits: { defaults: { ...DEFAULT_LIMITS }, max: { ...MAX_LIMITS } },
@@ -82,10 +90,12 @@ export function defaultSettings(stateDir: string): Settings {
       auth: true,
       tokens: [],
       tokenFile: null,
-      maxBodyBytes: 4 * 1024 * 1024,
+      maxBodyBytes: MAX_MESSAGE_BYTES,
       allowedHosts: [],
+      maxSessionsPerPrincipal: 64,
     },
     mcpServersFile: null,
+    agent: { enabled: false, models: [] },
   };
 }
 
@@ -179,7 +189,18 @@ export const FIELDS: Record<string, FieldSpec> = {
     description: `A file of bearer tokens, one a line (# comments).${TRUSTED_ONLY}`,
     trusted: { why: 'sets a token its author knows', instead: '--token-file FILE or CODEMODE_TOKEN_FILE' },
   },
-  'http.maxBodyBytes': { kind: 'number', min: 1024, integer: true, description: 'Largest accepted request body' },
+  'http.maxBodyBytes': {
+    kind: 'number',
+    min: 1024,
+    integer: true,
+    description: 'Largest accepted MCP message: an HTTP request body, or one line on stdio',
+  },
+  'http.maxSessionsPerPrincipal': {
+    kind: 'number',
+    min: 1,
+    integer: true,
+    description: 'Most 2025-revision MCP sessions one principal (token) may hold open over HTTP',
+  },
   'http.allowedHosts': {
     kind: 'string-array',
     description: `Extra host names accepted in Host and Origin besides localhost.${TRUSTED_ONLY}`,
@@ -190,6 +211,16 @@ export const FIELDS: Record<string, FieldSpec> = {
     path: true,
     description: `An mcpServers JSON file (e.g. claude_desktop_config.json) for Code Mode.${TRUSTED_ONLY}`,
     trusted: { why: 'names commands to run', instead: '--config FILE or CODEMODE_MCP_SERVERS' },
+  },
+  'agent.enabled': {
+    kind: 'boolean',
+    description: `Offer the run_agent MCP tool (spends the host's model API keys).${TRUSTED_ONLY}`,
+    trusted: { why: "spends the host's model API keys", instead: 'CODEMODE_AGENT_ENABLED=on' },
+  },
+  'agent.models': {
+    kind: 'string-array',
+    description: `Model strings run_agent may use (e.g. anthropic:claude-sonnet-4-5); empty allows any.${TRUSTED_ONLY}`,
+    trusted: { why: 'picks the models the host pays for', instead: 'CODEMODE_AGENT_MODELS' },
   },
 };
 
@@ -224,6 +255,8 @@ export const ENV_KEYS: Record<string, string> = {
   CODEMODE_TOKEN: 'http.tokens',
   CODEMODE_TOKEN_FILE: 'http.tokenFile',
   CODEMODE_MCP_SERVERS: 'mcpServersFile',
+  CODEMODE_AGENT_ENABLED: 'agent.enabled',
+  CODEMODE_AGENT_MODELS: 'agent.models',
   ...Object.fromEntries(
     LIMIT_KEYS.flatMap((k) => {
       const env = k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
