@@ -17,6 +17,7 @@ import { LANGUAGES, type Language } from '../../sandbox/executor.js';
 import type { SessionService } from '../../sessions/contract.js';
 import { numberFlag, parse } from '../args.js';
 import type { CliIO, Command } from '../io.js';
+import { openSessionRuntime } from '../session-runtime.js';
 
 const HELP = `usage: codemode agent "TASK" --model MODEL [options]
 
@@ -112,20 +113,9 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
   let sessions = deps.sessions;
   let shutdown = async () => {};
   if (!sessions) {
-    const { loadSettings, ensureStateDirs } = await import('../../config/load-settings.js');
-    const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
-    const { SessionManager } = await import('../../sessions/session-manager.js');
-    const { settings } = loadSettings({ env: io.env, cwd: io.cwd });
-    ensureStateDirs(settings);
-    const manager = new SessionManager({
-      sandbox: await createProcessSandbox(),
-      workspaceRoot: settings.workspaces.root,
-      limits: settings.limits.defaults,
-      ceiling: settings.limits.max,
-      pool: false,
-    });
-    sessions = manager;
-    shutdown = () => manager.shutdown();
+    const runtime = await openSessionRuntime(io);
+    sessions = runtime.sessions;
+    shutdown = () => runtime.close();
   }
 
   const ac = new AbortController();
