@@ -60,6 +60,12 @@ export interface HttpServerOptions {
   /** Close MCP sessions idle this long (default 1 h). */
   idleTimeoutMs?: number;
   log?: (message: string) => void;
+  /**
+   * Everything but /mcp and /healthz (the workbench: src/mcp/http/). Called
+   * after the Host/Origin check with the caller's principal, or undefined
+   * when the bearer token is missing or wrong.
+   */
+  web?: (req: IncomingMessage, res: ServerResponse, principal: string | undefined) => Promise<void>;
 }
 
 export interface RunningHttpServer {
@@ -297,6 +303,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     }
     if (url.pathname === '/healthz') {
       sendJson(res, 200, { status: 'ok', sessions: sessions.size });
+      return;
+    }
+    if (url.pathname !== '/mcp' && options.web !== undefined) {
+      options.web(req, res, authenticate(req)).catch((error: unknown) => {
+        log(`http: request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        sendJson(res, 500, { error: { code: 'INTERNAL', message: 'Internal server error' } });
+      });
       return;
     }
     if (url.pathname !== '/mcp') {
