@@ -80,6 +80,25 @@ export const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL,
      expires_at INTEGER
    );`,
+  // Agent runs (src/store/agent-runs.ts): one immutable row per run, the transcript as JSON.
+  `CREATE TABLE agent_runs (
+     id TEXT PRIMARY KEY,
+     session_id TEXT NOT NULL,
+     owner TEXT NOT NULL,
+     model TEXT NOT NULL,
+     task TEXT NOT NULL,
+     language TEXT NOT NULL,
+     ok INTEGER NOT NULL,
+     stop_reason TEXT NOT NULL,
+     steps INTEGER NOT NULL,
+     input_tokens INTEGER NOT NULL,
+     output_tokens INTEGER NOT NULL,
+     cost_usd REAL,
+     duration_ms REAL NOT NULL,
+     created_at TEXT NOT NULL,
+     record TEXT NOT NULL
+   );
+   CREATE INDEX agent_runs_owner ON agent_runs(owner, created_at);`,
 ];
 
 /** Open a database file (creating its directory), in WAL mode, with all migrations applied. */
