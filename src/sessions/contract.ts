@@ -79,6 +79,8 @@ export interface CreateSessionOptions {
 
 export interface SessionExecOptions {
   owner?: string;
+  /** Who started the run, as subscribers see it (default `mcp`: the MCP tools do not say). */
+  source?: ExecutionSource;
   limits?: LimitOverrides;
   signal?: AbortSignal;
   onOutput?: (chunk: OutputChunk) => void;
@@ -92,6 +94,30 @@ export interface ResumableSession {
   lastUsedAt: string;
   executionCount: number;
 }
+
+/** Who started an execution. */
+export type ExecutionSource = 'web' | 'mcp' | 'agent';
+
+/** What a session's subscribers see (SessionService.subscribe), in order. */
+export type SessionEvent =
+  | {
+      type: 'execution.started';
+      executionId: string;
+      executionCount: number;
+      kind: 'execute' | 'script';
+      /** The code, or the command line of a script. */
+      code: string;
+      source: ExecutionSource;
+    }
+  | { type: 'output'; executionId: string; stream: 'stdout' | 'stderr'; text: string }
+  /** `result`, or `error` when the call itself failed (e.g. the session was closed under it). */
+  | { type: 'execution.finished'; executionId: string; result?: SessionExecResult; error?: unknown }
+  | { type: 'session.state'; session: SessionInfo }
+  | { type: 'files.changed'; paths: string[] }
+  /** The last event: the session was closed (by its owner, when idle, or at shutdown). */
+  | { type: 'session.closed' };
+
+export type SessionEventListener = (event: SessionEvent) => void;
 
 export interface SessionService {
   create(options: CreateSessionOptions): Promise<SessionInfo>;
@@ -125,6 +151,11 @@ export interface SessionService {
   listResumable(owner?: string): ResumableSession[];
   /** Export as a Jupyter notebook (nbformat 4) JSON string. */
   exportNotebook(id: string, owner?: string): string;
+  /**
+   * Live events of one session, whoever runs code in it (MCP, workbench,
+   * agent). NOT_FOUND for another owner's session. Returns the unsubscribe.
+   */
+  subscribe(id: string, owner: string | undefined, listener: SessionEventListener): () => void;
 
   shutdown(): Promise<void>;
 }

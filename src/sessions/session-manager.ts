@@ -23,9 +23,11 @@ import { safeRelativePath } from '../sandbox/workspace/paths.js';
 import { Workspaces, type Workspace } from '../sandbox/workspace/workspaces.js';
 import { MemorySessionStore } from '../store/memory-session-store.js';
 import { defaultStateDir, SqliteSessionStore, type SessionStore, type StoredSession } from '../store/session-store.js';
+import { SessionEvents } from './session-events.js';
 import type {
   CreateSessionOptions,
   ExecutionRecord,
+  SessionEventListener,
   SessionExecOptions,
   SessionExecResult,
   SessionInfo,
@@ -102,6 +104,8 @@ interface Session {
   closed: boolean;
   /** The kernel died since the last execution: the next result says variables were lost. */
   lostState: boolean;
+  /** The running execution's id, as its live events announced it. */
+  executionId?: string;
 }
 
 /** A live session record with no kernel attached and nothing run yet. */
@@ -160,6 +164,8 @@ export class SessionManager implements SessionService {
   private readonly onStoreError: SessionManagerOptions['onStoreError'];
   /** Store failures not yet reported, per session (at most MAX_STORE_WARNINGS each). */
   private readonly storeWarnings = new Map<string, string[]>();
+  /** Live events for subscribers (the workbench), fed by every execution. */
+  private readonly events = new SessionEvents();
 
   constructor(options: SessionManagerOptions) {
     this.sandbox = options.sandbox;
@@ -332,6 +338,7 @@ export class SessionManager implements SessionService {
     await this.enqueue(s, async () => {
       await this.ensureKernel(s);
     });
+    this.events.emit(s.id, { type: 'session.state', session: this.info(s) });
     return this.info(s);
   }
 
@@ -352,7 +359,30 @@ export class SessionManager implements SessionService {
     if (this.ownsStore) this.store.close();
   }
 
+  subscribe(id: string, owner: string | undefined, listener: SessionEventListener): () => void {
+    return this.events.subscribe(this.lookup(id, owner).id, listener);
+  }
+
   // ------------------------------------------------------------ execution
+
+  /** One execution with its live events; `run` is the execution itself. */
+  private observed(
+    s: Session,
+    kind: 'execute' | 'script',
+    code: string,
+    options: SessionExecOptions,
+    run: (o: SessionExecOptions) => Promise<SessionExecResult>,
+  ): Promise<SessionExecResult> {
+    const start = { executionCount: s.executionCount + 1, kind, code, source: options.source ?? 'mcp' } as const;
+    return this.events.observe(s.id, start, options, async (o, executionId) => {
+      s.executionId = executionId;
+      try {
+        return await run(o);
+      } finally {
+        s.executionId = undefined;
+      }
+    });
+  }
 
   async execute(id: string, code: string, options: SessionExecOptions = {}): Promise<SessionExecResult> {
     const s = this.lookup(id, options.owner);
@@ -392,7 +422,9 @@ export class SessionManager implements SessionService {
   async writeFile(id: string, file: string, content: Uint8Array, owner?: string): Promise<WorkspaceEntry> {
     const s = this.lookup(id, owner);
     this.touch(s);
-    return s.ws.write(file, content);
+    const entry = await s.ws.write(file, content);
+    this.events.emit(s.id, { type: 'files.changed', paths: [entry.path] });
+    return entry;
   }
 
   async readFile(id: string, file: string, owner?: string): Promise<Uint8Array> {
@@ -410,6 +442,7 @@ export class SessionManager implements SessionService {
     const s = this.lookup(id, owner);
     this.touch(s);
     await s.ws.delete(file);
+    this.events.emit(s.id, { type: 'files.changed', paths: [file] });
   }
 
   async importArchive(
@@ -563,7 +596,11 @@ export class SessionManager implements SessionService {
     return transpileCell(code, `<cell ${cell}>`);
   }
 
-  private async runExecution(
+  private runExecution(s: Session, code: string, limits: Limits, options: SessionExecOptions) {
+    return this.observed(s, 'execute', code, options, (o) => this.runExecutionNow(s, code, limits, o));
+  }
+
+  private async runExecutionNow(
     s: Session,
     code: string,
     limits: Limits,
@@ -635,7 +672,12 @@ export class SessionManager implements SessionService {
   /** How to stop each session's running run_script tree at once (close_session uses it). */
   private readonly scriptKills = new WeakMap<Session, () => void>();
 
-  private async runScriptNow(
+  private runScriptNow(s: Session, argv: string[], limits: Limits, options: SessionExecOptions) {
+    const commandLine = argv.slice(1).map(shellQuote).join(' ');
+    return this.observed(s, 'script', commandLine, options, (o) => this.runScriptBody(s, argv, limits, o));
+  }
+
+  private async runScriptBody(
     s: Session,
     argv: string[],
     limits: Limits,
@@ -743,7 +785,7 @@ export class SessionManager implements SessionService {
 
   private toResult(s: Session, cell: number, limits: Limits, kr: KernelRunResult): SessionExecResult {
     const r: SessionExecResult = {
-      executionId: randomUUID(),
+      executionId: s.executionId ?? randomUUID(),
       sessionId: s.id,
       executionCount: cell,
       status: kr.status,
@@ -876,6 +918,7 @@ export class SessionManager implements SessionService {
     s.closed = true;
     this.scriptKills.get(s)?.(); // a running run_script tree goes at once, not at its wall limit
     this.sessions.delete(s.id);
+    this.events.end(s.id);
     const kernel = s.kernel;
     s.kernel = undefined;
     await kernel?.close();
