@@ -17,18 +17,20 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { ensureStateDirs, loadSettings } from '../../config/load-settings.js';
 import type { DeepPartial, Settings } from '../../config/settings.js';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
 import { startHttpServer } from '../../mcp/http-server.js';
 import { createCodemodeServer, type CodemodeServerOptions, type ServerExtension } from '../../mcp/server.js';
 import { OutputStore } from '../../mcp/output-store.js';
+import { ValidatingStdioTransport } from '../../mcp/stdio-transport.js';
 import { executorFor } from '../../sandbox/caching-executor.js';
 import type { Executor } from '../../sandbox/executor.js';
 import type { ToolHost } from '../../codemode/contract.js';
 import type { SessionStore } from '../../store/session-store.js';
 import type { SessionService } from '../../sessions/contract.js';
+import type { AgentToolConfig } from '../../mcp/tools/agent.js';
 import type { CliIO, Command } from '../io.js';
 
 export interface ServeOptions {
@@ -60,6 +62,8 @@ export interface ServeRuntime {
   sessions: SessionService;
   /** Extra tool registrations, e.g. Code Mode. */
   extensions: ServerExtension[];
+  /** run_agent's configuration when settings agent.enabled is on. */
+  agent?: AgentToolConfig;
   close(): Promise<void>;
 }
 
@@ -277,7 +281,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       options = parseServeArgs(argv, io.env, io.cwd, (w) => log(`settings: ${w}`));
     } catch (e) {
       if (isAppError(e) && e.data?.['help'] === true) {
-        io.stderr.write(`${SERVE_USAGE}\n`);
+        io.stdout.write(`${SERVE_USAGE}\n`);
         return 0;
       }
       io.stderr.write(`codemode serve: ${errorMessage(e)}\n${SERVE_USAGE}\n`);
@@ -312,6 +316,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       outputs,
       ceiling: options.settings.limits.max,
       extensions: runtime.extensions,
+      ...(runtime.agent === undefined ? {} : { agent: runtime.agent }),
       log,
     });
 
@@ -319,12 +324,16 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       if (!options.http) {
         log('serving MCP on stdio (protocol revisions 2026-07-28, 2025-11-25, 2025-06-18 and older)');
         const shutdown = shutdownSignal(io, true);
-        // The SDK's stdio entry: the opening message picks the era (2025 initialize, or 2026-07-28).
-        const stdio = serveStdio(() => createCodemodeServer(serverOptions('local')), {
-          transport: new StdioServerTransport(io.stdin, io.stdout),
-          onerror: (error) => log(`stdio: ${error.message}`),
+        // Our wire (JSON-RPC errors for bad lines, the settings' size limit) under the SDK's
+        // stdio entry, where the opening message picks the era (2025 initialize, or 2026-07-28).
+        const transport = new ValidatingStdioTransport(io.stdin, io.stdout, {
+          maxMessageBytes: options.settings.http.maxBodyBytes,
         });
-        const why = await shutdown;
+        const stdio = serveStdio(() => createCodemodeServer(serverOptions('local')), {
+          transport,
+          onerror: (error) => log(`stdio: ${error.message.replace(/^stdio: /, '')}`),
+        });
+        const why = await Promise.race([shutdown, transport.closed.then(() => 'stdin closed')]);
         log(`shutting down (${why})`);
         await stdio.close().catch((e: unknown) => log(`stdio: close failed: ${errorMessage(e)}`));
         return 0;
@@ -358,6 +367,7 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   const extensions: ServerExtension[] = [];
   const closers: (() => Promise<void> | void)[] = [];
   let toolHost: ToolHost | undefined;
+  let agent: AgentToolConfig | undefined;
   const { UPSTREAM_MARKER_ENV, selfIdentity } = await import('../../codemode/upstream.js');
   const parentCodemode = io.env[UPSTREAM_MARKER_ENV];
   if (options.config !== undefined && parentCodemode !== undefined && parentCodemode !== '') {
@@ -379,6 +389,10 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     const { registerCodeModeTools } = await import('../../mcp/tools/code-mode.js');
     const runtime = new CodeModeRuntime(config);
     toolHost = runtime;
+    if (options.settings.agent.enabled) {
+      const { codeModeAgentTools } = await import('../../mcp/tools/agent.js');
+      agent = { models: options.settings.agent.models, env: io.env, codeMode: codeModeAgentTools(runtime) };
+    }
     extensions.push((registrar) => registerCodeModeTools(registrar, runtime, { log }).ready);
     closers.push(() => runtime.close());
   }
@@ -422,10 +436,12 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     pool: { python: pool.python, node: Math.max(pool.javascript, pool.typescript), bash: pool.bash },
     ...(toolHost === undefined ? {} : { toolHost }),
   });
+  if (settings.agent.enabled) agent ??= { models: settings.agent.models, env: io.env };
   return {
     executor,
     sessions,
     extensions,
+    ...(agent === undefined ? {} : { agent }),
     async close() {
       // In order, and every step runs even when one fails: kernels first, then the executor and Code Mode.
       let failure: unknown;
