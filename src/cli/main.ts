@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'analyse code without running it: syntax errors and policy findings (exit 1 when something blocks)',
     load: async () => (await import('./commands/check.js')).checkCommand,
   },
+  test: {
+    summary: "run a project's tests (pytest or node --test) in the sandbox and report each one",
+    load: async () => (await import('./commands/test.js')).testCommand,
+  },
   doctor: {
     summary: 'show which isolation layers and limits are in force on this machine',
     load: async () => (await import('./commands/doctor.js')).doctorCommand,

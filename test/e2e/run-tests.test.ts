@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { main } from '../../src/cli/main.js';
 import { runTests, REPORT_DIR } from '../../src/projects/run-tests.js';
 import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
 import { SessionManager } from '../../src/sessions/session-manager.js';
@@ -115,5 +117,23 @@ describe('run_tests: tests as data in a real session', () => {
     const s = await manager.create({ language: 'python', owner });
     await assert.rejects(runTests(manager, s.id, { owner, paths: ['../x'] }), /\.\./);
     await assert.rejects(runTests(manager, s.id, { owner, paths: ['-p', 'evil'] }), /bad test path/);
+  });
+});
+
+describe('codemode test DIR', () => {
+  it('copies the folder into a session, reports the failure, exits 1, and leaves the folder as it was', async () => {
+    const dir = path.join(root, 'project');
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'calc.py'), 'def add(a, b):\n    return a + b\n');
+    writeFileSync(path.join(dir, 'test_calc.py'), 'from calc import add\ndef test_a():\n    assert add(1, 1) == 3\n');
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const env = { ...process.env, CODEMODE_HOME: path.join(root, 'home') };
+    const io = { stdin: new PassThrough(), stdout, stderr: new PassThrough(), env, cwd: dir, stdinIsTTY: true };
+    assert.equal(await main(['test', '--coverage'], io), 1, out);
+    assert.match(out, /failed: 0 passed, 1 failed/);
+    assert.match(out, /FAILED test_calc::test_a at test_calc\.py:3/);
+    assert.deepEqual(readdirSync(dir).sort(), ['calc.py', 'test_calc.py']);
   });
 });

@@ -338,7 +338,11 @@ def archive_members(payload, limit_bytes):
         if not clean or "\0" in name:
             raise Refused("PATH_ESCAPE", "archive entry %r has an absolute or empty name" % name)
         parts = [p for p in clean.split("/") if p not in ("", ".")]
-        if ".." in parts or not parts:
+        if not parts and kind == "dir":
+            continue  # "./", the folder itself, as `tar -C dir -cf - .` writes it
+        if not parts:
+            raise Refused("PATH_ESCAPE", "archive entry %r names the folder itself" % name)
+        if ".." in parts:
             raise Refused("PATH_ESCAPE", "archive entry %r leaves its folder (..)" % name)
         rel = "/".join(parts)
         if kind == "symlink":
