@@ -95,6 +95,9 @@ export interface ResumableSession {
   executionCount: number;
 }
 
+/** Programs a session may run directly: its interpreters, and git for version control. */
+export type SandboxProgram = 'python' | 'node' | 'bash' | 'git';
+
 /** Who started an execution. */
 export type ExecutionSource = 'web' | 'mcp' | 'agent';
 
@@ -126,6 +129,13 @@ export interface SessionService {
   execute(id: string, code: string, options?: SessionExecOptions): Promise<SessionExecResult>;
   /** Run a workspace file with arguments, in the session's sandbox. */
   runScript(id: string, path: string, args: string[], options?: SessionExecOptions): Promise<SessionExecResult>;
+  /** Run a sandbox program (an interpreter or git) with arguments in the session's sandbox, recorded like run_script. */
+  runProgram(
+    id: string,
+    program: SandboxProgram,
+    args: string[],
+    options?: SessionExecOptions,
+  ): Promise<SessionExecResult>;
   /** Stop the running execution and keep state where the language allows. */
   interrupt(id: string, owner?: string): Promise<void>;
   /** Fresh kernel; workspace files are kept. */

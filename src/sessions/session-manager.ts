@@ -28,6 +28,7 @@ import type {
   CreateSessionOptions,
   ExecutionRecord,
   SessionEventListener,
+  SandboxProgram,
   SessionExecOptions,
   SessionExecResult,
   SessionInfo,
@@ -415,6 +416,21 @@ export class SessionManager implements SessionService {
     const limits = this.execLimits(s, options.limits);
     const argv = [...interp(this.interpreters), `/workspace/${rel}`, ...args];
     return this.enqueue(s, () => this.runScriptNow(s, argv, limits, options));
+  }
+
+  async runProgram(
+    id: string,
+    program: SandboxProgram,
+    args: string[],
+    options: SessionExecOptions = {},
+  ): Promise<SessionExecResult> {
+    const s = this.lookup(id, options.owner);
+    if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
+      throw new AppError('INVALID_ARGUMENT', 'args must be an array of strings', { argument: 'args' });
+    }
+    const path = program === 'git' ? GIT_PATH : this.interpreters[program];
+    const limits = this.execLimits(s, options.limits);
+    return this.enqueue(s, () => this.runScriptNow(s, [path, ...args], limits, options));
   }
 
   // ---------------------------------------------------------------- files
@@ -983,6 +999,9 @@ const MAX_STORE_WARNINGS = 5;
 function notFound(id: string): AppError {
   return new AppError('NOT_FOUND', `no session ${id}`, { sessionId: id });
 }
+
+/** Debian's git, visible read-only inside the sandbox. */
+const GIT_PATH = '/usr/bin/git';
 
 /** run_script's gate: wait for the host's go on fd 3, close it, then exec the script's command. */
 const SCRIPT_GATE = 'read -r -u 3 _; exec 3<&-; exec "$@"';
