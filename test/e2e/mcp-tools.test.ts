@@ -77,6 +77,8 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       'delete_file',
       'execute_code',
       'export_archive',
+      'export_notebook',
+      'get_history',
       'import_archive',
       'interrupt_session',
       'list_files',

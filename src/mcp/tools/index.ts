@@ -7,6 +7,7 @@ import type { ToolEnv } from './env.js';
 import { checkCode } from './analysis.js';
 import { executeCode, runScript } from './execute.js';
 import { deleteFile, exportArchive, importArchive, listFiles, readFile, writeFile } from './files.js';
+import { exportNotebook, getHistory } from './history.js';
 import { runOutput, sessionFile, sessionHistory, sessionNotebook } from './resources.js';
 import { closeSession, createSession, interruptSession, listSessions, restartSession } from './sessions.js';
 
@@ -25,6 +26,8 @@ export const CODEMODE_TOOLS: readonly AnyToolDefinition<ToolEnv>[] = [
   importArchive,
   exportArchive,
   checkCode,
+  getHistory,
+  exportNotebook,
 ];
 
 export const CODEMODE_RESOURCE_TEMPLATES: readonly ResourceTemplateDefinition<ToolEnv>[] = [
