@@ -88,8 +88,8 @@ describe('buildExecReply', () => {
 
 describe('execHint', () => {
   it('names the limit that stopped a run', () => {
-    assert.match(execHint(result({ status: 'memory' })) ?? '', /memory limit of 512 MiB.*limits\.memoryBytes/);
-    assert.match(execHint(result({ status: 'timeout' })) ?? '', /30000 ms.*limits\.wallMs/);
+    assert.match(execHint(result({ status: 'memory' })) ?? '', /memory limit of 512 MiB.*limits\.memory_bytes/);
+    assert.match(execHint(result({ status: 'timeout' })) ?? '', /30000 ms.*limits\.wall_ms/);
     assert.match(execHint(result({ status: 'output_limit' })) ?? '', /write results to a file/);
   });
   it('says nothing for a plain ok run', () => {

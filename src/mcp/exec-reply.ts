@@ -7,6 +7,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { DisplayOutput, ExecResult } from '../sandbox/executor.js';
 import type { SessionExecResult } from '../sessions/contract.js';
+import { limitsJson } from './tools/schemas.js';
 
 /** Where the full copy of a clipped stream can be read. */
 export interface FullOutputLink {
@@ -50,11 +51,11 @@ export function execHint(result: ExecResult | SessionExecResult): string | undef
       return `The program ${what}; fix the code and run it again.${restartNote}`;
     }
     case 'timeout':
-      return `The run exceeded the wall-clock limit of ${l.wallMs} ms; make it faster, run less at once, or pass a larger limits.wallMs.${restartNote}`;
+      return `The run exceeded the wall-clock limit of ${l.wallMs} ms; make it faster, run less at once, or pass a larger limits.wall_ms.${restartNote}`;
     case 'cpu_time':
-      return `The run used more than ${l.cpuMs} ms of CPU; make it cheaper or pass a larger limits.cpuMs.${restartNote}`;
+      return `The run used more than ${l.cpuMs} ms of CPU; make it cheaper or pass a larger limits.cpu_ms.${restartNote}`;
     case 'memory':
-      return `The run exceeded the memory limit of ${Math.round(l.memoryBytes / 1048576)} MiB; process data in chunks or pass a larger limits.memoryBytes.${restartNote}`;
+      return `The run exceeded the memory limit of ${Math.round(l.memoryBytes / 1048576)} MiB; process data in chunks or pass a larger limits.memory_bytes.${restartNote}`;
     case 'process_limit':
       return `The run started more than ${l.processes} processes/threads; use fewer workers or pass a larger limits.processes.${restartNote}`;
     case 'output_limit':
@@ -113,7 +114,7 @@ export function execStructured(
     stderr_dropped_bytes: result.stderrDroppedBytes,
     duration_ms: Math.round(result.durationMs),
     outputs: outputSummaries(result.outputs, options.maxChars),
-    limits: { ...result.limits },
+    limits: limitsJson(result.limits),
     isolation: { ...result.isolation },
   };
   if (result.error !== undefined) {

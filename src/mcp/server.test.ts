@@ -115,16 +115,16 @@ describe('the codemode surface seen by both SDK clients', () => {
       return props['limits']?.properties as Record<string, { maximum?: number }>;
     };
     for (const name of ['execute_code', 'run_script', 'create_session']) {
-      assert.equal(limitsOf(name)['wallMs']?.maximum, 12_345, name);
-      assert.equal(limitsOf(name)['memoryBytes']?.maximum, 64 * 1024 * 1024, name);
-      assert.equal(limitsOf(name)['cpuMs']?.maximum, MAX_LIMITS.cpuMs, name);
+      assert.equal(limitsOf(name)['wall_ms']?.maximum, 12_345, name);
+      assert.equal(limitsOf(name)['memory_bytes']?.maximum, 64 * 1024 * 1024, name);
+      assert.equal(limitsOf(name)['cpu_ms']?.maximum, MAX_LIMITS.cpuMs, name);
     }
     const defaults = await v2Surface();
     const wall = (
       defaults.tools.find((t) => t.name === 'execute_code')?.inputSchema as {
-        properties: { limits: { properties: { wallMs: { maximum: number } } } };
+        properties: { limits: { properties: { wall_ms: { maximum: number } } } };
       }
-    ).properties.limits.properties.wallMs.maximum;
+    ).properties.limits.properties.wall_ms.maximum;
     assert.equal(wall, MAX_LIMITS.wallMs);
   });
 });

@@ -86,6 +86,7 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       'read_file',
       'restart_session',
       'run_script',
+      'run_tests',
       'write_file',
     ]);
     for (const tool of tools) {
@@ -160,10 +161,10 @@ describe('codemode MCP tools over Streamable HTTP', () => {
   it('a bad argument is a tool error naming the argument, not a protocol error', async () => {
     const badLimit = await client.callTool({
       name: 'execute_code',
-      arguments: { language: 'python', code: 'print(1)', limits: { wallMs: 10_000_000 } },
+      arguments: { language: 'python', code: 'print(1)', limits: { wall_ms: 10_000_000 } },
     });
     assert.equal(badLimit.isError, true);
-    assert.match(firstText(badLimit), /wallMs/);
+    assert.match(firstText(badLimit), /\nargument: limits\.wall_ms\nhint: /);
 
     const unknownLanguage = await client.callTool({
       name: 'execute_code',
@@ -198,7 +199,7 @@ describe('codemode MCP tools over Streamable HTTP', () => {
   it('a timeout says which limit stopped the run and what to try', async () => {
     const result = await client.callTool({
       name: 'execute_code',
-      arguments: { language: 'python', code: 'import time\ntime.sleep(30)', limits: { wallMs: 500 } },
+      arguments: { language: 'python', code: 'import time\ntime.sleep(30)', limits: { wall_ms: 500 } },
     });
     assert.equal(result.isError, true);
     assert.equal((result.structuredContent as Structured)['status'], 'timeout');

@@ -45,4 +45,40 @@ describe('defineTool schemas', () => {
     };
     assert.equal(json.properties.wallMs.maximum, 5);
   });
+
+  it('refuses an unknown argument and names the closest right one, with argument: and hint: lines', async () => {
+    const tool = defineTool({
+      name: 't',
+      description: 'd',
+      input: z.object({ session_id: z.string().optional(), code: z.string() }),
+      handler: async () => ({ content: [] }),
+    });
+    const input = compileTool(tool, { ceiling: MAX_LIMITS }).input;
+    const json = input['~standard'].jsonSchema.input({ target: 'draft-2020-12' }) as Record<string, unknown>;
+    assert.equal(json['additionalProperties'], false);
+    const bad = await input['~standard'].validate({ code: 'x', sessionId: 's1' });
+    assert.ok('issues' in bad && bad.issues);
+    assert.equal(
+      bad.issues[0]!.message,
+      'INVALID_ARGUMENT: unknown argument "sessionId"; did you mean "session_id"?\nargument: sessionId\nhint: Use "session_id" instead of "sessionId".',
+    );
+    const ok = await input['~standard'].validate({ code: 'x', session_id: 's1' });
+    assert.deepEqual(ok, { value: { code: 'x', session_id: 's1' } });
+  });
+
+  it('names a nested argument at fault and the limit hint when a limit is too big', async () => {
+    const tool = defineTool({
+      name: 't',
+      description: 'd',
+      input: z.object({ limits: z.strictObject({ wall_ms: z.number().max(5) }).optional() }),
+      handler: async () => ({ content: [] }),
+    });
+    const input = compileTool(tool, { ceiling: MAX_LIMITS }).input;
+    const big = await input['~standard'].validate({ limits: { wall_ms: 9 } });
+    assert.ok('issues' in big && big.issues);
+    assert.match(big.issues[0]!.message, /\nargument: limits\.wall_ms\nhint: Ask for a value at or below/);
+    const camel = await input['~standard'].validate({ limits: { wallMs: 1 } });
+    assert.ok('issues' in camel && camel.issues);
+    assert.match(camel.issues[0]!.message, /unknown argument "limits\.wallMs"; did you mean "wall_ms"\?/);
+  });
 });

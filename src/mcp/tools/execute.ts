@@ -6,14 +6,21 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { ExecResult, InputFile } from '../../sandbox/executor.js';
-import type { LimitOverrides } from '../../sandbox/limits.js';
 import type { SessionExecResult } from '../../sessions/contract.js';
 import { buildExecReply, type FullOutputLink } from '../exec-reply.js';
 import { OutputStore } from '../output-store.js';
 import { createProgressReporter } from '../progress-reporter.js';
 import { defineTool, type CallToolResult, type ToolCallContext } from './define-tool.js';
 import { decodeContent, sessionFileUri, type ToolEnv } from './env.js';
-import { EXEC_OUTPUT, inputFile, language, limitsSchema, sessionId, workspacePath } from './schemas.js';
+import {
+  EXEC_OUTPUT,
+  inputFile,
+  language,
+  limitOverridesFrom,
+  limitsSchema,
+  sessionId,
+  workspacePath,
+} from './schemas.js';
 
 const FULL_OUTPUT_DIR = '.codemode/outputs';
 
@@ -71,7 +78,11 @@ export const executeCode = defineTool({
     'images come back as images. Long output is clipped and linked.',
   input: ({ ceiling }) =>
     z.object({
-      language,
+      language: language
+        .optional()
+        .describe(
+          'Language of the code: "python", "javascript", "typescript" or "bash". Required without session_id; with session_id it is the session\'s own (giving another one is an error).',
+        ),
       code: z.string().min(1).max(1_000_000).describe('The program to run. Print results to stdout.'),
       session_id: sessionId
         .optional()
@@ -100,10 +111,16 @@ export const executeCode = defineTool({
       path: f.path,
       content: decodeContent(f.content, f.encoding, `files[${i}].content`),
     }));
-    const limits = args.limits as LimitOverrides | undefined;
+    const limits = limitOverridesFrom(args.limits);
     const progress = progressFor(env, call);
     try {
       if (args.session_id === undefined) {
+        if (args.language === undefined) {
+          throw new AppError('INVALID_ARGUMENT', 'language is required for a one-shot run (without session_id)', {
+            argument: 'language',
+            hint: 'Pass language: "python", "javascript", "typescript" or "bash", or a session_id to run in a session.',
+          });
+        }
         const result = await executor.run({
           language: args.language,
           code: args.code,
@@ -128,7 +145,7 @@ export const executeCode = defineTool({
         });
       }
       const info = sessions.get(id, owner);
-      if (info.language !== args.language) {
+      if (args.language !== undefined && info.language !== args.language) {
         throw new AppError(
           'INVALID_ARGUMENT',
           `session ${id} runs ${info.language}, not ${args.language}; pass language "${info.language}" or create a ${args.language} session`,
@@ -169,7 +186,7 @@ export const runScript = defineTool({
   async handler(args, call, env: ToolEnv) {
     const progress = progressFor(env, call);
     try {
-      const limits = args.limits as LimitOverrides | undefined;
+      const limits = limitOverridesFrom(args.limits);
       const result = await env.sessions.runScript(args.session_id, args.path, args.args, {
         owner: env.owner,
         signal: call.signal,

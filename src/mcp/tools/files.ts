@@ -83,7 +83,9 @@ export const readFile = defineTool({
     };
     const content: CallToolResult['content'] = [];
     if (asText === undefined && mimeType.startsWith('image/') && args.encoding === 'auto' && !clipped) {
-      content.push({ type: 'text', text: `${args.path}: ${mimeType}, ${bytes.byteLength} bytes` });
+      // The bytes go once, as the image: a second base64 copy in structuredContent would double the reply.
+      structured.content = '';
+      content.push({ type: 'text', text: `${args.path}: ${mimeType}, ${bytes.byteLength} bytes (shown as an image)` });
       content.push({ type: 'image', data: encoded, mimeType });
     } else {
       const head = `${args.path}: ${bytes.byteLength} bytes, ${structured.encoding}${clipped ? `, clipped to ${env.readFileChars} characters` : ''}`;

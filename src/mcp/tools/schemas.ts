@@ -2,11 +2,38 @@
  * The zod pieces the codemode tools' schemas are built from, shared by the
  * tool modules beside this file. The descriptions are written for the model
  * that calls the tools. Limits' maximums come from the live settings (the
- * server's ceiling), never from compile-time constants.
+ * server's ceiling), never from compile-time constants. Every name a client
+ * sees, in inputs and in structured outputs, is snake_case (`wall_ms`); the
+ * two maps below are the only place the internal camelCase names meet them.
  */
 import { z } from 'zod';
 import { EXEC_STATUSES, LANGUAGES } from '../../sandbox/executor.js';
-import type { Limits } from '../../sandbox/limits.js';
+import { LIMIT_KEYS, type LimitOverrides, type Limits } from '../../sandbox/limits.js';
+
+type LimitKey = (typeof LIMIT_KEYS)[number];
+
+/** `wallMs` → `wall_ms`. */
+export function snakeName(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/** The internal overrides from a tool's `limits` argument (snake_case keys). */
+export function limitOverridesFrom(json: Partial<Record<string, number>> | undefined): LimitOverrides | undefined {
+  if (json === undefined) return undefined;
+  const out: LimitOverrides = {};
+  for (const key of LIMIT_KEYS) {
+    const v = json[snakeName(key)];
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+/** Limits as a structured output carries them (snake_case keys). */
+export function limitsJson(limits: Readonly<Limits>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of LIMIT_KEYS) out[snakeName(key)] = limits[key];
+  return out;
+}
 
 export const language = z
   .enum(LANGUAGES)
@@ -24,21 +51,25 @@ function limitField(description: string, max: number) {
   return z.number().int().positive().max(max).optional().describe(`${description} Maximum ${max}.`);
 }
 
+const LIMIT_DESCRIPTIONS: Record<LimitKey, string> = {
+  wallMs: 'Wall-clock time of the run in milliseconds.',
+  cpuMs: 'CPU time of the run in milliseconds.',
+  memoryBytes: 'Memory of the whole process tree in bytes.',
+  processes: 'Processes and threads that may run at once.',
+  outputBytes: 'Bytes of stdout and of stderr kept.',
+  outputTotalBytes: 'Bytes the run may print before it is stopped.',
+  diskBytes: 'Workspace disk use in bytes.',
+  tmpBytes: 'Size of /tmp in bytes.',
+  openFiles: 'Open file descriptors.',
+};
+
 /** Per-run limits; every field is optional and may not exceed the server's ceiling. */
 export function limitsSchema(ceiling: Readonly<Limits>) {
+  const shape: Record<string, ReturnType<typeof limitField>> = {};
+  for (const key of LIMIT_KEYS) shape[snakeName(key)] = limitField(LIMIT_DESCRIPTIONS[key], ceiling[key]);
   return z
-    .strictObject({
-      wallMs: limitField('Wall-clock time of the run in milliseconds.', ceiling.wallMs),
-      cpuMs: limitField('CPU time of the run in milliseconds.', ceiling.cpuMs),
-      memoryBytes: limitField('Memory of the whole process tree in bytes.', ceiling.memoryBytes),
-      processes: limitField('Processes and threads that may run at once.', ceiling.processes),
-      outputBytes: limitField('Bytes of stdout and of stderr kept.', ceiling.outputBytes),
-      outputTotalBytes: limitField('Bytes the run may print before it is stopped.', ceiling.outputTotalBytes),
-      diskBytes: limitField('Workspace disk use in bytes.', ceiling.diskBytes),
-      tmpBytes: limitField('Size of /tmp in bytes.', ceiling.tmpBytes),
-      openFiles: limitField('Open file descriptors.', ceiling.openFiles),
-    })
-    .describe('Resource limits for this run, e.g. {"wallMs": 60000}. Omit to use the defaults.');
+    .strictObject(shape)
+    .describe('Resource limits for this run, e.g. {"wall_ms": 60000}. Omit to use the defaults.');
 }
 
 export const encoding = z
@@ -54,17 +85,7 @@ export const inputFile = z.strictObject({
 
 // ---- outputs ----
 
-export const limitsOut = z.object({
-  wallMs: z.number(),
-  cpuMs: z.number(),
-  memoryBytes: z.number(),
-  processes: z.number(),
-  outputBytes: z.number(),
-  outputTotalBytes: z.number(),
-  diskBytes: z.number(),
-  tmpBytes: z.number(),
-  openFiles: z.number(),
-});
+export const limitsOut = z.object(Object.fromEntries(LIMIT_KEYS.map((k) => [snakeName(k), z.number()])));
 
 export const fileEntry = z.object({ path: z.string(), size: z.number() });
 
@@ -169,7 +190,11 @@ export const READ_FILE_OUTPUT = z.object({
   size: z.number(),
   encoding: z.enum(['utf8', 'base64']),
   mime_type: z.string(),
-  content: z.string().describe('The content (clipped when large; see truncated).'),
+  content: z
+    .string()
+    .describe(
+      'The content (clipped when large; see truncated). Empty for an image read with encoding "auto": it is the image content of the reply.',
+    ),
   truncated: z.boolean(),
   uri: z.string(),
 });

@@ -3,18 +3,24 @@
  * close. Every call carries the principal as the session's owner.
  */
 import { z } from 'zod';
-import type { LimitOverrides } from '../../sandbox/limits.js';
 import type { SessionInfo } from '../../sessions/contract.js';
 import { defineTool } from './define-tool.js';
 import { sessionJson, text, type ToolEnv } from './env.js';
 import {
   language,
+  limitOverridesFrom,
+  limitsJson,
   limitsSchema,
   SESSION_ACK_OUTPUT,
   SESSION_LIST_OUTPUT,
   SESSION_OUTPUT,
   sessionId,
 } from './schemas.js';
+
+/** A session as structured output: env's sessionJson with snake_case limits. */
+function sessionOut(info: SessionInfo): Record<string, unknown> {
+  return { ...sessionJson(info), limits: limitsJson(info.limits) };
+}
 
 const SESSION_ID_INPUT = z.object({ session_id: sessionId });
 
@@ -45,7 +51,7 @@ export const createSession = defineTool({
   output: SESSION_OUTPUT,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async handler(args, _call, env: ToolEnv) {
-    const limits = args.limits as LimitOverrides | undefined;
+    const limits = limitOverridesFrom(args.limits);
     const info = await env.sessions.create({
       language: args.language,
       owner: env.owner,
@@ -58,7 +64,7 @@ export const createSession = defineTool({
         `created session ${info.id} (${info.language}); pass session_id "${info.id}" to execute_code` +
           (info.note === undefined ? '' : `\nnote: ${info.note}`),
       ),
-      structuredContent: { session: sessionJson(info) },
+      structuredContent: { session: sessionOut(info) },
     };
   },
 });
@@ -85,7 +91,7 @@ export const listSessions = defineTool({
     }
     return {
       content: text(lines.join('\n')),
-      structuredContent: { sessions: list.map(sessionJson), resumable },
+      structuredContent: { sessions: list.map(sessionOut), resumable },
     };
   },
 });
@@ -103,7 +109,7 @@ export const restartSession = defineTool({
     const info = await env.sessions.restart(args.session_id, env.owner);
     return {
       content: text(`restarted session ${info.id}: variables cleared, files kept`),
-      structuredContent: { session: sessionJson(info) },
+      structuredContent: { session: sessionOut(info) },
     };
   },
 });
