@@ -86,7 +86,6 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       'read_file',
       'restart_session',
       'run_script',
-      'run_tests',
       'write_file',
     ]);
     for (const tool of tools) {
