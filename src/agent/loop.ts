@@ -44,10 +44,11 @@ import { checkTestSource, testKindOf, testRunnerCode } from './verify.js';
 
 /** Code Mode's tools, when upstream servers are configured (a structural view of the Code Mode service). */
 export interface CodeModeTools {
-  runCodeMode(code: string, signal?: AbortSignal): Promise<{ ok: boolean; text: string }>;
+  /** Runs a program; `approved` names tools needing approval that the approver allowed for this run only. */
+  runCodeMode(code: string, signal?: AbortSignal, approved?: string[]): Promise<{ ok: boolean; text: string }>;
   searchTools(query: string): Promise<string>;
-  /** Upstream tools that need approval (Code Mode's requireApproval), named in the code. */
-  requiresApproval?(code: string): boolean;
+  /** Upstream tools named in the code that need approval (Code Mode's requireApproval), as `server.tool`. */
+  toolsNeedingApproval?(code: string): Promise<string[]>;
 }
 
 export interface AgentSession {
@@ -202,15 +203,21 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
   };
 
   // ---- actions ----
+  /** Tools needing approval that the approver allowed for the current run_code_mode call. */
+  let approvedTools: string[] = [];
   const askApproval = async (step: number, toolName: string, input: unknown, summary: string): Promise<boolean> => {
     let reason: ApprovalRequest['reason'] | null = null;
     const network = toolName === 'run_code_mode';
+    approvedTools = [];
     if (network && approval === 'deny-network-tools') {
       emit({ type: 'approval', step, tool: toolName, approved: false });
       return false;
     }
-    if (network && options.codeMode?.requiresApproval?.(summary)) reason = 'require-approval';
-    else if (approval === 'ask' && toolName !== FINAL_TOOL && toolName !== 'read_file' && toolName !== 'list_files')
+    const needing = network ? ((await options.codeMode?.toolsNeedingApproval?.(summary)) ?? []) : [];
+    if (needing.length) {
+      reason = 'require-approval';
+      summary = `${summary}\n(needs approval: ${needing.join(', ')})`;
+    } else if (approval === 'ask' && toolName !== FINAL_TOOL && toolName !== 'read_file' && toolName !== 'list_files')
       reason = 'policy';
     if (!reason) return true;
     if (!options.approve) {
@@ -221,6 +228,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
     emit({ type: 'approval_request', request });
     const approved = await options.approve(request);
     emit({ type: 'approval', step, tool: toolName, approved });
+    if (approved) approvedTools = needing;
     return approved;
   };
 
@@ -494,7 +502,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
         case 'run_code_mode': {
           if (!options.codeMode) throw new AppError('NOT_FOUND', 'Code Mode is not configured');
           emit({ type: 'code', step, tool: 'run_code_mode', language: 'typescript', code: str('code') });
-          const r = await options.codeMode.runCodeMode(str('code'), signal);
+          const r = await options.codeMode.runCodeMode(str('code'), signal, approvedTools);
           const msg = redact(r.text);
           record(step, 'run_code_mode', str('code'), r.ok ? `ok:${hash(msg)}` : `error:${hash(msg)}`, !r.ok);
           emit({
@@ -712,6 +720,10 @@ function systemPrompt(language: Language, mode: ActionMode, o: RunAgentOptions):
   else
     lines.push(
       `Use the run_code tool to run ${language}; write_file/read_file/list_files for the workspace; ${FINAL_TOOL} to finish.`,
+    );
+  if (o.codeMode && mode !== 'codeact')
+    lines.push(
+      'Upstream MCP tools are reachable only through run_code_mode: TypeScript run as an async function body, calling `await codemode.<server>.<tool>(args)` and returning the result; search_tools gives tool names and signatures.',
     );
   if (o.verify)
     lines.push(

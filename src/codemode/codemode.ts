@@ -62,6 +62,8 @@ export interface RunCodeRequest {
   code: string;
   limits?: Partial<CodeModeLimits>;
   signal?: AbortSignal;
+  /** Tools under requireApproval (`server.tool` identifiers) a human approved for this run only (the agent's approver). */
+  approvedTools?: readonly string[];
 }
 
 /**
@@ -230,10 +232,11 @@ export class CodeModeRuntime implements ToolHost {
     tool: string,
     args: unknown,
     signal?: AbortSignal,
+    approved?: ReadonlySet<string>,
   ): Promise<{ entry: CatalogEntry; result: CallToolResultLike }> {
     const entry = await this.resolve(server, tool);
     const label = `codemode.${entry.server.identifier}.${entry.tool.identifier}`;
-    if (entry.needsApproval) {
+    if (entry.needsApproval && !approved?.has(`${entry.server.identifier}.${entry.tool.identifier}`)) {
       throw new AppError(
         'APPROVAL_REQUIRED',
         `${label} needs approval and was not called: the config lists "${entry.tool.name}" under requireApproval. ` +
@@ -250,9 +253,15 @@ export class CodeModeRuntime implements ToolHost {
     return { entry, result };
   }
 
-  async callTool(server: string, tool: string, args: unknown, signal?: AbortSignal): Promise<unknown> {
+  async callTool(
+    server: string,
+    tool: string,
+    args: unknown,
+    signal?: AbortSignal,
+    approved?: ReadonlySet<string>,
+  ): Promise<unknown> {
     try {
-      const { entry, result } = await this.callToolRaw(server, tool, args, signal);
+      const { entry, result } = await this.callToolRaw(server, tool, args, signal, approved);
       return toolResultValue(`codemode.${entry.server.identifier}.${entry.tool.identifier}`, entry.info, result);
     } catch (e) {
       if (e instanceof AppError) {
@@ -346,10 +355,18 @@ export class CodeModeRuntime implements ToolHost {
    */
   async run(request: RunCodeRequest): Promise<CodeModeResult> {
     const api = await this.apiShape();
+    const approved = request.approvedTools?.length ? new Set(request.approvedTools) : undefined;
+    const host: ToolHost = approved
+      ? {
+          callTool: (server, tool, args, signal) => this.callTool(server, tool, args, signal, approved),
+          searchTools: (query, detail) => this.searchTools(query, detail),
+          declarations: (language) => this.declarations(language),
+        }
+      : this;
     return this.isolates.run({
       language: request.language,
       code: request.code,
-      host: this,
+      host,
       api,
       limits: { ...this.#limits, ...request.limits },
       ...(request.signal ? { signal: request.signal } : {}),

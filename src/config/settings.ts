@@ -35,7 +35,7 @@ export interface Settings {
   };
   /** An mcpServers JSON file whose servers Code Mode exposes. */
   mcpServersFile: string | null;
-  /** The run_agent MCP tool: off unless enabled; model strings it may use (empty: any). Keys come from the host env. */
+  /** The run_agent MCP tool: off unless enabled; model strings it may use (empty: hosted providers with default keys). Keys come from the host env. */
   agent: { enabled: boolean; models: string[] };
 }
 
@@ -219,7 +219,7 @@ export const FIELDS: Record<string, FieldSpec> = {
   },
   'agent.models': {
     kind: 'string-array',
-    description: `Model strings run_agent may use (e.g. anthropic:claude-sonnet-4-5); empty allows any.${TRUSTED_ONLY}`,
+    description: `Model strings run_agent may use (e.g. anthropic:claude-sonnet-4-5); empty: anthropic:MODEL and openai:MODEL with their default key variables only.${TRUSTED_ONLY}`,
     trusted: { why: 'picks the models the host pays for', instead: 'CODEMODE_AGENT_MODELS' },
   },
 };

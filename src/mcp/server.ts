@@ -30,6 +30,7 @@ import {
   type SchemaSettings,
   type ToolCallContext,
 } from './tools/define-tool.js';
+import type { AgentToolConfig } from './tools/agent.js';
 import type { ToolEnv } from './tools/env.js';
 import { CODEMODE_RESOURCE_TEMPLATES, CODEMODE_TOOLS } from './tools/index.js';
 
@@ -69,6 +70,8 @@ export interface CodemodeServerOptions {
   extensions?: ServerExtension[];
   /** Where internal errors are logged (stderr in the CLI). */
   log?: (message: string) => void;
+  /** Offer run_agent with this configuration (settings agent.enabled). */
+  agent?: AgentToolConfig;
 }
 
 const INSTRUCTIONS =
@@ -189,8 +192,9 @@ export async function createCodemodeServer(options: CodemodeServerOptions): Prom
     readFileChars: options.readFileChars ?? 200_000,
     progressIntervalMs: options.progressIntervalMs,
     log,
+    ...(options.agent === undefined ? {} : { agent: options.agent }),
   };
-  for (const tool of CODEMODE_TOOLS) mountTool(server, tool, env, settings, log);
+  for (const tool of CODEMODE_TOOLS) if (tool.offered?.(env) ?? true) mountTool(server, tool, env, settings, log);
   for (const template of CODEMODE_RESOURCE_TEMPLATES) mountResourceTemplate(server, template, env);
   const registry: ToolRegistry = {
     registerTool: (definition) => mountTool(server, definition, undefined, settings, log),

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.js';
 import type { Executor } from '../../sandbox/executor.js';
 import type { SessionInfo, SessionService } from '../../sessions/contract.js';
 import type { OutputStore } from '../output-store.js';
+import type { AgentToolConfig } from './agent.js';
 
 export interface ToolEnv {
   executor: Executor;
@@ -23,6 +24,8 @@ export interface ToolEnv {
   /** Minimum interval between progress notifications (undefined: the reporter's default). */
   progressIntervalMs: number | undefined;
   log: (message: string) => void;
+  /** run_agent's configuration; the tool is offered only when set (settings agent.enabled). */
+  agent?: AgentToolConfig;
 }
 
 const IMAGE_EXT: Record<string, string> = {
