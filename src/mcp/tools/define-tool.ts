@@ -3,12 +3,16 @@
  * input, output, handler })`, with zod as the single source of its schemas.
  * The JSON Schema the SDK advertises is derived from that zod source once per
  * compiled schema (`compileSchema`) and reused by every server built from it,
- * so a per-request server (HTTP 2026-07-28) converts nothing. No runtime
- * imports besides zod: the SDK is mounted in ../server.ts.
+ * so a per-request server (HTTP 2026-07-28) converts nothing. Inputs are
+ * strict: an unknown argument is refused with the closest right name, never
+ * dropped (a dropped `sessionId` would run the code somewhere else). Schema
+ * errors read like every other tool error (`argument:` and `hint:` lines).
+ * No runtime imports besides zod: the SDK is mounted in ../server.ts.
  */
 import type { CallToolResult, ReadResourceResult, ToolAnnotations } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Limits } from '../../sandbox/limits.js';
+import { argumentErrorText, type ArgumentIssue } from '../tool-errors.js';
 
 export type { CallToolResult, ReadResourceResult };
 
@@ -173,13 +177,59 @@ export function compileTool<Env>(definition: AnyToolDefinition<Env>, settings: S
   const key = settingsKey(settings);
   const known = compiledTools.get(definition as AnyToolDefinition<never>);
   if (known !== undefined && known.key === key) return known.tool as CompiledTool<Env>;
-  const resolve = (source: SchemaSource<z.ZodType>): CompiledSchema =>
-    compileSchema(source instanceof z.ZodType ? source : source(settings));
+  const resolve = (source: SchemaSource<z.ZodType>): z.ZodType =>
+    source instanceof z.ZodType ? source : source(settings);
   const tool: CompiledTool<Env> = {
     definition,
-    input: resolve(definition.input),
-    ...(definition.output === undefined ? {} : { output: resolve(definition.output) }),
+    input: compileInput(resolve(definition.input)),
+    ...(definition.output === undefined ? {} : { output: compileSchema(resolve(definition.output)) }),
   };
   compiledTools.set(definition as AnyToolDefinition<never>, { key, tool: tool as CompiledTool<never> });
   return tool;
+}
+
+/** The schema inside optional/default/nullable wrappers and arrays (for the names valid at a path). */
+function unwrap(schema: z.ZodType): z.ZodType {
+  let s: z.ZodType = schema;
+  for (let i = 0; i < 8; i++) {
+    const def = (s as unknown as { _zod: { def: { innerType?: z.ZodType; element?: z.ZodType } } })._zod.def;
+    const inner = def.innerType ?? def.element;
+    if (inner === undefined) return s;
+    s = inner;
+  }
+  return s;
+}
+
+/** The argument names valid at `path` of `schema` (empty when the path leads nowhere known). */
+export function argumentNamesAt(schema: z.ZodType, path: ArgumentIssue['path']): string[] {
+  let s = unwrap(schema);
+  for (const p of path ?? []) {
+    const key = typeof p === 'object' && p !== null ? p.key : p;
+    if (typeof key === 'number') continue; // an array index: unwrap already went to the element
+    if (!(s instanceof z.ZodObject)) return [];
+    const next = (s.shape as Record<string, z.ZodType>)[String(key)];
+    if (next === undefined) return [];
+    s = unwrap(next);
+  }
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+/**
+ * A tool's input, compiled: a plain object schema made strict (unknown
+ * arguments are errors), and a failed validation reported as one issue whose
+ * message is the whole tool-error text, which the SDK puts in its reply as is.
+ */
+function compileInput(schema: z.ZodType): CompiledSchema {
+  const strict = schema instanceof z.ZodObject ? (schema as z.ZodObject).strict() : schema;
+  const base = compileSchema(strict);
+  const validate = async (value: unknown) => {
+    const result = await base['~standard'].validate(value);
+    if (result.issues === undefined || result.issues.length === 0) return result;
+    const text = argumentErrorText(result.issues as readonly ArgumentIssue[], (path) => argumentNamesAt(strict, path));
+    return { issues: [{ message: text }] };
+  };
+  return {
+    '~standard': { ...base['~standard'], validate: validate as (typeof base)['~standard']['validate'] },
+    zod: strict,
+  };
 }

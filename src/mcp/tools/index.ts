@@ -8,6 +8,7 @@ import { runAgentTool } from './agent.js';
 import { checkCode } from './analysis.js';
 import { executeCode, runScript } from './execute.js';
 import { deleteFile, exportArchive, importArchive, listFiles, readFile, writeFile } from './files.js';
+import { exportNotebook, getHistory } from './history.js';
 import { runOutput, sessionFile, sessionHistory, sessionNotebook } from './resources.js';
 import { closeSession, createSession, interruptSession, listSessions, restartSession } from './sessions.js';
 
@@ -26,6 +27,8 @@ export const CODEMODE_TOOLS: readonly AnyToolDefinition<ToolEnv>[] = [
   importArchive,
   exportArchive,
   checkCode,
+  getHistory,
+  exportNotebook,
   runAgentTool,
 ];
 
