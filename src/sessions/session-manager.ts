@@ -294,21 +294,7 @@ export class SessionManager implements SessionService {
     this.persist(s);
     const info = this.info(s);
     if (options.replayHistory) {
-      const history = this.store.listExecutions(id).filter((r) => r.status === 'ok' && r.kind !== 'script');
-      let replayed = 0;
-      let failed: string | null = null;
-      for (const r of history) {
-        const code = await this.prepareCode(s.language, r.code, r.executionCount);
-        if (!code.ok) continue;
-        const res = await kernel.run({ code: code.code, cell: r.executionCount, limits: s.limits });
-        if (res.status !== 'ok') {
-          failed = `execution ${r.executionCount} ended with status ${res.status}${res.error ? ` (${res.error.type}: ${res.error.message})` : ''}`;
-          if (res.kernelDied) break;
-        } else replayed++;
-      }
-      info.note = failed
-        ? `Replayed ${replayed} of ${history.length} successful executions; ${failed}.`
-        : `Replayed ${replayed} successful executions; variables are rebuilt.`;
+      info.note = await this.replay(s, kernel);
     } else {
       info.note =
         'Resumed: workspace files and history are kept; variables start empty (use replayHistory to rebuild them).';
@@ -330,17 +316,46 @@ export class SessionManager implements SessionService {
     s.kernel?.interrupt();
   }
 
-  async restart(id: string, owner?: string): Promise<SessionInfo> {
+  /**
+   * A fresh kernel; workspace files are kept. With `replayUpTo`, the successful
+   * executions up to that execution count run again to rebuild the variables
+   * (restoring a checkpoint), and the returned note says how that went.
+   */
+  async restart(id: string, owner?: string, options: { replayUpTo?: number } = {}): Promise<SessionInfo> {
     const s = this.lookup(id, owner);
     const old = s.kernel;
     s.kernel = undefined;
     if (old) await old.close(); // a running execution settles as killed
     s.lostState = false; // the caller asked for it
+    let note: string | undefined;
     await this.enqueue(s, async () => {
-      await this.ensureKernel(s);
+      const kernel = await this.ensureKernel(s);
+      if (options.replayUpTo !== undefined) note = await this.replay(s, kernel, options.replayUpTo);
     });
     this.events.emit(s.id, { type: 'session.state', session: this.info(s) });
-    return this.info(s);
+    return { ...this.info(s), ...(note === undefined ? {} : { note }) };
+  }
+
+  /** Re-runs the session's successful executions (up to `upTo`) in `kernel`, unrecorded; returns a note. */
+  private async replay(s: Session, kernel: Kernel, upTo = Infinity): Promise<string> {
+    this.flushWrites(); // the latest executions may still be queued for the store
+    const history = this.store
+      .listExecutions(s.id)
+      .filter((r) => r.status === 'ok' && r.kind !== 'script' && r.executionCount <= upTo);
+    let replayed = 0;
+    let failed: string | null = null;
+    for (const r of history) {
+      const code = await this.prepareCode(s.language, r.code, r.executionCount);
+      if (!code.ok) continue;
+      const res = await kernel.run({ code: code.code, cell: r.executionCount, limits: s.limits });
+      if (res.status !== 'ok') {
+        failed = `execution ${r.executionCount} ended with status ${res.status}${res.error ? ` (${res.error.type}: ${res.error.message})` : ''}`;
+        if (res.kernelDied) break;
+      } else replayed++;
+    }
+    return failed
+      ? `Replayed ${replayed} of ${history.length} successful executions; ${failed}.`
+      : `Replayed ${replayed} successful executions; variables are rebuilt.`;
   }
 
   async close(id: string, owner?: string): Promise<void> {
