@@ -118,7 +118,7 @@ describe('classifyEnd: kernel windows (a window over a long-lived process)', () 
       'interrupted',
     ],
     ['the kernel died on its own', { ended: true, signal: 'SIGKILL' }, 'killed'],
-    ['the kernel exited on its own (os._exit)', { ended: true, exitCode: 1 }, 'killed'],
+    ['the kernel exited with a status of its own (os._exit, bash exit)', { ended: true, exitCode: 1 }, 'error'],
     ['an OOM kill during the window', { ended: true, signal: 'SIGKILL', oomKills: 1 }, 'memory'],
     ['an OOM kill of a child while the kernel survived', { oomKills: 1, programFailed: true }, 'memory'],
     ['pids.max hit during the window', { pidsMaxEvents: 1 }, 'process_limit'],

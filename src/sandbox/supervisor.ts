@@ -105,6 +105,13 @@ export function classifyEnd(o: EndObservations): EndClassification {
       if (o.interrupted) {
         return { status: 'interrupted', reason: 'the execution did not stop on interrupt and the kernel was killed' };
       }
+      if (o.signal === null && o.exitCode !== null && o.exitCode > 0) {
+        // The program ended the kernel itself (bash `exit 3`, `set -e`, `os._exit(3)`): its own failure, not a kill.
+        return {
+          status: 'error',
+          reason: `the kernel exited with status ${o.exitCode}; its variables are lost and the next execution starts a fresh kernel`,
+        };
+      }
       return { status: 'killed', reason: 'the kernel process exited unexpectedly during the execution' };
     }
     if (o.interrupted) return { status: 'interrupted', reason: 'interrupted; the kernel and its variables are kept' };

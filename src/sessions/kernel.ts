@@ -519,14 +519,21 @@ export class Kernel {
       if (end.reason) result.reason = end.reason;
       if (died) {
         result.exitCode = exit?.exitCode ?? null;
-        result.signal = end.signal ?? 'SIGKILL';
+        // A kernel that exited with a status of its own (bash `exit 3`) was not killed.
+        result.signal = end.signal ?? (end.status === 'error' ? null : 'SIGKILL');
       } else if (bash) {
         result.exitCode = bashCode;
       } else if (done) {
         result.exitCode = done.status === 'ok' ? 0 : 1;
       }
       if (done?.error) result.error = toExecError(done.error);
-      else if (bash && bashCode !== 0 && result.status === 'error') {
+      else if (died && end.status === 'error') {
+        const what = bash ? 'the shell exited (exit, or a failing command under set -e)' : 'the kernel process exited';
+        result.error = {
+          type: 'KernelExited',
+          message: `${what} with status ${result.exitCode}; variables are lost, workspace files are kept, and the next execution starts a fresh kernel`,
+        };
+      } else if (bash && bashCode !== 0 && result.status === 'error') {
         result.error = { type: 'ExitStatus', message: `the last command exited with status ${bashCode}` };
       }
       if (!died) this.enterIdle(end.stats);

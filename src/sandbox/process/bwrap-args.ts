@@ -52,7 +52,9 @@ export const BASE_ENV: Readonly<Record<string, string>> = Object.freeze({
   PYTHONDONTWRITEBYTECODE: '1',
   PYTHONUNBUFFERED: '1',
   MPLBACKEND: 'Agg',
+  // Caches (matplotlib's, fontconfig's) go to the run's tmpfs, never into the user's workspace.
   MPLCONFIGDIR: '/tmp/matplotlib',
+  XDG_CACHE_HOME: '/tmp/.cache',
   OPENBLAS_NUM_THREADS: '1',
   OMP_NUM_THREADS: '1',
   NO_COLOR: '1',

@@ -144,6 +144,8 @@ export class ProcessExecutor implements Executor {
       // The tmp probe needs bwrap's setup done; a pre-started runner is long past it.
       await waitUntil(() => runner.exited || runner.proc.tmpReady(), SETUP_WAIT_MS);
       // Go: the run's rlimits, then the arguments, each ending in NUL, then EOF (see runners/).
+      // A runner that died before reading it breaks the pipe: its exit status says what happened.
+      runner.proc.extra[1]?.on('error', () => {});
       runner.proc.extra[1]?.end(
         Buffer.from([limitsRecord(limits), ...(request.args ?? [])].map((a) => `${a}\0`).join(''), 'utf8'),
       );

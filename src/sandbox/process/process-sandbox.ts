@@ -22,7 +22,14 @@ import type { Readable, Writable } from 'node:stream';
 import { AppError } from '../../errors.js';
 import type { IsolationInfo } from '../executor.js';
 import type { ProcessExit, Sandbox, SandboxProcess, SandboxStats, SpawnSpec } from '../sandbox.js';
-import { BASE_ENV, SANDBOX_WORKSPACE, buildBwrapArgsViaFd, type BwrapSpec, type SystemLayout } from './bwrap-args.js';
+import {
+  BASE_ENV,
+  SANDBOX_RUN_DIR,
+  SANDBOX_WORKSPACE,
+  buildBwrapArgsViaFd,
+  type BwrapSpec,
+  type SystemLayout,
+} from './bwrap-args.js';
 import { CgroupPool, RunCgroups, cleanupParents, detectCgroups, removeLayout, type CgroupLayout } from './cgroups.js';
 import { findExecutable, findInterpreters, interpreterDirs, systemLayout } from './host-probe.js';
 import { stageIfUnreachable, unreachableAncestor } from './reachability.js';
@@ -555,8 +562,17 @@ class UnsandboxedSandbox implements Sandbox {
   }
 
   async spawn(spec: SpawnSpec): Promise<SandboxProcess> {
-    const map = new Map((spec.roBinds ?? []).map((b) => [b.sandbox, b.host]));
-    const argv = spec.argv.map((a) => map.get(a) ?? a.replace(SANDBOX_WORKSPACE, spec.workspaceDir));
+    // A sandbox path in argv (a bind or a file under one) becomes its host path.
+    const binds = spec.roBinds ?? [];
+    const toHost = (a: string): string => {
+      for (const b of binds) {
+        if (a === b.sandbox) return b.host;
+        if (a.startsWith(`${b.sandbox}/`)) return path.join(b.host, a.slice(b.sandbox.length + 1));
+      }
+      return a.replace(SANDBOX_WORKSPACE, spec.workspaceDir);
+    };
+    const argv = spec.argv.map(toHost);
+    const runDir = binds.find((b) => b.sandbox === SANDBOX_RUN_DIR)?.host;
     const stdio: 'pipe'[] = Array.from({ length: 3 + (spec.extraPipes ?? 0) }, () => 'pipe' as const);
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: spec.workspaceDir,
@@ -564,6 +580,7 @@ class UnsandboxedSandbox implements Sandbox {
         ...BASE_ENV,
         HOME: spec.workspaceDir,
         MPLCONFIGDIR: path.join(spec.workspaceDir, '.matplotlib'),
+        ...(runDir === undefined ? {} : { CODEMODE_RUN_DIR: runDir }), // the runners' /run/codemode
         ...spec.env,
       },
       stdio,

@@ -18,7 +18,9 @@ args=()
 while IFS= read -r -d '' -u 4 arg; do args+=("$arg"); done
 exec 4<&-
 unset arg
-BASH_ARGV0=/run/codemode/main.sh
+# The code's directory: /run/codemode in the sandbox, a host directory when unsandboxed.
+BASH_ARGV0=${CODEMODE_RUN_DIR:-/run/codemode}/main.sh
+unset CODEMODE_RUN_DIR
 set -- "${args[@]}"
 unset args
-source /run/codemode/main.sh
+source "$0"

@@ -8,9 +8,15 @@ const fs = require('node:fs');
 const vm = require('node:vm');
 const Module = require('node:module');
 
-const MAIN_CJS = '/run/codemode/main.cjs';
-const MAIN_MJS = '/run/codemode/main.mjs';
-const USER_FRAME = /\/run\/codemode\/main\.(?:c|m)?[jt]s:(\d+)(?::(\d+))?/;
+// The code's directory: /run/codemode in the sandbox, a host directory when unsandboxed.
+const RUN_DIR = process.env.CODEMODE_RUN_DIR || '/run/codemode';
+delete process.env.CODEMODE_RUN_DIR;
+const MAIN_CJS = `${RUN_DIR}/main.cjs`;
+const MAIN_MJS = `${RUN_DIR}/main.mjs`;
+const MAY_BE_ESM = /\bawait\b|\bimport\b|\bexport\b/;
+const USER_FRAME = new RegExp(
+  `${RUN_DIR.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/main\\.(?:c|m)?[jt]s:(\\d+)(?::(\\d+))?`,
+);
 const ESM_ONLY =
   /await is only valid|Cannot use import statement|Unexpected token 'export'|import\.meta|Cannot use 'import\.meta'/;
 
@@ -73,7 +79,10 @@ function start(args) {
   try {
     new vm.Script(Module.wrap(source), { filename: MAIN_CJS });
   } catch (err) {
-    if (err instanceof SyntaxError && ESM_ONLY.test(err.message)) esm = true;
+    // Top-level await often fails the CommonJS parse with an unrelated message
+    // ("missing ) after argument list"), so any syntax error in code that
+    // mentions await/import/export gets a second chance as a module.
+    if (err instanceof SyntaxError && (ESM_ONLY.test(err.message) || MAY_BE_ESM.test(source))) esm = true;
     else fail(err);
   }
   if (!reported) {

@@ -8,7 +8,8 @@ is known."""
 import os
 import sys
 
-MAIN = "/run/codemode/main.py"
+# The code's directory: /run/codemode in the sandbox, a host directory when unsandboxed.
+MAIN = os.environ.pop("CODEMODE_RUN_DIR", "/run/codemode") + "/main.py"
 
 
 def report(record):
@@ -67,7 +68,7 @@ def main():
         sys.stderr.write("codemode-sandbox: could not set the run's limits: %s\n" % e)
         os._exit(125)
     sys.argv = [MAIN] + go[1:]
-    sys.path[0] = "/workspace"
+    sys.path[0] = os.getcwd()  # the workspace
     with open(MAIN, encoding="utf-8") as f:
         source = f.read()
     namespace = {"__name__": "__main__", "__file__": MAIN, "__builtins__": __builtins__}
