@@ -129,17 +129,20 @@ export interface SessionService {
   execute(id: string, code: string, options?: SessionExecOptions): Promise<SessionExecResult>;
   /** Run a workspace file with arguments, in the session's sandbox. */
   runScript(id: string, path: string, args: string[], options?: SessionExecOptions): Promise<SessionExecResult>;
-  /** Run a sandbox program (an interpreter or git) with arguments in the session's sandbox, recorded like run_script. */
+  /**
+   * Run a sandbox program (an interpreter or git) with arguments in the session's sandbox, recorded like
+   * run_script unless `record` is false (bookkeeping such as git's: no execution count, no history).
+   */
   runProgram(
     id: string,
     program: SandboxProgram,
     args: string[],
-    options?: SessionExecOptions,
+    options?: SessionExecOptions & { record?: boolean },
   ): Promise<SessionExecResult>;
   /** Stop the running execution and keep state where the language allows. */
   interrupt(id: string, owner?: string): Promise<void>;
-  /** Fresh kernel; workspace files are kept. */
-  restart(id: string, owner?: string): Promise<SessionInfo>;
+  /** Fresh kernel; workspace files are kept. `replayUpTo` re-runs the successful executions up to that count. */
+  restart(id: string, owner?: string, options?: { replayUpTo?: number }): Promise<SessionInfo>;
   close(id: string, owner?: string): Promise<void>;
 
   writeFile(id: string, path: string, content: Uint8Array, owner?: string): Promise<WorkspaceEntry>;

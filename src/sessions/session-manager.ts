@@ -437,15 +437,20 @@ export class SessionManager implements SessionService {
     id: string,
     program: SandboxProgram,
     args: string[],
-    options: SessionExecOptions = {},
+    options: SessionExecOptions & { record?: boolean } = {},
   ): Promise<SessionExecResult> {
     const s = this.lookup(id, options.owner);
     if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
       throw new AppError('INVALID_ARGUMENT', 'args must be an array of strings', { argument: 'args' });
     }
-    const path = program === 'git' ? GIT_PATH : this.interpreters[program];
+    const argv = [program === 'git' ? GIT_PATH : this.interpreters[program], ...args];
     const limits = this.execLimits(s, options.limits);
-    return this.enqueue(s, () => this.runScriptNow(s, [path, ...args], limits, options));
+    // Unrecorded runs (git's bookkeeping) take no execution count and leave no history.
+    return this.enqueue(s, () =>
+      options.record === false
+        ? this.runScriptBody(s, argv, limits, options, true)
+        : this.runScriptNow(s, argv, limits, options),
+    );
   }
 
   // ---------------------------------------------------------------- files
@@ -713,9 +718,10 @@ export class SessionManager implements SessionService {
     argv: string[],
     limits: Limits,
     options: SessionExecOptions,
+    unrecorded = false,
   ): Promise<SessionExecResult> {
     if (s.closed) throw new AppError('SESSION_CLOSED', `session ${s.id} was closed`);
-    const cell = ++s.executionCount;
+    const cell = unrecorded ? s.executionCount : ++s.executionCount;
     const startedAt = new Date(this.now()).toISOString();
     const commandLine = argv.slice(1).map(shellQuote).join(' ');
     s.running = true;
@@ -738,7 +744,7 @@ export class SessionManager implements SessionService {
       } catch (e) {
         if (e instanceof AppError && e.code === 'INVALID_ARGUMENT') throw e;
         r.reason = `the script could not start: ${(e as Error).message}`;
-        this.record(s, r, commandLine, startedAt, 'script');
+        if (!unrecorded) this.record(s, r, commandLine, startedAt, 'script');
         return r;
       }
       // The one supervisor, as for one-shot runs: wall, CPU (cgroup counter and RLIMIT_CPU), output, cancel.
@@ -800,7 +806,7 @@ export class SessionManager implements SessionService {
         r.error = { type: 'ExitStatus', message: `exited with status ${exit.exitCode ?? end.signal}` };
       }
       r.files = await s.ws.filesAfterRun();
-      this.record(s, r, commandLine, startedAt, 'script');
+      if (!unrecorded) this.record(s, r, commandLine, startedAt, 'script');
       this.takeStoreWarnings(r);
       return r;
     } finally {

@@ -9,6 +9,7 @@ import { checkCode } from './analysis.js';
 import { executeCode, runScript } from './execute.js';
 import { deleteFile, exportArchive, importArchive, listFiles, readFile, writeFile } from './files.js';
 import { exportNotebook, getHistory } from './history.js';
+import { gitTool, runTestsTool } from './projects.js';
 import { runOutput, sessionFile, sessionHistory, sessionNotebook } from './resources.js';
 import { closeSession, createSession, interruptSession, listSessions, restartSession } from './sessions.js';
 
@@ -29,6 +30,8 @@ export const CODEMODE_TOOLS: readonly AnyToolDefinition<ToolEnv>[] = [
   checkCode,
   getHistory,
   exportNotebook,
+  runTestsTool,
+  gitTool,
   runAgentTool,
 ];
 

@@ -1,8 +1,11 @@
 /**
  * Project tools: `run_tests` runs a session's pytest or node:test suite and
- * returns each test as data (src/projects/run-tests.ts does the work).
+ * returns each test as data; `git` versions the workspace with checkpoints
+ * (src/projects/ does the work).
  */
 import { z } from 'zod';
+import { AppError } from '../../errors.js';
+import { SessionGit, type GitCommit } from '../../projects/git.js';
 import { formatTestReport, runTests } from '../../projects/run-tests.js';
 import { defineTool } from './define-tool.js';
 import { text, type ToolEnv } from './env.js';
@@ -107,5 +110,107 @@ export const runTestsTool = defineTool({
         output,
       },
     };
+  },
+});
+
+const GIT_COMMIT = z.object({
+  hash: z.string(),
+  author: z.string(),
+  date: z.string(),
+  subject: z.string(),
+  execution_count: z.number().int().optional().describe('The execution count the commit checkpoints.'),
+});
+
+function commitJson(c: GitCommit): z.infer<typeof GIT_COMMIT> {
+  return {
+    hash: c.hash,
+    author: c.author,
+    date: c.date,
+    subject: c.subject,
+    ...(c.executionCount === undefined ? {} : { execution_count: c.executionCount }),
+  };
+}
+
+const GIT_STATE_OUTPUT = z.object({
+  session_id: z.string(),
+  files: z.array(z.object({ path: z.string(), code: z.string() })).optional(),
+  diff: z.string().optional(),
+  commit: GIT_COMMIT.nullable().optional(),
+  commits: z.array(GIT_COMMIT).optional(),
+  note: z.string().optional(),
+});
+
+const gitFor = (env: ToolEnv, id: string, signal?: AbortSignal) =>
+  new SessionGit(env.sessions, id, { owner: env.owner, ...(signal === undefined ? {} : { signal }) });
+
+export const gitTool = defineTool({
+  name: 'git',
+  title: 'Version control of a session workspace',
+  description:
+    'The session workspace as a git repository (git runs inside the sandbox, hooks off). action "status" lists ' +
+    'changed files; "diff" shows changes since the last commit (or since rev); "commit" records every change with ' +
+    'message as a checkpoint of files and execution count; "log" lists commits; "restore" brings the files back to ' +
+    'commit rev and, unless replay_history is false, restarts the kernel and replays the executions up to that ' +
+    'checkpoint to rebuild the variables.',
+  input: z.object({
+    session_id: sessionId,
+    action: z.enum(['status', 'diff', 'commit', 'log', 'restore']),
+    message: z.string().max(10_000).optional().describe('commit: the commit message.'),
+    rev: z.string().max(200).optional().describe('diff/restore: a commit hash, HEAD~1, a branch.'),
+    limit: z.number().int().min(1).max(1000).optional().describe('log: how many commits (default 20).'),
+    replay_history: z.boolean().optional().describe('restore: rebuild the variables by replay (default true).'),
+  }),
+  output: GIT_STATE_OUTPUT,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async handler(args, call, env: ToolEnv) {
+    const git = gitFor(env, args.session_id, call.signal);
+    const id = args.session_id;
+    switch (args.action) {
+      case 'status': {
+        await git.init();
+        const files = await git.status();
+        const lines = files.map((f) => `${f.code} ${f.path}`);
+        return {
+          content: text(lines.length ? lines.join('\n') : 'nothing changed since the last commit'),
+          structuredContent: { session_id: id, files },
+        };
+      }
+      case 'diff': {
+        await git.init();
+        const diff = await git.diff(args.rev);
+        return { content: text(diff || 'no changes'), structuredContent: { session_id: id, diff } };
+      }
+      case 'commit': {
+        if (args.message === undefined)
+          throw new AppError('INVALID_ARGUMENT', 'commit needs a message', { argument: 'message' });
+        const c = await git.commit(args.message);
+        return {
+          content: text(
+            c
+              ? `committed ${c.hash.slice(0, 12)} ${c.subject} (checkpoint at execution ${c.executionCount})`
+              : 'nothing to commit',
+          ),
+          structuredContent: { session_id: id, commit: c ? commitJson(c) : null },
+        };
+      }
+      case 'log': {
+        const commits = await git.log(args.limit ?? 20);
+        const lines = commits.map((c) => `${c.hash.slice(0, 12)} ${c.date} ${c.author}: ${c.subject}`);
+        return {
+          content: text(lines.length ? lines.join('\n') : 'no commits yet'),
+          structuredContent: { session_id: id, commits: commits.map(commitJson) },
+        };
+      }
+      case 'restore': {
+        if (args.rev === undefined) throw new AppError('INVALID_ARGUMENT', 'restore needs rev', { argument: 'rev' });
+        const c = await git.restore(args.rev);
+        let note = `files restored to ${c.hash.slice(0, 12)}`;
+        if (args.replay_history !== false && c.executionCount !== undefined) {
+          const info = await env.sessions.restart(id, env.owner, { replayUpTo: c.executionCount });
+          note += `; kernel restarted. ${info.note ?? ''}`.trimEnd();
+        }
+        return { content: text(note), structuredContent: { session_id: id, commit: commitJson(c), note } };
+      }
+    }
   },
 });

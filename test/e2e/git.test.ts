@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { isAppError } from '../../src/errors.js';
+import { SessionGit } from '../../src/projects/git.js';
+import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
+import { SessionManager } from '../../src/sessions/session-manager.js';
+import { MemorySessionStore } from '../../src/store/memory-session-store.js';
+
+let manager: SessionManager;
+let root: string;
+const owner = 'alice';
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+before(async () => {
+  root = mkdtempSync(path.join(os.tmpdir(), 'codemode-e2e-git-'));
+  chmodSync(root, 0o755);
+  manager = new SessionManager({
+    sandbox: await createProcessSandbox(),
+    store: new MemorySessionStore(),
+    workspaceRoot: path.join(root, 'ws'),
+    pool: false,
+  });
+});
+
+after(async () => {
+  await manager.shutdown();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('git in a session workspace', () => {
+  it('commit, diff, log, and restore a checkpoint: files and variables come back', async () => {
+    const s = await manager.create({ language: 'python', owner });
+    const git = new SessionGit(manager, s.id, { owner });
+    assert.deepEqual(await git.log(), [], 'no commits in a fresh workspace');
+    await manager.execute(s.id, 'x = 1\nopen("data.txt", "w").write("one\\n")', { owner });
+    const first = await git.commit('first');
+    assert.ok(first, 'a commit was made');
+    assert.equal(first.executionCount, 1);
+    assert.match(first.author, /alice/);
+
+    await manager.execute(s.id, 'x = 2\nopen("data.txt", "w").write("two\\n")\nopen("new.txt", "w").write("n")', {
+      owner,
+    });
+    assert.deepEqual(
+      (await git.status()).map((f) => [f.code, f.path]),
+      [
+        [' M', 'data.txt'],
+        ['??', 'new.txt'],
+      ],
+    );
+    assert.match(await git.diff(), /-one\n\+two/);
+    const second = await git.commit('second');
+    assert.equal(second?.executionCount, 2);
+    assert.equal(await git.commit('nothing changed'), null);
+    assert.deepEqual(
+      (await git.log()).map((c) => c.subject),
+      ['second', 'first'],
+    );
+
+    const restored = await git.restore(first.hash.slice(0, 10));
+    assert.equal(restored.hash, first.hash);
+    assert.equal(dec(await manager.readFile(s.id, 'data.txt', owner)), 'one\n');
+    await assert.rejects(manager.readFile(s.id, 'new.txt', owner), (e) => isAppError(e, 'NOT_FOUND'));
+    const info = await manager.restart(s.id, owner, { replayUpTo: restored.executionCount! });
+    assert.match(info.note ?? '', /Replayed 1 successful/);
+    const r = await manager.execute(s.id, 'x', { owner });
+    assert.equal(r.outputs.find((o) => o.kind === 'result')?.data['text/plain'], '1');
+    // The restore is a new state, not a rewrite: the later commit can be restored again.
+    await git.restore(second!.hash);
+    assert.equal(dec(await manager.readFile(s.id, 'new.txt', owner)), 'n');
+  });
+
+  it('hooks and fsmonitor planted by sandboxed code never run; bad revisions are refused', async () => {
+    const s = await manager.create({ language: 'bash', owner });
+    const git = new SessionGit(manager, s.id, { owner });
+    await git.init();
+    await manager.execute(
+      s.id,
+      'mkdir -p .git/hooks && printf "#!/bin/sh\\ntouch /workspace/HOOK_RAN\\n" > .git/hooks/pre-commit && chmod +x .git/hooks/pre-commit\n' +
+        'git config core.fsmonitor "touch /workspace/FSMONITOR_RAN; false"\necho hi > a.txt',
+      { owner },
+    );
+    assert.ok(await git.commit('with a planted hook'));
+    const names = (await manager.listFiles(s.id, '', owner)).map((e) => e.path);
+    assert.ok(!names.includes('HOOK_RAN') && !names.includes('FSMONITOR_RAN'), names.join(','));
+    await assert.rejects(git.restore('--upload-pack=touch x'), (e) => isAppError(e, 'INVALID_ARGUMENT'));
+    await assert.rejects(git.restore('deadbeef'), (e) => isAppError(e, 'NOT_FOUND'));
+  });
+});
