@@ -22,6 +22,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
 import {
@@ -33,6 +34,9 @@ import {
   type McpServer,
 } from '@modelcontextprotocol/server';
 import { isLoopback } from '../config/loopback.js';
+import { MAX_MESSAGE_BYTES } from '../config/settings.js';
+import { BoundedEventStore } from './event-store.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH, missingParamsMessage } from './jsonrpc-checks.js';
 
 export interface HttpServerOptions {
   /**
@@ -53,12 +57,21 @@ export interface HttpServerOptions {
   allowAnonymous?: boolean;
   /** Extra host names accepted in Host/Origin (e.g. a LAN name), besides loopback and the bind address. */
   allowedHosts?: string[];
-  /** Largest request body in bytes (default 16 MiB). */
+  /** Largest request body in bytes (default settings' MAX_MESSAGE_BYTES, 16 MiB). */
   maxBodyBytes?: number;
   /** Most MCP sessions open at once (default 1000). */
   maxSessions?: number;
+  /** Most MCP sessions one principal may hold (default 64); past it, 429 for that principal only. */
+  maxSessionsPerPrincipal?: number;
   /** Close MCP sessions idle this long (default 1 h). */
   idleTimeoutMs?: number;
+  /**
+   * A principal at its cap that opens another session first loses its own
+   * oldest session idle at least this long (default 60 s).
+   */
+  atCapIdleMs?: number;
+  /** Serve HTTPS with this PEM certificate chain and key (node:https). */
+  tls?: { cert: string | Buffer; key: string | Buffer };
   log?: (message: string) => void;
   /**
    * Everything but /mcp and /healthz (the workbench: src/mcp/http/). Called
@@ -155,9 +168,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       `refusing to serve on ${host} without a bearer token: configure a token, or allow anonymous access on loopback explicitly`,
     );
   }
-  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
+  const maxBodyBytes = options.maxBodyBytes ?? MAX_MESSAGE_BYTES;
   const maxSessions = options.maxSessions ?? 1000;
+  const maxPerPrincipal = options.maxSessionsPerPrincipal ?? 64;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60 * 60 * 1000;
+  const atCapIdleMs = options.atCapIdleMs ?? 60_000;
+  const scheme = options.tls === undefined ? 'http' : 'https';
   const log = options.log ?? (() => {});
   const tokenDigests = tokens.map((t) => ({
     digest: createHash('sha256').update(t).digest(),
@@ -182,24 +198,48 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     return names;
   };
 
-  /** Host must be an allowed name with our port; Origin, when sent, likewise. */
-  function hostAllowed(req: IncomingMessage): boolean {
+  /**
+   * Host must be an allowed name with our port; Origin, when sent, likewise.
+   * Undefined when allowed, else what the 403 says: the header refused and the flag that allows it.
+   */
+  function hostRefusal(req: IncomingMessage): string | undefined {
     const names = allowedHostNames();
-    const ok = (authority: string): boolean => {
+    const defaultPort = scheme === 'https' ? 443 : 80;
+    const nameOf = (authority: string): string | undefined => {
       const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority.toLowerCase());
-      if (m === null) return false;
-      return names.has(m[1] ?? '') && (m[2] === undefined ? port === 80 : Number(m[2]) === port);
+      if (m === null) return undefined;
+      return (m[2] === undefined ? port === defaultPort : Number(m[2]) === port) ? (m[1] ?? '') : undefined;
     };
+    const refuse = (which: string, value: string, name: string | undefined): string =>
+      name === undefined || name === ''
+        ? `${which} header "${value}" refused: it must name this server with port ${port} (DNS rebinding protection)`
+        : `${which} header "${value}" refused: "${name}" is not an allowed host name (DNS rebinding protection). ` +
+          `If this server is meant to be reached as ${name}, restart it with --allow-host ${name}`;
     const hostHeader = header(req, 'host');
-    if (hostHeader === undefined || !ok(hostHeader)) return false;
+    if (hostHeader === undefined) return 'Host header missing';
+    const hostName = nameOf(hostHeader);
+    if (hostName === undefined || !names.has(hostName)) return refuse('Host', hostHeader, hostName);
     const origin = header(req, 'origin');
-    if (origin === undefined) return true;
+    if (origin === undefined) return undefined;
+    let url: URL;
     try {
-      const url = new URL(origin);
-      return (url.protocol === 'http:' || url.protocol === 'https:') && ok(url.host || 'invalid');
+      url = new URL(origin);
     } catch {
-      return false;
+      return refuse('Origin', origin, undefined);
     }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return refuse('Origin', origin, undefined);
+    const originName = nameOf(url.host || 'invalid');
+    return originName !== undefined && names.has(originName) ? undefined : refuse('Origin', origin, originName);
+  }
+
+  /** A request line or headers no well-behaved client sends: what the 400 says, or undefined. */
+  function malformed(req: IncomingMessage): string | undefined {
+    // Absolute-form targets (`POST http://host/mcp`) are for proxies; this is not one.
+    if (!(req.url ?? '').startsWith('/')) return 'the request target must be a path (origin-form), e.g. /mcp';
+    let hosts = 0;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') hosts++;
+    if (hosts > 1) return 'more than one Host header';
+    return undefined;
   }
 
   /** The principal, or undefined when the token is missing or wrong. */
@@ -218,6 +258,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   async function closeSession(id: string, session: McpSession): Promise<void> {
     sessions.delete(id);
     await session.server.close().catch(() => {});
+  }
+
+  /**
+   * Room for one more session of `principal`: under its cap, or at it with its
+   * own oldest session idle for `atCapIdleMs` closed to make room. False when
+   * every one of its sessions is in use.
+   */
+  async function makeRoomFor(principal: string): Promise<boolean> {
+    const own = [...sessions].filter(([, s]) => s.principal === principal);
+    if (own.length < maxPerPrincipal) return true;
+    const cutoff = Date.now() - atCapIdleMs;
+    const idle = own.filter(([, s]) => s.lastSeen <= cutoff).sort(([, a], [, b]) => a.lastSeen - b.lastSeen);
+    const oldest = idle[0];
+    if (oldest === undefined) return false;
+    log(`http: ${principal} is at its ${maxPerPrincipal} MCP sessions: closing its oldest idle one`);
+    await closeSession(oldest[0], oldest[1]);
+    return true;
   }
 
   async function handleMcp(req: IncomingMessage, res: ServerResponse, principal: string): Promise<void> {
@@ -239,10 +296,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         rpcError(res, 415, -32000, 'Unsupported Media Type: Content-Type must be application/json');
         return;
       }
+      const text = raw.toString('utf8');
+      // Deep nesting would overflow the SDK's recursive schema checks (a 500), so refuse it first.
+      if (jsonDepthExceeds(text)) {
+        rpcError(res, 400, -32600, `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+        return;
+      }
       try {
-        body = JSON.parse(raw.toString('utf8'));
+        body = JSON.parse(text);
       } catch {
         rpcError(res, 400, -32700, 'Parse error: the body is not valid JSON');
+        return;
+      }
+      const missing = missingParamsMessage(body);
+      if (missing !== undefined) {
+        sendJson(res, 200, {
+          jsonrpc: '2.0',
+          id: (body as { id: unknown }).id,
+          error: { code: -32602, message: missing },
+        });
         return;
       }
     }
@@ -270,6 +342,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       rpcError(res, 400, -32000, 'Bad Request: no valid session id; start with an initialize request');
       return;
     }
+    if (!(await makeRoomFor(principal))) {
+      rpcError(
+        res,
+        429,
+        -32000,
+        `Too many open MCP sessions for this token (${maxPerPrincipal}, settings http.maxSessionsPerPrincipal), ` +
+          'all active in the last minute: close one (DELETE /mcp with its Mcp-Session-Id) and try again',
+        { 'retry-after': String(Math.ceil(atCapIdleMs / 1000)) },
+      );
+      return;
+    }
     if (sessions.size >= maxSessions) {
       rpcError(res, 503, -32000, 'Too many open MCP sessions; close one and try again', { 'retry-after': '5' });
       return;
@@ -277,6 +360,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const server = await options.createServer(principal);
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      // SSE event ids, so a client whose stream dropped resumes with Last-Event-ID.
+      eventStore: new BoundedEventStore(),
       onsessioninitialized: (id) => {
         sessions.set(id, { transport, server, principal, lastSeen: Date.now() });
       },
@@ -294,10 +379,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     await transport.handleRequest(req, res, body);
   }
 
-  const http: Server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const bad = malformed(req);
+    if (bad !== undefined) {
+      sendJson(res, 400, { error: 'bad_request', message: `Bad Request: ${bad}` }, { connection: 'close' });
+      req.resume();
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (!hostAllowed(req)) {
-      sendJson(res, 403, { error: 'forbidden', message: 'Host or Origin not allowed' });
+    const refused = hostRefusal(req);
+    if (refused !== undefined) {
+      sendJson(res, 403, { error: 'forbidden', message: refused });
       req.resume();
       return;
     }
@@ -329,7 +421,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       log(`http: request failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       rpcError(res, 500, -32603, 'Internal server error');
     });
-  });
+  };
+  const http: Server = options.tls === undefined ? createServer(onRequest) : createTlsServer(options.tls, onRequest);
   http.requestTimeout = 0; // SSE responses of long runs stay open
   http.headersTimeout = 30_000;
 
@@ -353,7 +446,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
 
   const urlHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
   return {
-    url: `http://${urlHost}:${port}/mcp`,
+    url: `${scheme}://${urlHost}:${port}/mcp`,
     port,
     host,
     sessionCount: () => sessions.size,

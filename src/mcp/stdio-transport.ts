@@ -19,6 +19,7 @@ import {
   type TransportSendOptions,
 } from '@modelcontextprotocol/server';
 import { MAX_MESSAGE_BYTES } from '../config/settings.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH, missingParamsMessage } from './jsonrpc-checks.js';
 
 type RequestId = string | number | null;
 
@@ -29,6 +30,7 @@ export interface StdioTransportOptions {
 
 const PARSE_ERROR = -32700;
 const INVALID_REQUEST = -32600;
+const INVALID_PARAMS = -32602;
 
 /** A JSON-RPC id when it is one (string or number), else null, as JSON-RPC requires. */
 function idOf(value: unknown): RequestId {
@@ -89,6 +91,15 @@ export function leadingId(prefix: string): RequestId {
 export function classifyLine(
   line: string,
 ): { message: JSONRPCMessage } | { error: { code: number; message: string; id: RequestId } } {
+  if (jsonDepthExceeds(line)) {
+    return {
+      error: {
+        code: INVALID_REQUEST,
+        message: `Invalid Request: JSON nested deeper than ${MAX_JSON_DEPTH} levels`,
+        id: leadingId(line.slice(0, 4096)),
+      },
+    };
+  }
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -116,6 +127,8 @@ export function classifyLine(
       error: { code: INVALID_REQUEST, message: 'Invalid Request: "id" must be a string or a number', id: null },
     };
   }
+  const missing = missingParamsMessage(obj);
+  if (missing !== undefined) return { error: { code: INVALID_PARAMS, message: missing, id: idOf(obj) } };
   try {
     return { message: parseJSONRPCMessage(obj) };
   } catch {
