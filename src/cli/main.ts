@@ -18,6 +18,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'let a model write and run code in a session until a task is done (--model, --verify)',
     load: async () => (await import('./commands/agent.js')).agentCommand,
   },
+  runs: {
+    summary: 'recorded agent runs: list, show, export (json or Markdown), replay offline',
+    load: async () => (await import('./commands/runs.js')).runsCommand,
+  },
+  fix: {
+    summary: 'let a model repair a failing file (or make --test CMD pass); prints a diff, --write applies it',
+    load: async () => (await import('./commands/fix.js')).fixCommand,
+  },
   check: {
     summary: 'analyse code without running it: syntax errors and policy findings (exit 1 when something blocks)',
     load: async () => (await import('./commands/check.js')).checkCommand,

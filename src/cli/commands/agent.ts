@@ -4,6 +4,9 @@
  * text, the code, its output) and ends with a summary; --json prints the run's
  * result instead. Ctrl-C cancels (the model request and the running code).
  *
+ * Every run is recorded (transcript, tokens, cost, outcome) in the store and
+ * its run id printed, for `codemode runs`; --no-store keeps it in memory only.
+ *
  * Exit codes: 0 final answer, 1 stopped before an answer (budget, stuck),
  * 69 the model provider failed, 130 cancelled.
  */
@@ -11,8 +14,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { AgentEvent, AgentResult, ApprovalPolicy, ApprovalRequest, ActionMode } from '../../agent/contract.js';
-import { runAgent } from '../../agent/loop.js';
-import { AppError } from '../../errors.js';
+import { runAgent, type RunAgentOptions } from '../../agent/loop.js';
+import { apiKeyFor, parseModelString } from '../../agent/model-string.js';
+import {
+  MemoryAgentRunStore,
+  secretsFromEnv,
+  TranscriptRecorder,
+  type AgentRunStore,
+  type RecorderOptions,
+} from '../../agent/transcript.js';
+import { AppError, errorMessage } from '../../errors.js';
 import { LANGUAGES, type Language } from '../../sandbox/executor.js';
 import type { SessionService } from '../../sessions/contract.js';
 import { numberFlag, parse } from '../args.js';
@@ -37,13 +48,18 @@ what happened, until the task is done.
       --approve POLICY     auto (default), ask (confirm each run here), deny-network-tools
       --mode MODE          auto (default: tools, fenced code also runs), tools, codeact (text only)
       --verify             also write tests, run them, report them (a test without an assertion does not count)
-      --json               print the result as JSON instead of the live transcript
+      --no-store           keep the sessions and the run's transcript in memory only
+      --json               print the result (and its runId) as JSON instead of the live transcript
+
+Each run is recorded with its session: see \`codemode runs list\`.
 `;
 
 export interface AgentCommandDeps {
   /** A session service to use instead of starting one (tests). */
   sessions?: SessionService;
   fetch?: typeof globalThis.fetch;
+  /** Where runs are recorded instead of the configured store. */
+  runs?: AgentRunStore;
 }
 
 export const agentCommand: Command = (argv, io) => agentCommandWith(argv, io);
@@ -60,6 +76,7 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
     approve: { type: 'string' },
     mode: { type: 'string' },
     verify: { type: 'boolean' },
+    'no-store': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -110,13 +127,15 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
     });
 
   // The session service: injected (tests), or this process's own on the real sandbox.
+  const noStore = Boolean(values['no-store']);
   let sessions = deps.sessions;
   let shutdown = async () => {};
   if (!sessions) {
-    const runtime = await openSessionRuntime(io);
+    const runtime = await openSessionRuntime(noStore ? { ...io, env: { ...io.env, CODEMODE_STORE: 'off' } } : io);
     sessions = runtime.sessions;
     shutdown = () => runtime.close();
   }
+  const runs = deps.runs ?? (await openRunStore(io, noStore));
 
   const ac = new AbortController();
   const onSigint = () => {
@@ -125,14 +144,33 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
     process.removeListener('SIGINT', onSigint);
   };
   process.on('SIGINT', onSigint);
-  const printer = values.json ? null : new LivePrinter(io);
+  const budgets = {
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...(maxWallMs !== undefined ? { maxWallMs } : {}),
+    ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
+  };
+  const recorder = new TranscriptRecorder(
+    recorderOptions({
+      task,
+      model,
+      env: io.env,
+      language,
+      mode,
+      approval,
+      verify: Boolean(values.verify),
+      budgets,
+      files,
+    }),
+    runs,
+  );
+  const printer = values.json ? null : new LivePrinter(io, recorder.id);
   try {
     let sessionOption = {};
     if (values.session) {
       const info = await sessions.create({ language, resumeId: values.session, replayHistory: true });
       sessionOption = { session: { service: sessions, id: info.id } };
     }
-    const result = await runAgent({
+    const result = await runRecorded(recorder, io, {
       task,
       model,
       env: io.env,
@@ -141,23 +179,95 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
       keepSession: true,
       files,
       mode,
-      budgets: {
-        ...(maxSteps !== undefined ? { maxSteps } : {}),
-        ...(maxWallMs !== undefined ? { maxWallMs } : {}),
-        ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
-      },
+      budgets,
       approval,
       ...(approval === 'ask' ? { approve: (r: ApprovalRequest) => askInTerminal(io, r) } : {}),
       verify: Boolean(values.verify),
       signal: ac.signal,
       ...(printer ? { onEvent: (e: AgentEvent) => printer.event(e) } : {}),
     });
-    if (values.json) io.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    if (values.json) io.stdout.write(JSON.stringify({ runId: recorder.id, ...result }, null, 2) + '\n');
     return exitCodeOf(result);
   } finally {
     printer?.stop();
     process.removeListener('SIGINT', onSigint);
+    if (!deps.runs) runs.close();
     await shutdown();
+  }
+}
+
+/** The run store the settings name: SQLite at settings.store.path, or memory when the store is off. */
+export async function openRunStore(io: Pick<CliIO, 'env' | 'cwd'>, noStore = false): Promise<AgentRunStore> {
+  const { loadSettings, ensureStateDirs } = await import('../../config/load-settings.js');
+  const { settings, stateDir } = loadSettings({ env: io.env, cwd: io.cwd });
+  if (noStore || !settings.store.enabled) return new MemoryAgentRunStore();
+  ensureStateDirs(settings, stateDir);
+  const { SqliteAgentRunStore } = await import('../../store/agent-runs.js');
+  return new SqliteAgentRunStore(settings.store.path);
+}
+
+/** What a CLI run's recorder needs; the secrets are the model's key and every key-like variable. */
+export function recorderOptions(o: {
+  task: string;
+  model: string;
+  env: Record<string, string | undefined>;
+  language: Language;
+  mode: ActionMode;
+  approval: ApprovalPolicy;
+  verify: boolean;
+  budgets: RecorderOptions['budgets'];
+  files: RecorderOptions['files'];
+}): RecorderOptions {
+  const secrets = secretsFromEnv(o.env);
+  try {
+    const key = apiKeyFor(parseModelString(o.model, o.env), o.env);
+    if (key) secrets.push(key);
+  } catch {
+    // A bad model string or a missing key fails the run itself, with its own message.
+  }
+  return {
+    task: o.task,
+    owner: CLI_OWNER,
+    language: o.language,
+    mode: o.mode,
+    approval: o.approval,
+    verify: o.verify,
+    ...(o.budgets ? { budgets: o.budgets } : {}),
+    ...(o.files ? { files: o.files } : {}),
+    secrets,
+  };
+}
+
+/** The owner of local CLI runs (the session manager's default owner). */
+export const CLI_OWNER = 'local';
+
+/** runAgent with the recorder listening; the record is saved when the run ends, or fails. */
+export async function runRecorded(recorder: TranscriptRecorder, io: CliIO, options: RunAgentOptions) {
+  const started = Date.now();
+  const listener = options.onEvent;
+  let result;
+  try {
+    result = await runAgent({
+      ...options,
+      onEvent: (e) => {
+        recorder.onEvent(e);
+        listener?.(e);
+      },
+    });
+  } catch (e) {
+    saveQuietly(io, () => recorder.fail(errorMessage(e), Date.now() - started));
+    throw e;
+  }
+  saveQuietly(io, () => recorder.finish(result));
+  return result;
+}
+
+function saveQuietly(io: CliIO, save: () => unknown): void {
+  try {
+    save();
+  } catch (e) {
+    // The run's result matters more than its record: say so and carry on.
+    io.stderr.write(`codemode: the run's transcript was not saved: ${errorMessage(e)}\n`);
   }
 }
 
@@ -186,12 +296,15 @@ async function askInTerminal(io: CliIO, r: ApprovalRequest): Promise<boolean> {
 }
 
 /** The live transcript: model text as it streams, code, output, results; a spinner while the model thinks. */
-class LivePrinter {
+export class LivePrinter {
   private spinner: ReturnType<typeof setInterval> | null = null;
   private readonly tty: boolean;
   private atLineStart = true;
 
-  constructor(private readonly io: CliIO) {
+  constructor(
+    private readonly io: CliIO,
+    private readonly runId?: string,
+  ) {
     this.tty = Boolean((io.stderr as { isTTY?: boolean }).isTTY);
   }
 
@@ -254,7 +367,7 @@ class LivePrinter {
           );
         const cost = r.usage.costUsd === undefined ? 'cost unknown' : `$${r.usage.costUsd.toFixed(4)}`;
         this.line(
-          `${r.steps} steps · ${r.usage.inputTokens} tokens in / ${r.usage.outputTokens} out · ${cost} · ${(r.durationMs / 1000).toFixed(1)} s · session ${r.sessionId}`,
+          `${r.steps} steps · ${r.usage.inputTokens} tokens in / ${r.usage.outputTokens} out · ${cost} · ${(r.durationMs / 1000).toFixed(1)} s · session ${r.sessionId}${this.runId ? ` · run ${this.runId}` : ''}`,
         );
         break;
       }
