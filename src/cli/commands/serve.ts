@@ -368,26 +368,12 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   const closers: (() => Promise<void> | void)[] = [];
   let toolHost: ToolHost | undefined;
   let agent: AgentToolConfig | undefined;
-  const { UPSTREAM_MARKER_ENV, selfIdentity } = await import('../../codemode/upstream.js');
-  const parentCodemode = io.env[UPSTREAM_MARKER_ENV];
-  if (options.config !== undefined && parentCodemode !== undefined && parentCodemode !== '') {
-    log(
-      `config: not starting the upstream servers of ${options.config}: this codemode was started as an upstream ` +
-        `of codemode (pid ${parentCodemode}), and would start codemode again`,
-    );
-  } else if (options.config !== undefined) {
-    const { loadCodeModeConfig, withoutSelf } = await import('../../codemode/config.js');
-    const parsed = await loadCodeModeConfig(options.config);
-    for (const w of parsed.warnings) log(`config: ${w.path}: ${w.message}`);
-    if (parsed.errors.length > 0) {
-      const list = parsed.errors.map((e) => `${e.path}: ${e.message}`).join('; ');
-      throw new AppError('INVALID_CONFIG', `invalid --config ${options.config}: ${list}`);
-    }
-    const { config, skipped } = withoutSelf(parsed.config, selfIdentity(io.env));
-    for (const s of skipped) log(`config: ${s.message}`);
-    const { CodeModeRuntime } = await import('../../codemode/codemode.js');
+  const runtime =
+    options.config === undefined
+      ? undefined
+      : await (await import('../../codemode/open-runtime.js')).openCodeModeRuntime(options.config, io.env, log);
+  if (runtime !== undefined) {
     const { registerCodeModeTools } = await import('../../mcp/tools/code-mode.js');
-    const runtime = new CodeModeRuntime(config);
     toolHost = runtime;
     if (options.settings.agent.enabled) {
       const { codeModeAgentTools } = await import('../../mcp/tools/agent.js');
