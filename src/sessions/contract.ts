@@ -145,7 +145,14 @@ export interface SessionService {
   restart(id: string, owner?: string, options?: { replayUpTo?: number }): Promise<SessionInfo>;
   close(id: string, owner?: string): Promise<void>;
 
-  writeFile(id: string, path: string, content: Uint8Array, owner?: string): Promise<WorkspaceEntry>;
+  /** Create or overwrite a file; `append` adds to its end instead (chunked upload of large files). */
+  writeFile(
+    id: string,
+    path: string,
+    content: Uint8Array,
+    owner?: string,
+    options?: { append?: boolean },
+  ): Promise<WorkspaceEntry>;
   readFile(id: string, path: string, owner?: string): Promise<Uint8Array>;
   listFiles(id: string, path?: string, owner?: string): Promise<WorkspaceEntry[]>;
   deleteFile(id: string, path: string, owner?: string): Promise<void>;

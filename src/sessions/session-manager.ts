@@ -455,10 +455,16 @@ export class SessionManager implements SessionService {
 
   // ---------------------------------------------------------------- files
 
-  async writeFile(id: string, file: string, content: Uint8Array, owner?: string): Promise<WorkspaceEntry> {
+  async writeFile(
+    id: string,
+    file: string,
+    content: Uint8Array,
+    owner?: string,
+    options: { append?: boolean } = {},
+  ): Promise<WorkspaceEntry> {
     const s = this.lookup(id, owner);
     this.touch(s);
-    const entry = await s.ws.write(file, content);
+    const entry = await s.ws.write(file, content, options.append ? 'append' : 'truncate');
     this.events.emit(s.id, { type: 'files.changed', paths: [entry.path] });
     return entry;
   }

@@ -20,7 +20,9 @@ export const writeFile = defineTool({
   name: 'write_file',
   title: 'Write a workspace file',
   description:
-    'Create or overwrite a file in a session workspace (parent directories are created). Use encoding "base64" for binary data.',
+    'Create or overwrite a file in a session workspace (parent directories are created). Use encoding "base64" for ' +
+    'binary data. mode "append" adds to the end of the file: send a file over 16 MiB as chunks in order, the first ' +
+    'with mode "overwrite" and the rest with "append".',
   input: z.object({
     session_id: sessionId,
     path: workspacePath,
@@ -29,14 +31,21 @@ export const writeFile = defineTool({
       .max(16 * 1024 * 1024)
       .describe('File content, encoded as given by "encoding". At most 16 MiB per call.'),
     encoding,
+    mode: z
+      .enum(['overwrite', 'append'])
+      .default('overwrite')
+      .describe('"overwrite" (default) replaces the file; "append" adds content to its end (created if missing).'),
   }),
   output: FILE_ENTRY_OUTPUT,
-  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async handler(args, _call, env: ToolEnv) {
     const bytes = decodeContent(args.content, args.encoding, 'content');
-    const entry = await env.sessions.writeFile(args.session_id, args.path, bytes, env.owner);
+    const append = args.mode === 'append';
+    const entry = await env.sessions.writeFile(args.session_id, args.path, bytes, env.owner, { append });
     return {
-      content: text(`wrote ${entry.path} (${entry.size} bytes) in session ${args.session_id}`),
+      content: text(
+        `${append ? `appended ${bytes.length} bytes to` : 'wrote'} ${entry.path} (${entry.size} bytes) in session ${args.session_id}`,
+      ),
       structuredContent: { session_id: args.session_id, path: entry.path, size: entry.size },
     };
   },
