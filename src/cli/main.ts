@@ -18,13 +18,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'let a model write and run code in a session until a task is done (--model, --verify)',
     load: async () => (await import('./commands/agent.js')).agentCommand,
   },
-  runs: {
-    summary: 'recorded agent runs: list, show, export (json or Markdown), replay offline',
-    load: async () => (await import('./commands/runs.js')).runsCommand,
+  repl: {
+    summary: 'an interactive session in the terminal (--lang, --session ID to resume, --json for scripts)',
+    load: async () => (await import('./commands/repl.js')).replCommand,
   },
-  fix: {
-    summary: 'let a model repair a failing file (or make --test CMD pass); prints a diff, --write applies it',
-    load: async () => (await import('./commands/fix.js')).fixCommand,
+  sessions: {
+    summary: 'saved sessions: list, show, history, export (ipynb or script), resume, close',
+    load: async () => (await import('./commands/sessions.js')).sessionsCommand,
   },
   check: {
     summary: 'analyse code without running it: syntax errors and policy findings (exit 1 when something blocks)',

@@ -1,0 +1,177 @@
+/**
+ * `codemode sessions list|show|history|export|resume|close`: the saved
+ * sessions of this machine's store (the ones `codemode repl`, `codemode agent`
+ * and `codemode serve` leave behind), as tables or, with --json, as data.
+ * Everything goes through the SessionService, as the local owner.
+ *
+ * Exit codes: 0, 2 usage, 4 unknown session.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../../errors.js';
+import type { ExecutionRecord, ResumableSession } from '../../sessions/contract.js';
+import { exportSession, type ExportFormat } from '../../sessions/notebook-script.js';
+import { parse } from '../args.js';
+import type { Command } from '../io.js';
+import { openSessionRuntime, type SessionRuntime } from '../session-runtime.js';
+
+const HELP = `usage: codemode sessions <subcommand> [--json]
+
+  list                         saved sessions: id, language, cells, last used
+  show ID                      one session: its facts and its last cells
+  history ID                   every cell with its status, output and error
+  export ID --format ipynb|script [--out FILE]
+                               the session as a Jupyter notebook or a script (.py, .js, .ts, .sh);
+                               to stdout unless --out
+  resume ID [--replay]         open the REPL in the session (--replay re-runs its successful cells)
+  close ID                     delete the session's workspace; its history stays readable
+
+  --json                       print data instead of tables (list, show, history, close)
+`;
+
+export const sessionsCommand: Command = async (argv, io) => {
+  const { values, positionals } = parse(argv, {
+    json: { type: 'boolean' },
+    format: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    replay: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  const [sub, id, ...extra] = positionals;
+  if (values.help || sub === undefined || sub === 'help') {
+    io.stdout.write(HELP);
+    return sub === undefined && !values.help ? 2 : 0;
+  }
+  if (extra.length > 0) throw new AppError('INVALID_ARGUMENT', `unexpected argument "${extra[0]}"`);
+  if (sub === 'resume') {
+    const { replCommand } = await import('./repl.js');
+    return replCommand(['--session', needId(sub, id), ...(values.replay ? ['--replay'] : [])], io);
+  }
+  if (!['list', 'show', 'history', 'export', 'close'].includes(sub))
+    throw new AppError('INVALID_ARGUMENT', `unknown subcommand "${sub}"\n\n${HELP}`);
+  if (sub === 'list' && id !== undefined) throw new AppError('INVALID_ARGUMENT', `unexpected argument "${id}"`);
+  const format = sub === 'export' ? exportFormat(values.format) : undefined;
+  const runtime = await openSessionRuntime(io);
+  try {
+    const print = (data: unknown, table: string) =>
+      void io.stdout.write(values.json ? `${JSON.stringify(data, null, 2)}\n` : table);
+    switch (sub) {
+      case 'list': {
+        const list = runtime.sessions.listResumable();
+        print(list, sessionTable(list));
+        return 0;
+      }
+      case 'show': {
+        const sid = needId(sub, id);
+        const { session, history } = savedSession(runtime, sid);
+        const facts = session ?? { id: sid, language: history[0]?.language ?? 'unknown', closed: true as const };
+        print({ ...facts, lastCells: history.slice(-5) }, showText(facts, history));
+        return 0;
+      }
+      case 'history': {
+        const { history } = savedSession(runtime, needId(sub, id));
+        print(history, history.map(cellText).join('\n') || '(no cells)\n');
+        return 0;
+      }
+      case 'export': {
+        const sid = needId(sub, id);
+        const out = exportSession(runtime.sessions, sid, format!);
+        if (values.out === undefined) {
+          io.stdout.write(out.text);
+        } else {
+          const file = path.resolve(io.cwd, values.out);
+          writeFileSync(file, out.text);
+          io.stderr.write(`wrote ${file}\n`);
+        }
+        return 0;
+      }
+      case 'close': {
+        const sid = needId(sub, id);
+        if (!savedSession(runtime, sid).session)
+          throw new AppError('SESSION_CLOSED', `session ${sid} is already closed`);
+        // Only a running session can be closed: start its kernel (no replay), then close it for good.
+        await runtime.sessions.create({ language: 'python', resumeId: sid });
+        await runtime.sessions.close(sid);
+        print({ id: sid, closed: true }, `closed session ${sid}: its workspace is deleted, its history kept\n`);
+        return 0;
+      }
+    }
+    return 2;
+  } finally {
+    await runtime.close();
+  }
+};
+
+function needId(sub: string, id: string | undefined): string {
+  if (!id)
+    throw new AppError('INVALID_ARGUMENT', `codemode sessions ${sub} needs a session id (see codemode sessions list)`);
+  return id;
+}
+
+function exportFormat(value: string | undefined): ExportFormat {
+  if (value === 'ipynb' || value === 'script') return value;
+  throw new AppError(
+    'INVALID_ARGUMENT',
+    `--format must be ipynb or script, got ${value === undefined ? 'nothing' : `"${value}"`}`,
+  );
+}
+
+/** A saved session of the local owner (undefined once closed) with its history; NOT_FOUND for an unknown id. */
+function savedSession(
+  runtime: SessionRuntime,
+  id: string,
+): { session: ResumableSession | undefined; history: ExecutionRecord[] } {
+  const history = runtime.sessions.history(id); // NOT_FOUND for someone else's or an unknown id
+  return { session: runtime.sessions.listResumable().find((s) => s.id === id), history };
+}
+
+function when(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+export function sessionTable(list: ResumableSession[]): string {
+  if (list.length === 0) return 'no saved sessions; start one with codemode repl\n';
+  const rows = [
+    ['ID', 'LANGUAGE', 'CELLS', 'CREATED', 'LAST USED'],
+    ...list.map((s) => [s.id, s.language, String(s.executionCount), when(s.createdAt), when(s.lastUsedAt)]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return (
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+function showText(
+  s: ResumableSession | { id: string; language: string; closed: true },
+  history: ExecutionRecord[],
+): string {
+  const failed = history.filter((r) => r.status !== 'ok').length;
+  const head = [
+    `session   ${s.id}`,
+    `language  ${s.language}`,
+    ...('closed' in s
+      ? ['state     closed (workspace deleted)']
+      : [`created   ${when(s.createdAt)}`, `last used ${when(s.lastUsedAt)}`]),
+    `cells     ${history.length}${failed ? ` (${failed} not ok)` : ''}`,
+  ].join('\n');
+  const last = history.slice(-5);
+  return `${head}\n${last.length ? `\nlast cells:\n${last.map(cellText).join('\n')}` : ''}`;
+}
+
+function cellText(r: ExecutionRecord): string {
+  const lines = [
+    `In [${r.executionCount}] ${r.kind === 'script' ? 'script ' : ''}${r.status}, ${Math.round(r.durationMs)} ms`,
+  ];
+  lines.push(r.code.replace(/\n$/, '').replace(/^/gm, '    '));
+  const output = `${r.stdout}${r.stderr && !r.stderr.includes(r.error?.message ?? '\0') ? r.stderr : ''}`;
+  if (output) lines.push(output.replace(/\n$/, '').replace(/^/gm, '  │ '));
+  if (r.error) lines.push(`  ✖ ${r.error.type}: ${r.error.message}`);
+  return `${lines.join('\n')}\n`;
+}
