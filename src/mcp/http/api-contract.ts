@@ -4,9 +4,9 @@
  * imports, so the front-end (web/) imports this file as is. docs/api.md is
  * the prose version; api-router.ts implements it.
  *
- * Wire rules: JSON bodies, snake_case fields (as the MCP tools), except the
- * `limits` object, whose keys are the MCP tools' own (`wallMs`, `cpuMs`, ...)
- * so one limits object works for both. Every failure is an `ApiErrorBody`
+ * Wire rules: JSON bodies, snake_case fields everywhere, `limits` included
+ * (`wall_ms`, `cpu_ms`, ...), exactly as the MCP tools take and give them.
+ * Every failure is an `ApiErrorBody`
  * with an HTTP status (400/401/403/404/409/413/415/429/503, 500 for our bugs).
  *
  * Auth: `Authorization: Bearer <token>` on every /api request, exactly as
@@ -45,17 +45,17 @@ export type ExecStatus =
   | 'blocked'
   | 'protocol_error';
 
-/** Resource limits; keys as in the MCP tools' `limits`. */
+/** Resource limits, as in the MCP tools' `limits`. */
 export interface LimitsJson {
-  wallMs: number;
-  cpuMs: number;
-  memoryBytes: number;
+  wall_ms: number;
+  cpu_ms: number;
+  memory_bytes: number;
   processes: number;
-  outputBytes: number;
-  outputTotalBytes: number;
-  diskBytes: number;
-  tmpBytes: number;
-  openFiles: number;
+  output_bytes: number;
+  output_total_bytes: number;
+  disk_bytes: number;
+  tmp_bytes: number;
+  open_files: number;
 }
 
 export type LimitOverridesJson = Partial<LimitsJson>;
@@ -91,7 +91,7 @@ export interface ApiErrorBody {
     message: string;
     /** What to do about it. */
     hint?: string;
-    /** The request field at fault, e.g. "limits.wallMs" or "path". */
+    /** The request field at fault, e.g. "limits.wall_ms" or "path". */
     argument?: string;
   };
 }
