@@ -14,13 +14,17 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'serve the MCP tools over stdio (default) or Streamable HTTP (--http)',
     load: async () => (await import('./commands/serve.js')).serveCommand,
   },
-  ui: {
-    summary: 'open the workbench in the browser: sessions, editor, files, agent (loopback, fresh token)',
-    load: async () => (await import('./commands/ui.js')).uiCommand,
-  },
   agent: {
     summary: 'let a model write and run code in a session until a task is done (--model, --verify)',
     load: async () => (await import('./commands/agent.js')).agentCommand,
+  },
+  runs: {
+    summary: 'recorded agent runs: list, show, export (json or Markdown), replay offline',
+    load: async () => (await import('./commands/runs.js')).runsCommand,
+  },
+  fix: {
+    summary: 'let a model repair a failing file (or make --test CMD pass); prints a diff, --write applies it',
+    load: async () => (await import('./commands/fix.js')).fixCommand,
   },
   repl: {
     summary: 'an interactive session in the terminal (--lang, --session ID to resume, --json for scripts)',
