@@ -14,6 +14,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'serve the MCP tools over stdio (default) or Streamable HTTP (--http)',
     load: async () => (await import('./commands/serve.js')).serveCommand,
   },
+  ui: {
+    summary: 'open the workbench in the browser: sessions, editor, files, agent (loopback, fresh token)',
+    load: async () => (await import('./commands/ui.js')).uiCommand,
+  },
   agent: {
     summary: 'let a model write and run code in a session until a task is done (--model, --verify)',
     load: async () => (await import('./commands/agent.js')).agentCommand,
