@@ -53,6 +53,8 @@ export interface ServeOptions {
   stateDir: string;
   /** Extra host names accepted in Host/Origin (--allow-host). */
   allowedHosts: string[];
+  /** Serve HTTPS with this PEM certificate and key (--tls-cert, --tls-key). */
+  tls?: { certFile: string; keyFile: string };
   /** mcpServers JSON for Code Mode. */
   config?: string;
   store: boolean;
@@ -76,7 +78,8 @@ export interface ServeRuntime {
 export type RuntimeFactory = (options: ServeOptions, io: CliIO, log: (m: string) => void) => Promise<ServeRuntime>;
 
 export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [--port 8765] [--token-file FILE] [--no-auth]
-                      [--allow-host NAME]... [--config mcp.json] [--no-store] [--db PATH]
+                      [--allow-host NAME]... [--tls-cert FILE --tls-key FILE]
+                      [--config mcp.json] [--no-store] [--db PATH]
                       [--settings FILE] [--unsandboxed-i-know-this-is-unsafe]
 
   (default)        serve MCP over stdio
@@ -86,6 +89,9 @@ export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [-
                    0600 in $CODEMODE_HOME/http-token and printed once
   --token T        like --token-file, but visible to every local user in ps: avoid
   --no-auth        no token on loopback (single-user machines only; also CODEMODE_AUTH=off)
+  --allow-host N   accept Host/Origin N besides loopback and the bind address (a remote name)
+  --tls-cert F     serve HTTPS with this PEM certificate (chain); needs --tls-key
+  --tls-key F      the certificate's PEM private key
   --config FILE    upstream MCP servers ({"mcpServers": {...}}) exposed to code (Code Mode)
   --no-store       keep sessions in memory only
   --db PATH        session store database (default $CODEMODE_HOME/codemode.db)
@@ -113,6 +119,8 @@ export function parseServeArgs(
         'token-file': { type: 'string' },
         'no-auth': { type: 'boolean', default: false },
         'allow-host': { type: 'string', multiple: true },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         config: { type: 'string' },
         'no-store': { type: 'boolean', default: false },
         db: { type: 'string' },
@@ -131,15 +139,20 @@ export function parseServeArgs(
       argument: '--port',
     });
   }
-  const httpOnly = ['host', 'port', 'token', 'token-file'] as const;
+  const httpOnly = ['host', 'port', 'token', 'token-file', 'tls-cert', 'tls-key'] as const;
   if (!values.http && (httpOnly.some((f) => values[f] !== undefined) || values['no-auth'])) {
     throw new AppError(
       'INVALID_ARGUMENT',
-      '--host, --port, --token, --token-file and --no-auth only apply with --http',
+      '--host, --port, --token, --token-file, --tls-cert, --tls-key and --no-auth only apply with --http',
       {
         argument: '--http',
       },
     );
+  }
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new AppError('INVALID_ARGUMENT', '--tls-cert and --tls-key go together: give both, or neither', {
+      argument: values['tls-cert'] === undefined ? '--tls-cert' : '--tls-key',
+    });
   }
   if (values.token !== undefined) {
     onWarning(
@@ -183,6 +196,9 @@ export function parseServeArgs(
     tokenFile: settings.http.tokenFile,
     stateDir,
     allowedHosts: settings.http.allowedHosts,
+    ...(values['tls-cert'] === undefined || values['tls-key'] === undefined
+      ? {}
+      : { tls: { certFile: path.resolve(cwd, values['tls-cert']), keyFile: path.resolve(cwd, values['tls-key']) } }),
     ...(settings.mcpServersFile === null ? {} : { config: settings.mcpServersFile }),
     store: settings.store.enabled,
     db: settings.store.path,
@@ -257,6 +273,21 @@ export function httpTokens(options: ServeOptions, log: (message: string) => void
   return [token];
 }
 
+/** The TLS certificate and key files' bytes; INVALID_CONFIG naming the flag when one cannot be read. */
+function readTls(files: ServeOptions['tls']): { cert: Buffer; key: Buffer } | undefined {
+  if (files === undefined) return undefined;
+  const read = (file: string, argument: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (e) {
+      throw new AppError('INVALID_CONFIG', `cannot read ${argument} ${file}: ${(e as NodeJS.ErrnoException).code}`, {
+        argument,
+      });
+    }
+  };
+  return { cert: read(files.certFile, '--tls-cert'), key: read(files.keyFile, '--tls-key') };
+}
+
 /** Wait for the first of: SIGINT, SIGTERM, stdin closing (stdio only). */
 function shutdownSignal(io: CliIO, watchStdin: boolean): Promise<string> {
   return new Promise((resolve) => {
@@ -295,9 +326,11 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
     }
     // Before anything starts: the token (or --no-auth) is settled, and a bad token file stops us here.
     let auth: string[] | 'anonymous' = 'anonymous';
+    let tls: { cert: Buffer; key: Buffer } | undefined;
     if (options.http) {
       try {
         auth = httpTokens(options, log);
+        tls = readTls(options.tls);
       } catch (e) {
         log(`cannot start: ${errorMessage(e)}`);
         return isAppError(e, 'INVALID_CONFIG') || isAppError(e, 'INVALID_ARGUMENT') ? 2 : 1;
@@ -362,6 +395,8 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
         ...(auth === 'anonymous' ? { allowAnonymous: true } : { tokens: auth }),
         allowedHosts: options.allowedHosts,
         maxBodyBytes: options.settings.http.maxBodyBytes,
+        maxSessionsPerPrincipal: options.settings.http.maxSessionsPerPrincipal,
+        ...(tls === undefined ? {} : { tls }),
         log,
       });
       log(`serving MCP on ${http.url}${auth === 'anonymous' ? ' (NO authentication)' : ' (bearer token required)'}`);
