@@ -9,6 +9,7 @@
  */
 import { AppError } from '../errors.js';
 import type { SessionExecResult, SessionService } from '../sessions/contract.js';
+import { safeRelativePath } from '../sandbox/workspace/paths.js';
 
 export interface GitOptions {
   owner?: string;
@@ -168,6 +169,39 @@ export class SessionGit {
     await this.git(['read-tree', '-u', '--reset', target.hash]);
     await this.git(['clean', '-q', '-f', '-d']);
     return (await this.log(1000)).find((c) => c.hash === target.hash) ?? target;
+  }
+
+  /** Writes every branch and tag as a git bundle to workspace file `file` (download it with read_file or export_archive). */
+  async bundle(file: string): Promise<void> {
+    if ((await this.log(1)).length === 0) throw new AppError('INVALID_ARGUMENT', 'nothing to bundle: no commits yet');
+    await this.git(['bundle', 'create', '-q', `/workspace/${safeRelativePath(file)}`, '--all']);
+  }
+
+  /** The commits after `since` up to HEAD as mailbox patches (git format-patch), as text. */
+  async patch(since: string): Promise<string> {
+    return (await this.git(['format-patch', '--stdout', '--no-color', `${checkRev(since)}..HEAD`])).stdout;
+  }
+
+  /**
+   * Imports the branches of a bundle file in the workspace (e.g. uploaded with
+   * write_file) and checks out its HEAD: a repository brought in as a bundle.
+   */
+  async importBundle(file: string): Promise<GitCommit> {
+    const rel = safeRelativePath(file);
+    await this.init();
+    await this.git(['bundle', 'verify', '-q', `/workspace/${rel}`]);
+    await this.git([
+      'fetch',
+      '-q',
+      '--update-head-ok',
+      `/workspace/${rel}`,
+      '+refs/heads/*:refs/heads/*',
+      '+HEAD:refs/codemode/imported',
+    ]);
+    await this.git(['reset', '-q', '--hard', 'refs/codemode/imported']);
+    const [head] = await this.log(1);
+    if (!head) throw new AppError('INVALID_ARGUMENT', `${rel} holds no commits`);
+    return head;
   }
 
   private async resolve(rev: string): Promise<GitCommit> {

@@ -89,4 +89,29 @@ describe('git in a session workspace', () => {
     await assert.rejects(git.restore('--upload-pack=touch x'), (e) => isAppError(e, 'INVALID_ARGUMENT'));
     await assert.rejects(git.restore('deadbeef'), (e) => isAppError(e, 'NOT_FOUND'));
   });
+
+  it('a repository travels as a bundle into another session; commits export as patches', async () => {
+    const a = await manager.create({ language: 'bash', owner });
+    const ga = new SessionGit(manager, a.id, { owner });
+    await manager.execute(a.id, 'echo one > f.txt', { owner });
+    const one = await ga.commit('one');
+    await manager.execute(a.id, 'echo two >> f.txt', { owner });
+    await ga.commit('two');
+    assert.match(await ga.patch(one!.hash), /Subject: \[PATCH\] two[\s\S]*\+two/);
+    await ga.bundle('repo.bundle');
+    const bundle = await manager.readFile(a.id, 'repo.bundle', owner);
+
+    const b = await manager.create({ language: 'bash', owner });
+    await manager.writeFile(b.id, 'in.bundle', bundle, owner);
+    const gb = new SessionGit(manager, b.id, { owner });
+    const head = await gb.importBundle('in.bundle');
+    assert.equal(head.subject, 'two');
+    assert.equal(dec(await manager.readFile(b.id, 'f.txt', owner)), 'one\ntwo\n');
+    assert.deepEqual(
+      (await gb.log()).map((c) => c.subject),
+      ['two', 'one'],
+    );
+    await manager.writeFile(b.id, 'junk.bundle', new TextEncoder().encode('not a bundle'), owner);
+    await assert.rejects(gb.importBundle('junk.bundle'), (e) => isAppError(e, 'INVALID_ARGUMENT'));
+  });
 });

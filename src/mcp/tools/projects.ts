@@ -135,6 +135,7 @@ const GIT_STATE_OUTPUT = z.object({
   session_id: z.string(),
   files: z.array(z.object({ path: z.string(), code: z.string() })).optional(),
   diff: z.string().optional(),
+  patch: z.string().optional(),
   commit: GIT_COMMIT.nullable().optional(),
   commits: z.array(GIT_COMMIT).optional(),
   note: z.string().optional(),
@@ -151,12 +152,14 @@ export const gitTool = defineTool({
     'changed files; "diff" shows changes since the last commit (or since rev); "commit" records every change with ' +
     'message as a checkpoint of files and execution count; "log" lists commits; "restore" brings the files back to ' +
     'commit rev and, unless replay_history is false, restarts the kernel and replays the executions up to that ' +
-    'checkpoint to rebuild the variables.',
+    'checkpoint to rebuild the variables. "bundle" writes all commits to the bundle file path; "patch" returns the ' +
+    'commits after rev as mailbox patches; "import_bundle" brings in a repository from the bundle file path.',
   input: z.object({
     session_id: sessionId,
-    action: z.enum(['status', 'diff', 'commit', 'log', 'restore']),
+    action: z.enum(['status', 'diff', 'commit', 'log', 'restore', 'bundle', 'patch', 'import_bundle']),
     message: z.string().max(10_000).optional().describe('commit: the commit message.'),
-    rev: z.string().max(200).optional().describe('diff/restore: a commit hash, HEAD~1, a branch.'),
+    rev: z.string().max(200).optional().describe('diff/restore/patch: a commit hash, HEAD~1, a branch.'),
+    path: workspacePath.optional().describe('bundle/import_bundle: the bundle file in the workspace.'),
     limit: z.number().int().min(1).max(1000).optional().describe('log: how many commits (default 20).'),
     replay_history: z.boolean().optional().describe('restore: rebuild the variables by replay (default true).'),
   }),
@@ -199,6 +202,28 @@ export const gitTool = defineTool({
         return {
           content: text(lines.length ? lines.join('\n') : 'no commits yet'),
           structuredContent: { session_id: id, commits: commits.map(commitJson) },
+        };
+      }
+      case 'bundle': {
+        if (args.path === undefined) throw new AppError('INVALID_ARGUMENT', 'bundle needs path', { argument: 'path' });
+        await git.bundle(args.path);
+        return { content: text(`wrote the bundle ${args.path}`), structuredContent: { session_id: id } };
+      }
+      case 'patch': {
+        if (args.rev === undefined) throw new AppError('INVALID_ARGUMENT', 'patch needs rev', { argument: 'rev' });
+        const patch = await git.patch(args.rev);
+        return {
+          content: text(patch || 'no commits after that revision'),
+          structuredContent: { session_id: id, patch },
+        };
+      }
+      case 'import_bundle': {
+        if (args.path === undefined)
+          throw new AppError('INVALID_ARGUMENT', 'import_bundle needs path', { argument: 'path' });
+        const c = await git.importBundle(args.path);
+        return {
+          content: text(`imported ${args.path}: HEAD is ${c.hash.slice(0, 12)} ${c.subject}`),
+          structuredContent: { session_id: id, commit: commitJson(c) },
         };
       }
       case 'restore': {
