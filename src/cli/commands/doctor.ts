@@ -3,7 +3,14 @@
  * a real sandboxed run per language. Exit 0 when untrusted code can run safely.
  */
 import { LANGUAGES, type Language } from '../../sandbox/executor.js';
-import { DEFAULT_LIMITS } from '../../sandbox/limits.js';
+import { loadSettings } from '../../config/load-settings.js';
+import { DEFAULT_LIMITS, MAX_LIMITS, type Limits } from '../../sandbox/limits.js';
+
+/** The limits in force: the settings' defaults and maximums (flags, env, settings files). */
+export interface LimitSettings {
+  defaults: Readonly<Limits>;
+  max: Readonly<Limits>;
+}
 import { NO_PRESTART, ProcessExecutor } from '../../sandbox/process/process-executor.js';
 import { createProcessSandbox, probeSandbox, type SandboxReport } from '../../sandbox/process/process-sandbox.js';
 import { DEFAULT_UID_RANGE } from '../../sandbox/process/uids.js';
@@ -24,10 +31,14 @@ const PROBES: Record<Language, string> = {
   bash: 'echo ok',
 };
 
-export function layerChecks(r: SandboxReport): Check[] {
+export function layerChecks(
+  r: SandboxReport,
+  limits: LimitSettings = { defaults: DEFAULT_LIMITS, max: MAX_LIMITS },
+): Check[] {
   const c = r.cgroups.controllers;
   const where = (k: keyof typeof c) => (c[k] ? `cgroup ${c[k]!.version} (${c[k]!.parent})` : 'unavailable');
-  const L = DEFAULT_LIMITS;
+  const L = limits.defaults;
+  const M = limits.max;
   return [
     { name: 'bubblewrap', ok: r.bwrap !== null, detail: r.bwrap ?? 'not installed: apt-get install -y bubblewrap' },
     {
@@ -61,9 +72,13 @@ export function layerChecks(r: SandboxReport): Check[] {
     {
       name: 'memory limit',
       ok: Boolean(c.memory),
-      detail: `${where('memory')}, default ${L.memoryBytes / 2 ** 20} MiB`,
+      detail: `${where('memory')}, default ${L.memoryBytes / 2 ** 20} MiB (maximum ${M.memoryBytes / 2 ** 20} MiB)`,
     },
-    { name: 'process limit', ok: Boolean(c.pids), detail: `${where('pids')}, default ${L.processes}` },
+    {
+      name: 'process limit',
+      ok: Boolean(c.pids),
+      detail: `${where('pids')}, default ${L.processes} (maximum ${M.processes})`,
+    },
     {
       name: 'cpu share',
       ok: Boolean(c.cpu),
@@ -91,7 +106,7 @@ export function layerChecks(r: SandboxReport): Check[] {
     {
       name: 'host limits',
       ok: true,
-      detail: `wall time (default ${L.wallMs} ms), output (${L.outputBytes / 1024} KiB kept per stream, every channel counted), workspace disk (${L.diskBytes / 2 ** 20} MiB)`,
+      detail: `wall time (default ${L.wallMs / 1000} s, maximum ${M.wallMs / 1000} s), CPU time (default ${L.cpuMs / 1000} s), output (${L.outputBytes / 1024} KiB kept per stream, every channel counted), workspace disk (${L.diskBytes / 2 ** 20} MiB)`,
     },
   ];
 }
@@ -130,13 +145,20 @@ export const doctorCommand: Command = async (argv, io) => {
     );
     return 0;
   }
+  const { settings } = loadSettings({ env: io.env, cwd: io.cwd });
   const report = probeSandbox();
-  const checks = layerChecks(report);
+  const checks = layerChecks(report, settings.limits);
   const languages: Check[] = [];
   if (report.ready) {
-    const executor = new ProcessExecutor(await createProcessSandbox(), { prestart: NO_PRESTART });
+    const executor = new ProcessExecutor(await createProcessSandbox(), {
+      prestart: NO_PRESTART,
+      defaults: settings.limits.defaults,
+      ceiling: settings.limits.max,
+    });
     for (const language of LANGUAGES) {
-      const r = await executor.run({ language, code: PROBES[language], limits: { wallMs: 30_000 } });
+      // The configured limits, except a wall time long enough for a cold interpreter.
+      const wallMs = Math.min(settings.limits.max.wallMs, Math.max(settings.limits.defaults.wallMs, 30_000));
+      const r = await executor.run({ language, code: PROBES[language], limits: { wallMs } });
       const ok = r.status === 'ok' && r.stdout.trim() === 'ok';
       languages.push({
         name: language,
@@ -151,7 +173,11 @@ export const doctorCommand: Command = async (argv, io) => {
   const ready = report.ready && languages.every((l) => l.ok);
   if (values.json) {
     io.stdout.write(
-      JSON.stringify({ ready, problems: report.problems, layers: checks, languages, report }, null, 2) + '\n',
+      JSON.stringify(
+        { ready, problems: report.problems, layers: checks, languages, limits: settings.limits, report },
+        null,
+        2,
+      ) + '\n',
     );
     return ready ? 0 : 1;
   }

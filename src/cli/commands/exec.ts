@@ -72,25 +72,45 @@ export const execCommand: Command = async (argv, io) => {
   } else code = readFileOrFail(source);
 
   const language = pickLanguage(values.lang, source);
+  const { settings } = loadSettings({ env: io.env, cwd: io.cwd });
   const limits: LimitOverrides = {};
-  const set = (k: keyof LimitOverrides, v: number | undefined) => {
-    if (v !== undefined) limits[k] = v;
+  // Each flag in the unit the user wrote it in, and its maximum said in that unit too.
+  const set = (k: keyof LimitOverrides, flag: string, given: string | undefined, unit: string, scale: number) => {
+    const v = numberFlag(given, flag, scale);
+    if (v === undefined) return;
+    const max = settings.limits.max[k];
+    if (v > max) {
+      throw new AppError(
+        'LIMIT_EXCEEDED',
+        `--${flag} ${given} ${unit} is above this server's maximum of ${max / scale} ${unit}; ask for ${max / scale} or less`,
+        { argument: `--${flag}` },
+      );
+    }
+    limits[k] = v;
   };
-  set('wallMs', numberFlag(values.timeout, 'timeout', 1000));
-  set('cpuMs', numberFlag(values.cpu, 'cpu', 1000));
-  set('memoryBytes', numberFlag(values.memory, 'memory', 1024 * 1024));
-  set('outputBytes', numberFlag(values.output, 'output', 1024));
+  set('wallMs', 'timeout', values.timeout, 's', 1000);
+  set('cpuMs', 'cpu', values.cpu, 's', 1000);
+  set('memoryBytes', 'memory', values.memory, 'MiB', 1024 * 1024);
+  set('outputBytes', 'output', values.output, 'KiB', 1024);
   const files: InputFile[] = (values.file ?? []).map((spec) => {
     const eq = spec.indexOf('=');
     if (eq <= 0) throw new AppError('INVALID_ARGUMENT', `--file expects PATH=HOSTFILE, got "${spec}"`);
-    return { path: spec.slice(0, eq), content: readFileSync(spec.slice(eq + 1)) };
+    const host = spec.slice(eq + 1);
+    try {
+      return { path: spec.slice(0, eq), content: readFileSync(path.resolve(io.cwd, host)) };
+    } catch (e) {
+      // A usage error (exit 2), not a crash: the user named a file that is not there.
+      throw new AppError(
+        'INVALID_ARGUMENT',
+        `--file ${spec}: cannot read ${host}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { argument: '--file' },
+      );
+    }
   });
 
   const unsandboxed = Boolean(values['unsandboxed-i-know-this-is-unsafe']);
   if (unsandboxed)
     io.stderr.write('codemode: WARNING: running WITHOUT a sandbox (--unsandboxed-i-know-this-is-unsafe)\n');
-  const { settings } = loadSettings({ env: io.env, cwd: io.cwd });
-  // One run: nothing to pre-start.
   // One run: no namespace probe (the run itself shows a failure), no spare cgroups, no pre-started runners.
   const sandbox = await createProcessSandbox({ unsandboxed, probeNamespaces: false, cgroupPool: 0 });
   const processExecutor = new ProcessExecutor(sandbox, {

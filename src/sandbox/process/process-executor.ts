@@ -5,7 +5,7 @@
  * because the user's program failed; throws AppError only for bad requests.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -214,7 +214,8 @@ export class ProcessExecutor implements Executor {
     const volume = randomBytes(9)
       .toString('base64url')
       .replace(/[^A-Za-z0-9]/g, 'x');
-    const codeDir = mkdtempSync(path.join(this.tmpRoot, 'codemode-code-'));
+    // Named with our pid, so the next start can tell a hard-killed server's leftovers (cleanupDeadRunRoots).
+    const codeDir = mkdtempSync(path.join(this.tmpRoot, `codemode-code-${process.pid}-`));
     try {
       chmodSync(codeDir, 0o755);
       const owner = process.getuid?.() === 0 ? uid : null;
@@ -371,7 +372,12 @@ interface Runner {
   releaseUid: () => void;
 }
 
-/** Run volumes a killed server left mounted under `codemode-runs-<pid>-*`: unmounted and removed. */
+/**
+ * What a hard-killed server left behind: run volumes still mounted under
+ * `codemode-runs-<pid>-*` (unmounted and removed) and code directories
+ * `codemode-code-<pid>-*`. Only directories whose pid is dead and that this
+ * user owns: another live server's, or another user's, are never touched.
+ */
 function cleanupDeadRunRoots(tmpRoot: string): void {
   let names: string[];
   try {
@@ -379,11 +385,20 @@ function cleanupDeadRunRoots(tmpRoot: string): void {
   } catch {
     return;
   }
+  const me = process.getuid?.();
   for (const name of names) {
-    const pid = Number(/^codemode-runs-(\d+)-/.exec(name)?.[1] ?? NaN);
-    if (!pid || isAlive(pid)) continue;
+    const m = /^codemode-(runs|code)-(\d+)-/.exec(name);
+    const pid = Number(m?.[2] ?? NaN);
+    if (!m || !pid || isAlive(pid)) continue;
     const root = path.join(tmpRoot, name);
-    new Volumes({ root, kind: { persistent: 'directory', ephemeral: 'directory' } }).cleanupStale();
+    try {
+      const st = lstatSync(root);
+      if (!st.isDirectory() || (me !== undefined && st.uid !== me)) continue;
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (m[1] === 'runs')
+      new Volumes({ root, kind: { persistent: 'directory', ephemeral: 'directory' } }).cleanupStale();
     try {
       rmSync(root, { recursive: true, force: true });
     } catch {

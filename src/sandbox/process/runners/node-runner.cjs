@@ -70,6 +70,19 @@ function fail(err) {
   setImmediate(() => process.exit(1));
 }
 
+// A module's syntax error carries no line in its stack; the same source parsed
+// as the body of an async function (same line numbers) says where it is.
+function locateModuleSyntaxError(err, source) {
+  if (!(err instanceof SyntaxError) || USER_FRAME.test(String(err.stack))) return err;
+  try {
+    new vm.Script(`(async () => {${source}\n})`, { filename: MAIN_MJS });
+  } catch (again) {
+    const m = again instanceof SyntaxError ? USER_FRAME.exec(String(again.stack)) : null;
+    if (m) err.stack = `${MAIN_MJS}:${m[1]}\n${err.stack}`;
+  }
+  return err;
+}
+
 function start(args) {
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
@@ -86,7 +99,7 @@ function start(args) {
     else fail(err);
   }
   if (!reported) {
-    if (esm) import(MAIN_MJS).catch(fail);
+    if (esm) import(MAIN_MJS).catch((err) => fail(locateModuleSyntaxError(err, source)));
     else require(MAIN_CJS);
   }
 }
