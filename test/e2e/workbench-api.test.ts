@@ -5,6 +5,7 @@
  * security property is named in its test.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import os from 'node:os';
@@ -599,6 +600,53 @@ describe('workbench static files', () => {
       const r = await rawGet(p);
       assert.equal(r.status, 404, p);
       assert.ok(!r.body.includes('TOP-SECRET'), p);
+    }
+  });
+});
+
+describe('codemode ui', () => {
+  it('serves on loopback with a fresh token carried in the URL fragment, and stops on SIGTERM', async () => {
+    const home = mkdtempSync(path.join(os.tmpdir(), 'codemode-ui-e2e-'));
+    const repo = path.resolve(import.meta.dirname, '..', '..');
+    const child = spawn(
+      process.execPath,
+      ['--no-node-snapshot', '--import', 'tsx', path.join(repo, 'src', 'cli', 'main.ts'), 'ui', '--no-store'],
+      {
+        cwd: repo,
+        env: { ...process.env, CODEMODE_HOME: home, HOME: home, CODEMODE_TOKEN: '' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (c: Buffer) => {
+          out += c.toString();
+          if (out.includes('\n')) resolve(out.split('\n')[0] ?? '');
+        });
+        void exited.then(() => reject(new Error(`codemode ui exited early: ${stderr}`)));
+      });
+      const m = /^http:\/\/127\.0\.0\.1:(\d+)\/#token=([\w-]{43})$/.exec(line);
+      assert.ok(m !== null, `printed ${line}`);
+      const [, port, token] = m;
+      const info = await fetch(`http://127.0.0.1:${port}/api/v1/info`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      assert.equal(info.status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/api/v1/info`)).status, 401);
+      const mcp = await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'POST', body: '{}' });
+      assert.equal(mcp.status, 401, 'the MCP endpoint takes the same fresh token');
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      assert.ok(page.status === 200 || page.status === 503, `page status ${page.status}`);
+      assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+      assert.ok(!stderr.includes(token ?? '-'), 'the token is printed once, on stdout only');
+    } finally {
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, stderr);
+      rmSync(home, { recursive: true, force: true });
     }
   });
 });
