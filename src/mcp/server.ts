@@ -80,7 +80,20 @@ const INSTRUCTIONS =
   'The sandbox has no network access. Files live in the session workspace (write_file, read_file, list_files).';
 
 const SERVER_INFO = { name: SERVER_NAME, version: SERVER_VERSION, title: 'codemode: sandboxed code execution' };
-const SERVER_OPTIONS = { capabilities: { tools: {}, resources: {}, logging: {} }, instructions: INSTRUCTIONS };
+/**
+ * Only what codemode does: no `logging` (it logs to stderr and sends no
+ * notifications/message) and no resources.listChanged (it never sends one;
+ * the SDK would otherwise advertise it). Tools do change (Code Mode's
+ * descriptions follow its upstreams), and `completions` comes with the
+ * templates' completers.
+ */
+const SERVER_OPTIONS = {
+  capabilities: { tools: { listChanged: true }, resources: { listChanged: false } },
+  instructions: INSTRUCTIONS,
+};
+
+/** Completes one variable of a resource template from what the principal owns. */
+export type TemplateCompleter = (variable: string, value: string, context: Record<string, string>) => Promise<string[]>;
 
 function callContext(ctx: ServerContext): ToolCallContext {
   const token = ctx.mcpReq._meta?.progressToken;
@@ -145,10 +158,25 @@ export function mountResourceTemplate<Env>(
   server: McpServer,
   definition: ResourceTemplateDefinition<Env>,
   env: Env,
+  completer?: TemplateCompleter,
 ): void {
+  const variables = [...definition.uriTemplate.matchAll(/\{\+?(\w+)\}/g)].map((m) => m[1] ?? '');
+  const complete =
+    completer === undefined
+      ? undefined
+      : Object.fromEntries(
+          variables.map((v) => [
+            v,
+            (value: string, context?: { arguments?: Record<string, string> }) =>
+              completer(v, value, context?.arguments ?? {}),
+          ]),
+        );
   server.registerResource(
     definition.name,
-    new ResourceTemplate(definition.uriTemplate, { list: async () => ({ resources: await definition.list(env) }) }),
+    new ResourceTemplate(definition.uriTemplate, {
+      list: async () => ({ resources: await definition.list(env) }),
+      ...(complete === undefined ? {} : { complete }),
+    }),
     {
       title: definition.title,
       description: definition.description,
@@ -162,6 +190,27 @@ export function mountResourceTemplate<Env>(
       }
     },
   );
+}
+
+const MAX_COMPLETIONS = 100;
+
+/**
+ * Completions for the templates' variables, from the principal's own things
+ * only: its session ids, the files of one of its sessions (given the
+ * session_id already chosen), its clipped outputs.
+ */
+function completerFor(env: ToolEnv): TemplateCompleter {
+  return async (variable, value, context) => {
+    let candidates: string[] = [];
+    if (variable === 'session_id') candidates = env.sessions.list(env.owner).map((s) => s.id);
+    else if (variable === 'output_id') candidates = env.outputs.list(env.owner).map((o) => o.id);
+    else if (variable === 'path' && context['session_id'] !== undefined) {
+      // Someone else's or a closed session lists nothing, the same as an empty one.
+      const files = await env.sessions.listFiles(context['session_id'], undefined, env.owner).catch(() => []);
+      candidates = files.map((f) => f.path);
+    }
+    return candidates.filter((c) => c.startsWith(value)).slice(0, MAX_COMPLETIONS);
+  };
 }
 
 /** A registry that mounts tools (with no environment) on `server`, e.g. for the Code Mode tools alone. */
@@ -195,7 +244,7 @@ export async function createCodemodeServer(options: CodemodeServerOptions): Prom
     ...(options.agent === undefined ? {} : { agent: options.agent }),
   };
   for (const tool of CODEMODE_TOOLS) if (tool.offered?.(env) ?? true) mountTool(server, tool, env, settings, log);
-  for (const template of CODEMODE_RESOURCE_TEMPLATES) mountResourceTemplate(server, template, env);
+  for (const template of CODEMODE_RESOURCE_TEMPLATES) mountResourceTemplate(server, template, env, completerFor(env));
   const registry: ToolRegistry = {
     registerTool: (definition) => mountTool(server, definition, undefined, settings, log),
   };
