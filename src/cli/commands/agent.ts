@@ -48,6 +48,8 @@ what happened, until the task is done.
       --approve POLICY     auto (default), ask (confirm each run here), deny-network-tools
       --mode MODE          auto (default: tools, fenced code also runs), tools, codeact (text only)
       --verify             also write tests, run them, report them (a test without an assertion does not count)
+      --mcp-config FILE    upstream MCP servers ({"mcpServers": {...}}): the model also gets run_code_mode
+                           and search_tools (Code Mode); tools under requireApproval follow --approve
       --no-store           keep the sessions and the run's transcript in memory only
       --json               print the result (and its runId) as JSON instead of the live transcript
 
@@ -76,6 +78,7 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
     approve: { type: 'string' },
     mode: { type: 'string' },
     verify: { type: 'boolean' },
+    'mcp-config': { type: 'string' },
     'no-store': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -137,6 +140,25 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
   }
   const runs = deps.runs ?? (await openRunStore(io, noStore));
 
+  // Code Mode: the runtime `serve --config` builds, its tools given to the model (mcp/tools/agent.ts).
+  let codeMode: import('../../agent/loop.js').CodeModeTools | undefined;
+  if (values['mcp-config'] !== undefined) {
+    const { openCodeModeRuntime } = await import('../../codemode/open-runtime.js');
+    const { codeModeAgentTools } = await import('../../mcp/tools/agent.js');
+    const file = path.resolve(io.cwd, values['mcp-config']);
+    const runtime = await openCodeModeRuntime(file, io.env, (m) => void io.stderr.write(`codemode: ${m}\n`), {
+      flag: '--mcp-config',
+    });
+    if (runtime) {
+      codeMode = codeModeAgentTools(runtime);
+      const closeSessions = shutdown;
+      shutdown = async () => {
+        await closeSessions();
+        await runtime.close();
+      };
+    }
+  }
+
   const ac = new AbortController();
   const onSigint = () => {
     if (!values.json) io.stderr.write('\ncancelling (Ctrl-C again to force)...\n');
@@ -183,6 +205,7 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
       approval,
       ...(approval === 'ask' ? { approve: (r: ApprovalRequest) => askInTerminal(io, r) } : {}),
       verify: Boolean(values.verify),
+      ...(codeMode ? { codeMode } : {}),
       signal: ac.signal,
       ...(printer ? { onEvent: (e: AgentEvent) => printer.event(e) } : {}),
     });
