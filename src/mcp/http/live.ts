@@ -77,7 +77,7 @@ export interface LiveHubOptions {
   wire: ResultWire;
   /** Events held per session (default 1000). */
   maxEvents?: number;
-  /** Bytes of event data held per session (default 8 MiB). */
+  /** Bytes of event data held per session (default 4 MiB). */
   maxBytes?: number;
 }
 
@@ -88,7 +88,7 @@ export class LiveHub {
 
   constructor(private readonly options: LiveHubOptions) {
     this.maxEvents = options.maxEvents ?? 1000;
-    this.#maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+    this.#maxBytes = options.maxBytes ?? 4 * 1024 * 1024;
   }
 
   /** The session's channel, subscribing on first use. Throws NOT_FOUND for a session `owner` cannot see. */
