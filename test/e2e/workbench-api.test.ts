@@ -372,6 +372,29 @@ describe('workbench API: sessions, executions and live events', () => {
     await api('DELETE', `/sessions/${id}`);
   });
 
+  it('interrupt stops the running cell and keeps the session; restart announces itself and drops variables', async () => {
+    const id = await newSession();
+    const stream = await openEvents(id);
+    await stream.until('stream.open');
+    await api('POST', `/sessions/${id}/executions`, { body: { code: 'kept = 1' } });
+    const running = api('POST', `/sessions/${id}/executions`, { body: { code: 'import time\ntime.sleep(60)' } });
+    await stream.until('execution.started', (e) => e.data.code.includes('sleep'));
+    assert.equal((await api('POST', `/sessions/${id}/interrupt`)).status, 200);
+    const stopped = await running;
+    assert.equal(stopped.json.status, 'interrupted', stopped.text);
+    assert.equal(
+      (await api('POST', `/sessions/${id}/executions`, { body: { code: 'print(kept)' } })).json.stdout,
+      '1\n',
+    );
+    const restarted = await api('POST', `/sessions/${id}/restart`);
+    assert.equal(restarted.status, 200);
+    await stream.until('session.state', (e) => e.data.session.state === 'idle');
+    const gone = await api('POST', `/sessions/${id}/executions`, { body: { code: 'print(kept)' } });
+    assert.equal(gone.json.error.type, 'NameError');
+    stream.close();
+    await api('DELETE', `/sessions/${id}`);
+  });
+
   it('closing a session ends its stream with session.closed', async () => {
     const id = await newSession();
     const stream = await openEvents(id);
