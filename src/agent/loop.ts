@@ -290,7 +290,14 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
     return undefined;
   };
 
+  // Built once per run (per mode for the prompt): a step re-sends them, it does not rebuild them.
   const tools = buildTools(language, options.codeMode);
+  const prompts = new Map<ActionMode, string>();
+  const systemFor = (m: ActionMode): string => {
+    let p = prompts.get(m);
+    if (p === undefined) prompts.set(m, (p = systemPrompt(language, m, options)));
+    return p;
+  };
 
   // ---- the loop ----
   for (;;) {
@@ -307,7 +314,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
     for (let attempt = 0; ; attempt++) {
       try {
         reply = await callModel(model, {
-          system: systemPrompt(language, mode, options),
+          system: systemFor(mode),
           messages,
           tools: mode === 'codeact' ? undefined : tools,
           signal,

@@ -16,6 +16,7 @@ const BENCHES: Record<string, () => Promise<unknown>> = {
   mcp: async () => (await import('./mcp-bench.js')).runMcpBench(),
   codemode: async () => (await import('./codemode-bench.js')).runCodeModeBench(),
   analysis: async () => (await import('./analysis-bench.js')).runAnalysisBench(),
+  agent: async () => (await import('./agent-bench.js')).runAgentBench(),
 };
 
 async function main(): Promise<number> {
