@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { startScriptedServer, type ScriptedServer } from '../../src/agent/scripted-server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'codemode-repl-e2e-'));
@@ -49,17 +50,21 @@ async function nextPrompt(): Promise<string> {
 }
 
 describe('codemode repl in a terminal (tmux)', () => {
+  let model: ScriptedServer;
   before(async () => {
+    model = await startScriptedServer();
     const cmd = [
       `cd ${ROOT} &&`,
-      `env CODEMODE_HOME=${HOME} CODEMODE_AGENT_MODEL=`,
-      `${process.execPath} --no-node-snapshot --import tsx src/cli/main.ts repl --images ${tmp}/images;`,
+      `env CODEMODE_HOME=${HOME} OPENAI_API_KEY=sk-scripted-0123456789 OPENAI_BASE_URL=${model.openaiBaseURL}`,
+      `${process.execPath} --no-node-snapshot --import tsx src/cli/main.ts repl --images ${tmp}/images`,
+      '--model openai:gpt-4.1;',
       'echo REPL-EXITED-$?; sleep 600',
     ].join(' ');
     tmux('new-session', '-d', '-s', 'repl', '-x', '200', '-y', '50', cmd);
     await nextPrompt();
   });
-  after(() => {
+  after(async () => {
+    await model.close();
     try {
       tmux('kill-server');
     } catch {
@@ -125,6 +130,23 @@ describe('codemode repl in a terminal (tmux)', () => {
     assert.ok(m, text);
     assert.equal(path.dirname(m[1]!), path.join(tmp, 'images'));
     assert.deepEqual(readFileSync(m[1]!), Buffer.from(PNG_1PX, 'base64'));
+  });
+
+  it("%agent works in the same session: its variables are the user's afterwards", async () => {
+    model.script([
+      {
+        text: 'Computing.',
+        tools: [{ name: 'run_code', input: { code: 'from_agent = double(50)\nprint(from_agent)' } }],
+      },
+      { tools: [{ name: 'final_answer', input: { answer: 'from_agent is 100' } }] },
+    ]);
+    type('%agent set from_agent to double(50)');
+    const text = await nextPrompt();
+    assert.match(text, /agent · openai:gpt-4\.1 · session /);
+    assert.match(text, /│ from_agent = double\(50\)/);
+    assert.match(text, /== answer ==\nfrom_agent is 100/);
+    type('print(from_agent + 1)');
+    assert.match(await nextPrompt(), /^101$/m);
   });
 
   it('an unknown %-command says so and the session goes on', async () => {
