@@ -56,21 +56,21 @@ class App {
       type: 'number',
       class: 'new-wall',
       min: 1,
-      value: Math.round(d.wallMs / 1000),
+      value: Math.round(d.wall_ms / 1000),
       title: 'Wall time per run (s)',
     });
     const mem = h('input', {
       type: 'number',
       class: 'new-memory',
       min: 16,
-      value: Math.round(d.memoryBytes / 2 ** 20),
+      value: Math.round(d.memory_bytes / 2 ** 20),
       title: 'Memory (MiB)',
     });
     const create = h('button', { class: 'new-session' }, 'New session');
     create.addEventListener('click', () => {
       const limits: LimitOverridesJson = {};
-      if (Number(wall.value) * 1000 !== d.wallMs) limits.wallMs = Number(wall.value) * 1000;
-      if (Number(mem.value) * 2 ** 20 !== d.memoryBytes) limits.memoryBytes = Number(mem.value) * 2 ** 20;
+      if (Number(wall.value) * 1000 !== d.wall_ms) limits.wall_ms = Number(wall.value) * 1000;
+      if (Number(mem.value) * 2 ** 20 !== d.memory_bytes) limits.memory_bytes = Number(mem.value) * 2 ** 20;
       create.disabled = true;
       this.api
         .post<SessionResponse>('/sessions', { language: lang.value, limits })
@@ -329,6 +329,8 @@ async function start(root: HTMLElement): Promise<void> {
   const app = new App(api, info);
   app.mount(root);
   const list = await app.refreshSessions();
+  // For the bench (src/bench/workbench-bench.ts): the app is usable from here.
+  performance.mark('workbench-ready');
   const wanted = new URLSearchParams(location.hash.slice(1)).get('session');
   const found = list?.sessions.find((s) => s.id === wanted);
   if (found) await app.openSession(found);

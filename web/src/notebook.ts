@@ -167,9 +167,12 @@ export class Cell {
         }),
       );
     }
-    if (o.stderr || o.stderrOmitted) {
+    // The kernel prints the traceback to stderr too: show it once, in the error block.
+    const tb = o.error?.traceback?.trim();
+    const stderr = tb && o.stderr.includes(tb) ? o.stderr.replace(tb, '').trim() : o.stderr;
+    if (stderr || o.stderrOmitted) {
       this.#outputs.appendChild(
-        renderText(o.stderr, 'stderr', {
+        renderText(stderr, 'stderr', {
           omittedChars: o.stderrOmitted,
           droppedBytes: o.stderrDropped,
           full: full(o.full?.stderr, 'stderr.txt'),
@@ -261,6 +264,7 @@ export class Notebook {
   async run(cell: Cell, code = cell.editor.code()): Promise<void> {
     if (cell.state === 'running' || cell.state === 'queued') return;
     if (!code.trim()) return;
+    if (cell.editor.code() !== code) cell.editor.setCode(code);
     cell.queued();
     this.#pending.push(cell);
     if (cell === this.#cells[this.#cells.length - 1]) this.addCell('').editor.focus();

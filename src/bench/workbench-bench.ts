@@ -1,0 +1,181 @@
+/**
+ * The workbench in Debian's chromium (playwright-core) against `codemode serve
+ * --http` on loopback, after `npm run build` (dist/web and dist/cli):
+ * - first paint: a fresh tab to the app ready (token taken, sessions listed),
+ *   beside the browser's first contentful paint of the same load;
+ * - cell round trip: Shift+Enter to the output shown in the page, beside the
+ *   same code POSTed to the API (the kernel's answer without the page);
+ * - 10,000-row table: a cell displaying 10k rows shown in the page, beside its
+ *   API answer; and one scroll of that table to a new place, painted.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { makeRow, type ReportRow } from './report.js';
+
+export interface WorkbenchBenchOptions {
+  rounds?: number;
+}
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const TOKEN = 'workbench-bench-token-0123456789abcdef';
+
+const TABLE_CODE = [
+  "rows = [{'i': i, 'sq': i * i, 'name': 'row%d' % i} for i in range(10000)]",
+  "display({'application/vnd.dataresource+json': {'schema': {'fields': [{'name': 'i'}, {'name': 'sq'}, {'name': 'name'}]}, 'data': rows}}, raw=True)",
+].join('\n');
+
+async function startServer(home: string): Promise<{ child: ChildProcess; base: string }> {
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'bin/codemode.js'), 'serve', '--http', '--port', '0', '--no-store'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, CODEMODE_HOME: home, CODEMODE_TOKEN: TOKEN },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let log = '';
+  const base = await new Promise<string>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      log += b.toString();
+      const m = /serving MCP on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${log}`)));
+  });
+  return { child, base };
+}
+
+/** Types code in the last cell, presses Shift+Enter and resolves with the ms until `shown` matches in that cell. */
+async function uiRun(page: Page, code: string, shown: string): Promise<number> {
+  const cells = page.locator('.notebook .cell');
+  const n = await cells.count();
+  await cells.last().locator('.cm-content').click();
+  await page.keyboard.insertText(code);
+  // Timed inside the page: from the key press to the DOM showing the output.
+  const ms = page.evaluate(
+    `new Promise((resolve) => {
+      const cell = document.querySelectorAll('.notebook .cell')[${n - 1}];
+      const t0 = performance.now();
+      const check = () => cell.dataset.state === 'done' && cell.querySelector(${JSON.stringify(shown)});
+      new MutationObserver((_, obs) => { if (check()) { obs.disconnect(); resolve(performance.now() - t0); } })
+        .observe(cell, { subtree: true, childList: true, attributes: true });
+    })`,
+  ) as Promise<number>;
+  await page.keyboard.press('Shift+Enter');
+  return ms;
+}
+
+export async function runWorkbenchBench(options: WorkbenchBenchOptions = {}): Promise<{ rows: ReportRow[] }> {
+  const rounds = options.rounds ?? 15;
+  const home = mkdtempSync(path.join(os.tmpdir(), 'codemode-bench-wb-'));
+  const { child, base } = await startServer(home);
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--proxy-server=127.0.0.1:9', '--proxy-bypass-list=127.0.0.1;localhost'],
+    });
+    const url = `${base}/#token=${TOKEN}`;
+
+    // First paint: each load in a fresh context (cold caches), timed by the page from navigation start.
+    const fcp: number[] = [];
+    const appReady: number[] = [];
+    for (let i = 0; i < rounds + 2; i++) {
+      const c = await browser.newContext();
+      const p = await c.newPage();
+      await p.goto(url);
+      await p.locator('.new-session').waitFor();
+      const t = (await p.evaluate(
+        `({ ready: performance.getEntriesByName('workbench-ready')[0]?.startTime ?? NaN, fcp: performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? NaN })`,
+      )) as { ready: number; fcp: number };
+      if (i >= 2) {
+        appReady.push(t.ready);
+        fcp.push(t.fcp);
+      }
+      await c.close();
+    }
+
+    // Cell round trips in one session.
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(url);
+    await page.locator('.new-session').click();
+    await page.locator('.notebook .cell').first().waitFor();
+    const sid = (await page.locator('.notebook').getAttribute('data-session'))!;
+    const post = async (code: string) => {
+      const r = await fetch(`${base}/api/v1/sessions/${sid}/executions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ code }),
+      });
+      await r.json();
+    };
+    const ui: number[] = [];
+    const kernel: number[] = [];
+    for (let i = 0; i < rounds + 2; i++) {
+      const u = await uiRun(page, `print(${i} * 2)`, '.out-stdout');
+      const t0 = performance.now();
+      await post(`print(${i} * 3)`);
+      const k = performance.now() - t0;
+      if (i >= 2) {
+        ui.push(u);
+        kernel.push(k);
+      }
+    }
+
+    const tableRounds = Math.max(3, Math.ceil(rounds / 3));
+    const tableUi: number[] = [];
+    const tableApi: number[] = [];
+    for (let i = 0; i < tableRounds; i++) {
+      tableUi.push(await uiRun(page, TABLE_CODE, '.vt-viewport'));
+      const t0 = performance.now();
+      await post(TABLE_CODE);
+      tableApi.push(performance.now() - t0);
+    }
+    // One scroll to a far place, until the rows there are painted.
+    const scroll = (await page.evaluate(
+      `(async () => {
+        const v = [...document.querySelectorAll('.vt-viewport')].pop();
+        const out = [];
+        for (let i = 0; i < 30; i++) {
+          const row = Math.floor(((i * 7919) % 10000));
+          const t0 = performance.now();
+          v.scrollTop = row * 24;
+          await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+          if (!v.querySelector('[data-row="' + row + '"]')) throw new Error('row ' + row + ' not painted');
+          out.push(performance.now() - t0);
+        }
+        return out;
+      })()`,
+    )) as number[];
+    await ctx.close();
+
+    const rows = [
+      makeRow('first paint: app ready (vs FCP)', appReady, fcp, { kind: 'under', ms: 1500 }),
+      makeRow('cell shown (vs kernel answer over the API)', ui, kernel, { kind: 'plus', ms: 50 }),
+      makeRow('10k-row table cell shown (vs API answer)', tableUi, tableApi, { kind: 'plus', ms: 250 }),
+      makeRow('10k-row table scroll, painted (2 frames)', scroll, null, { kind: 'under', ms: 50 }),
+    ];
+    return { rows };
+  } finally {
+    await browser?.close();
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const { formatTable } = await import('./report.js');
+  const r = await runWorkbenchBench();
+  console.log(formatTable(r.rows));
+}

@@ -1,0 +1,430 @@
+/**
+ * The workbench in a real browser: Debian's chromium driven by playwright-core
+ * against `codemode serve --http` (real sandbox, real store) on a random
+ * loopback port, with the page built by Vite. The browser is kept off the
+ * network (a dead proxy for everything but loopback). The agent talks to the
+ * scripted model server (src/agent/scripted-server.ts).
+ *
+ * Screenshots of the main views land in test-artifacts/ (gitignored).
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { startScriptedServer, type ScriptedServer } from '../../src/agent/scripted-server.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const ARTIFACTS = path.join(ROOT, 'test-artifacts');
+const TOKEN = 'wb-e2e-token-0123456789abcdef0123';
+const MODEL = 'openai:gpt-4.1';
+
+let home: string;
+let server: ChildProcess;
+let base: string;
+let model: ScriptedServer;
+let browser: Browser;
+let ctx: BrowserContext;
+let page: Page;
+let serverLog = '';
+
+async function buildWeb(): Promise<void> {
+  const { build } = await import('vite');
+  await build({ configFile: path.join(ROOT, 'web/vite.config.ts'), logLevel: 'warn' });
+}
+
+async function startServer(): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--no-node-snapshot',
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'serve',
+      '--http',
+      '--port',
+      '0',
+      '--db',
+      path.join(home, 'codemode.db'),
+    ],
+    {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        CODEMODE_HOME: home,
+        CODEMODE_TOKEN: TOKEN,
+        CODEMODE_AGENT_MODELS: MODEL,
+        OPENAI_API_KEY: 'sk-scripted-0123456789',
+        OPENAI_BASE_URL: model.openaiBaseURL,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  server = child;
+  return new Promise((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      serverLog += b.toString();
+      const m = /serving MCP on (http:\/\/127\.0\.0\.1:\d+)/.exec(serverLog);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server exited (${code}):\n${serverLog}`)));
+  });
+}
+
+/** CSP violations reported in the top document (a sandboxed frame's own blocks do not count). */
+async function cspViolations(p: Page): Promise<string[]> {
+  return inPage<string[]>(p, 'window.__csp ?? []');
+}
+
+/**
+ * Runs a JavaScript expression in the page. Browser-side code is written as
+ * text because this file is type-checked without the DOM library.
+ */
+function inPage<T>(p: Page, expression: string): Promise<T> {
+  return p.evaluate(expression) as Promise<T>;
+}
+
+const CSP_RECORDER = `if (window.top === window) {
+  window.__csp = [];
+  document.addEventListener('securitypolicyviolation', (e) =>
+    window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber));
+}`;
+
+async function newContext(): Promise<BrowserContext> {
+  const c = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+  await c.addInitScript(CSP_RECORDER);
+  return c;
+}
+
+async function openWorkbench(p: Page, fragment = `token=${TOKEN}`): Promise<void> {
+  await p.goto(`${base}/#${fragment}`);
+  await p.locator('.new-session').waitFor();
+}
+
+/** Types code into the notebook's last cell and runs it with Shift+Enter; resolves when the cell is done. */
+async function runCell(p: Page, code: string, opts: { wait?: boolean } = {}) {
+  const cell = p.locator('.notebook .cell').last();
+  await cell.locator('.cm-content').click();
+  await p.keyboard.insertText(code);
+  await p.keyboard.press('Shift+Enter');
+  const ran = p.locator('.notebook .cell').nth((await p.locator('.notebook .cell').count()) - 2);
+  if (opts.wait !== false) await ran.and(p.locator('[data-state="done"]')).waitFor({ timeout: 30_000 });
+  return ran;
+}
+
+async function shot(p: Page, name: string): Promise<void> {
+  await p.screenshot({ path: path.join(ARTIFACTS, `workbench-${name}.png`), fullPage: false });
+}
+
+async function api(method: string, route: string, body?: unknown, token = TOKEN): Promise<Response> {
+  return fetch(`${base}/api/v1${route}`, {
+    method,
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+function sessionId(p: Page): Promise<string> {
+  return p
+    .locator('.notebook')
+    .getAttribute('data-session')
+    .then((s) => s ?? '');
+}
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  home = mkdtempSync(path.join(os.tmpdir(), 'codemode-e2e-wb-'));
+  model = await startScriptedServer();
+  await buildWeb();
+  base = await startServer();
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    // Off the network: everything but loopback (bypassed) goes to a dead proxy.
+    args: ['--no-sandbox', '--proxy-server=127.0.0.1:9', '--proxy-bypass-list=127.0.0.1;localhost'],
+  });
+  ctx = await newContext();
+  page = await ctx.newPage();
+  page.setDefaultTimeout(20_000);
+});
+
+after(async () => {
+  await browser?.close();
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  }
+  await model?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('workbench in chromium', () => {
+  it('no token: the API refuses (401) and the page asks for one; a wrong token is refused', async () => {
+    assert.equal((await api('GET', '/info', undefined, '')).status, 401);
+    assert.equal((await api('GET', '/sessions', undefined, 'not-the-token')).status, 401);
+    const c = await newContext();
+    const p = await c.newPage();
+    await p.goto(`${base}/`);
+    await p.locator('.token-form').waitFor();
+    await p.locator('.token-input').fill('wrong-token');
+    await p.locator('.token-form button').click();
+    await p.getByText('That token was refused').waitFor();
+    assert.equal(await p.locator('.new-session').count(), 0);
+    await c.close();
+  });
+
+  it('takes the token from the fragment, removes it from the address bar, keeps it in sessionStorage', async () => {
+    await openWorkbench(page);
+    assert.ok(!page.url().includes(TOKEN), `the token is gone from ${page.url()}`);
+    assert.equal(await inPage(page, "sessionStorage.getItem('codemode.token')"), TOKEN);
+  });
+
+  it('creates a python session, runs a cell and streams its output while it runs', async () => {
+    await page.locator('.new-language').selectOption('python');
+    await page.locator('.new-session').click();
+    await page.locator('.notebook .cell').first().waitFor();
+    const sid = await sessionId(page);
+    assert.ok(sid);
+    const code =
+      "import os, time\nprint('waiting', flush=True)\nwhile not os.path.exists('go'):\n    time.sleep(0.05)\nprint('went')";
+    const cell = await runCell(page, code, { wait: false });
+    // Shown while still running: the run waits for a file only the test writes.
+    await cell.and(page.locator('[data-state="running"]')).locator('.out-live', { hasText: 'waiting' }).waitFor();
+    const put = await fetch(`${base}/api/v1/sessions/${sid}/files/content?path=go`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: 'x',
+    });
+    assert.equal(put.status, 200);
+    await cell.and(page.locator('[data-state="done"]')).waitFor();
+    assert.equal(await cell.getAttribute('data-status'), 'ok');
+    assert.match(await cell.locator('.cell-outputs').innerText(), /waiting\s+went/);
+    assert.match(await cell.locator('.cell-count').innerText(), /\[1\]/);
+    assert.match(await cell.locator('.cell-status').innerText(), /ok · \d/);
+    await shot(page, 'notebook');
+  });
+
+  it('a matplotlib plot renders as an image with non-blank pixels', async () => {
+    const cell = await runCell(
+      page,
+      "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nplt.plot([1, 3, 2], linewidth=4)\nplt.show()",
+    );
+    const img = cell.locator('img.out-image');
+    await img.waitFor();
+    const ink = await inPage<{ n: number; w: number; h: number; src: string }>(
+      page,
+      `(async () => {
+        const imgs = document.querySelectorAll('.notebook img.out-image');
+        const el = imgs[imgs.length - 1];
+        await el.decode();
+        const c = document.createElement('canvas');
+        c.width = el.naturalWidth;
+        c.height = el.naturalHeight;
+        const g = c.getContext('2d');
+        g.drawImage(el, 0, 0);
+        const px = g.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < px.length; i += 4) if (px[i + 3] > 0 && (px[i] < 200 || px[i + 1] < 200)) n++;
+        return { n, w: c.width, h: c.height, src: el.src.slice(0, 22) };
+      })()`,
+    );
+    assert.equal(ink.src, 'data:image/png;base64,');
+    assert.ok(ink.w > 100 && ink.h > 100, `image ${ink.w}x${ink.h}`);
+    assert.ok(ink.n > 500, `coloured pixels: ${ink.n}`);
+    await shot(page, 'plot');
+  });
+
+  it('an error shows its traceback and marks the failing line in the editor', async () => {
+    const cell = await runCell(page, 'a = 1\nb = 0\nc = a / b\nprint(c)');
+    assert.equal(await cell.getAttribute('data-status'), 'error');
+    assert.match(await cell.locator('.out-error').innerText(), /ZeroDivisionError/);
+    const marked = cell.locator('.cm-error-line');
+    assert.equal(await marked.count(), 1);
+    assert.equal(await marked.innerText(), 'c = a / b');
+  });
+
+  it('interrupts a running cell and keeps the session usable', async () => {
+    const cell = await runCell(page, "import time\nkept = 'yes'\nwhile True:\n    time.sleep(0.05)", { wait: false });
+    await cell.and(page.locator('[data-state="running"]')).waitFor();
+    await cell.locator('.cell-stop').click();
+    await cell.and(page.locator('[data-state="done"]')).waitFor({ timeout: 20_000 });
+    assert.equal(await cell.getAttribute('data-status'), 'interrupted');
+    const next = await runCell(page, 'print(kept)');
+    assert.match(await next.locator('.cell-outputs').innerText(), /yes/);
+  });
+
+  it('uploads a CSV by drag and drop and reads it with pandas', async () => {
+    await page.locator('.tab-files').click();
+    await inPage(
+      page,
+      `(() => {
+        const dt = new DataTransfer();
+        dt.items.add(new File(['a,b\\n1,2\\n3,4\\n'], 'data.csv', { type: 'text/csv' }));
+        document.querySelector('.drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      })()`,
+    );
+    await page.locator('.file[data-path="data.csv"]').waitFor();
+    await page.locator('.file[data-path="data.csv"] .file-name').click();
+    assert.match(await page.locator('.preview-text').innerText(), /a,b\s+1,2/);
+    const cell = await runCell(page, "import pandas as pd\ndf = pd.read_csv('data.csv')\nprint('sum', df['b'].sum())");
+    assert.match(await cell.locator('.cell-outputs').innerText(), /sum 6/);
+    await shot(page, 'files');
+  });
+
+  it('HTML output runs no script in the page: sandboxed iframe without allow-scripts', async () => {
+    const title = await page.title();
+    const cell = await runCell(
+      page,
+      'display({\'text/html\': \'<b id="x">bold</b><script>document.body.dataset.ran = "1"; top.document.title = "pwned";</script><img src=x onerror="top.document.body.dataset.pwned=1">\'}, raw=True)',
+    );
+    const frame = cell.locator('iframe.out-html');
+    await frame.waitFor();
+    assert.equal(await frame.getAttribute('sandbox'), '', 'sandbox with no permissions at all');
+    const inner = cell.frameLocator('iframe.out-html');
+    assert.equal(await inner.locator('#x').innerText(), 'bold', 'the HTML itself is shown');
+    assert.equal(await page.title(), title);
+    assert.equal(await inPage(page, 'document.body.dataset.pwned ?? null'), null);
+    assert.equal(await page.locator('script:not([src])').count(), 0, 'no inline script entered the page');
+  });
+
+  it('renders 10,000 table rows virtualised and JSON as a tree', async () => {
+    const cell = await runCell(
+      page,
+      [
+        'import json',
+        "rows = [{'i': i, 'sq': i * i, 'name': 'row%d' % i} for i in range(10000)]",
+        "fields = [{'name': 'i'}, {'name': 'sq'}, {'name': 'name'}]",
+        "display({'application/vnd.dataresource+json': {'schema': {'fields': fields}, 'data': rows}}, raw=True)",
+        "display({'application/json': {'a': [1, 2, {'b': None}], 'c': 'text'}}, raw=True)",
+      ].join('\n'),
+    );
+    const viewport = cell.locator('.vt-viewport');
+    assert.equal(await viewport.getAttribute('data-rows'), '10000');
+    const inDom = await cell.locator('.vt-body .vt-row').count();
+    assert.ok(inDom > 0 && inDom < 100, `rows in the DOM: ${inDom}`);
+    await inPage(
+      page,
+      `(() => { const v = [...document.querySelectorAll('.vt-viewport')].pop(); v.scrollTop = v.scrollHeight; })()`,
+    );
+    await cell.locator('.vt-row[data-row="9999"]').waitFor();
+    assert.match(await cell.locator('.vt-row[data-row="9999"]').innerText(), /row9999/);
+    assert.ok((await cell.locator('.json-tree details').count()) >= 2);
+    assert.match(await cell.locator('.json-tree').innerText(), /"text"/);
+  });
+
+  it('a second browser sees the first one’s run live', async () => {
+    const sid = await sessionId(page);
+    const c2 = await newContext();
+    const p2 = await c2.newPage();
+    await openWorkbench(p2, `token=${TOKEN}&session=${sid}`);
+    await p2.locator(`.notebook[data-session="${sid}"]`).waitFor();
+    await p2.locator('.stream-state[data-state="live"]').waitFor();
+    const before = await p2.locator('.notebook .cell[data-execution-id]').count();
+    await runCell(page, "print('from the first browser')");
+    const seen = p2.locator('.notebook .cell', { hasText: 'from the first browser' }).last();
+    await seen.locator('.cell-outputs', { hasText: 'from the first browser' }).waitFor();
+    assert.equal(await seen.locator('.cell-source').innerText(), 'other tab');
+    assert.equal(await p2.locator('.notebook .cell[data-execution-id]').count(), before + 1);
+    await shot(p2, 'second-browser');
+    await c2.close();
+  });
+
+  it('reload: the session reopens and its history is there', async () => {
+    const sid = await sessionId(page);
+    await page.reload();
+    await page.locator(`.notebook[data-session="${sid}"] .cell[data-execution-id]`).first().waitFor();
+    const text = await page.locator('.notebook').innerText();
+    assert.match(text, /sum 6/);
+    assert.match(text, /ZeroDivisionError/);
+    await page.locator('.tab-history').click();
+    await page.locator('.history-item').first().waitFor();
+    await page.locator('.history-search').fill('read_csv');
+    await page.locator('.history-item').first().waitFor();
+    await page.locator('.history-item').nth(1).waitFor({ state: 'detached' });
+    assert.equal(await page.locator('.history-item').count(), 1);
+    assert.match(await page.locator('.history-item .hi-code').innerText(), /read_csv/);
+    await shot(page, 'history');
+    const cells = await page.locator('.notebook .cell').count();
+    await page.locator('.history-item .hi-rerun').click();
+    const rerun = page.locator('.notebook .cell').nth(cells - 1);
+    await rerun.locator('.cell-outputs', { hasText: 'sum 6' }).waitFor();
+    assert.match(await rerun.locator('.cm-content').innerText(), /read_csv/);
+  });
+
+  it('exports the session as a valid nbformat 4 notebook', async () => {
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('.export-ipynb').click()]);
+    const file = path.join(home, 'export.ipynb');
+    await dl.saveAs(file);
+    const nb = JSON.parse(readFileSync(file, 'utf8')) as {
+      nbformat: number;
+      nbformat_minor: number;
+      metadata: Record<string, unknown>;
+      cells: { cell_type: string; source: string[] | string; outputs?: { output_type: string }[]; metadata: object }[];
+    };
+    assert.equal(nb.nbformat, 4);
+    assert.ok(nb.nbformat_minor >= 4);
+    assert.equal(typeof nb.metadata, 'object');
+    assert.ok(nb.cells.length >= 6);
+    for (const c of nb.cells) {
+      assert.ok(['code', 'markdown', 'raw'].includes(c.cell_type));
+      assert.equal(typeof c.metadata, 'object');
+      if (c.cell_type === 'code') assert.ok(Array.isArray(c.outputs));
+    }
+    const all = JSON.stringify(nb.cells);
+    assert.match(all, /read_csv/);
+    assert.match(all, /image\/png/);
+    assert.match(all, /"output_type":"error"/);
+  });
+
+  it('the agent panel runs a task against the scripted model and shows each step; its code runs as cells', async () => {
+    model.script([
+      { text: 'Computing it.', tools: [{ name: 'run_code', input: { code: "print('agent says', 6 * 7)" } }] },
+      { tools: [{ name: 'final_answer', input: { answer: '42' } }] },
+    ]);
+    await page.locator('.tab-agent').click();
+    assert.deepEqual(await page.locator('.agent-model option').allInnerTexts(), [MODEL]);
+    await page.locator('.agent-task').fill('What is 6 * 7? Compute it.');
+    await page.locator('.agent-start').click();
+    const run = page.locator('.agent-run').first();
+    await run.and(page.locator('[data-state="finished"]')).waitFor({ timeout: 30_000 });
+    assert.equal(await run.locator('.agent-answer').innerText(), '42');
+    assert.match(await run.locator('.agent-step[data-step="1"]').innerText(), /Computing it\./);
+    assert.match(await run.locator('.agent-step[data-step="1"] .step-result').innerText(), /agent says 42/);
+    const agentCell = page.locator('.notebook .cell', { has: page.locator('.cell-source.src-agent') }).last();
+    await agentCell.locator('.cell-outputs', { hasText: 'agent says 42' }).waitFor();
+    await shot(page, 'agent');
+  });
+
+  it('the agent asks for approval when told to, and a denial is respected', async () => {
+    model.script([
+      { tools: [{ name: 'run_code', input: { code: "open('approved.txt', 'w').write('x')" } }] },
+      { tools: [{ name: 'final_answer', input: { answer: 'done' } }] },
+    ]);
+    await page.locator('.agent-approval').selectOption('ask');
+    await page.locator('.agent-task').fill('Write a file');
+    await page.locator('.agent-start').click();
+    const run = page.locator('.agent-run').first();
+    await run.locator('.agent-deny').waitFor({ timeout: 20_000 });
+    assert.match(await run.locator('.approval-summary').innerText(), /approved\.txt/);
+    await run.locator('.agent-deny').click();
+    await run.and(page.locator('[data-state="finished"]')).waitFor({ timeout: 30_000 });
+    assert.match(await run.innerText(), /denied/);
+    const files = (await (await api('GET', `/sessions/${await sessionId(page)}/files`)).json()) as {
+      files: { path: string }[];
+    };
+    assert.ok(!files.files.some((f) => f.path === 'approved.txt'), 'the denied code did not run');
+  });
+
+  it('no CSP violations in the page', async () => {
+    assert.deepEqual(await cspViolations(page), []);
+  });
+});
