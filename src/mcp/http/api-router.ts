@@ -51,6 +51,8 @@ export interface ApiRouterOptions {
 
 const API_HEADERS: Record<string, string> = { ...SECURITY_HEADERS, 'cache-control': 'no-store' };
 const MAX_NOTEBOOK_CELLS = 1000;
+/** Bytes queued for one slow event-stream reader before it is cut off. */
+const MAX_STREAM_BACKLOG_BYTES = 16 * 1024 * 1024;
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) return;
@@ -212,6 +214,12 @@ export function createApiRouter(options: ApiRouterOptions) {
     });
     res.socket?.setNoDelay(true);
     const write = (event: ApiEvent): void => {
+      if (res.writableEnded) return;
+      // A reader this far behind is cut off rather than buffered without bound; it resumes with Last-Event-ID.
+      if (res.writableLength > MAX_STREAM_BACKLOG_BYTES) {
+        res.end();
+        return;
+      }
       res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       if (event.type === 'session.closed') res.end();
     };
@@ -236,7 +244,9 @@ export function createApiRouter(options: ApiRouterOptions) {
       res.write(`event: stream.reset\ndata: ${JSON.stringify(reset)}\n\n`);
     }
     for (const event of backlog) write(event);
-    const ping = setInterval(() => res.write(': ping\n\n'), pingMs);
+    const ping = setInterval(() => {
+      if (!res.writableEnded) res.write(': ping\n\n');
+    }, pingMs);
     ping.unref();
     res.on('close', () => {
       clearInterval(ping);
