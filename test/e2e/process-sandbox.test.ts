@@ -72,6 +72,20 @@ describe('process sandbox', () => {
       ],
     );
   });
+
+  it('a second sandbox in the same process leaves the pre-made run cgroups of the first alone', async () => {
+    const a = new ProcessExecutor(await createProcessSandbox());
+    assert.equal((await a.run({ language: 'bash', code: 'echo a' })).status, 'ok'); // a's pool is filled now
+    // Starting a sandbox tidies its cgroup parent: that must not be a's parent.
+    const b = new ProcessExecutor(await createProcessSandbox());
+    await b.close();
+    for (let i = 0; i < 6; i++) {
+      // more runs than the pool pre-creates, so fresh run cgroups are made under a's parent after b is gone
+      const r = await a.run({ language: 'bash', code: `echo ${i}` });
+      assert.deepEqual([r.status, r.stdout], ['ok', `${i}\n`], r.reason);
+    }
+    await a.close();
+  });
 });
 
 describe('process sandbox: pre-started runners take non-default limits at hand-off', () => {

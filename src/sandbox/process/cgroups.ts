@@ -85,7 +85,7 @@ function tryMkdir(dir: string): boolean {
   }
 }
 
-/** Remove `codemode-<pid>` (and Code Mode's `codemode-iso-<pid>`) subtrees left by processes that no longer exist. */
+/** Remove `codemode-<pid>[-<hex>]` (and Code Mode's `codemode-iso-<pid>`) subtrees left by processes that no longer exist. */
 function removeDeadSiblings(base: string): void {
   let names: string[];
   try {
@@ -94,7 +94,7 @@ function removeDeadSiblings(base: string): void {
     return;
   }
   for (const name of names) {
-    const m = /^codemode-(?:iso-)?(\d+)$/.exec(name);
+    const m = /^codemode-(?:iso-)?(\d+)(?:-[0-9a-f]+)?$/.exec(name);
     if (!m || isAlive(Number(m[1]))) continue;
     removeTree(path.join(base, name));
   }

@@ -84,7 +84,8 @@ export function probeSandbox(options: { namespaces?: boolean } = {}): SandboxRep
   const setpriv = findExecutable('setpriv');
   const isRoot = process.getuid?.() === 0;
   const interpreters = findInterpreters();
-  const cgroups = detectCgroups(`codemode-${process.pid}`);
+  // One parent per sandbox, not per process: a sandbox's cleanup empties its parent, which must not be another's.
+  const cgroups = detectCgroups(`codemode-${process.pid}-${randomBytes(3).toString('hex')}`);
   const problems: string[] = [];
   if (!bwrap) problems.push(`bubblewrap (bwrap) is not installed: ${INSTALL_HINT}`);
   if (!prlimit) problems.push('prlimit (util-linux) is not installed: sudo apt-get install -y util-linux');
