@@ -42,4 +42,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 npm run --silent build
+
+# `codemode` on PATH, as the README and the MCP client snippets use it (codemode is not on the npm registry).
+if command -v codemode >/dev/null 2>&1 && [ "$(readlink -f "$(command -v codemode)")" = "$(readlink -f bin/codemode.js)" ]; then
+  :
+elif npm link --no-audit --no-fund --loglevel=error >/dev/null 2>&1; then
+  echo "codemode setup: linked: $(command -v codemode || echo "$(npm prefix -g)/bin/codemode")"
+else
+  echo "codemode setup: could not run npm link (npm's global folder $(npm prefix -g) is not writable)." >&2
+  echo "  run: sudo npm link   or use: node $(pwd)/bin/codemode.js" >&2
+fi
 node bin/codemode.js doctor
