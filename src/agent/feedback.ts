@@ -32,7 +32,7 @@ type ResultLike = Pick<
   ExecResult,
   'status' | 'exitCode' | 'stdout' | 'stderr' | 'stdoutDroppedBytes' | 'stderrDroppedBytes' | 'error' | 'outputs'
 > &
-  Partial<Pick<ExecResult, 'durationMs' | 'reason' | 'limits'>>;
+  Partial<Pick<ExecResult, 'durationMs' | 'reason' | 'limits' | 'findings'>>;
 
 const utf8 = (s: string) => new TextEncoder().encode(s).length;
 
@@ -88,6 +88,9 @@ export function formatObservation(
       parts.push(`At line ${e.line} of your code:\n  ${e.line} | ${line}`);
     if (e.traceback) parts.push(`Traceback (last lines):\n${trimTraceback(e.traceback, options.tracebackLines ?? 12)}`);
   }
+  // Static-analysis findings (src/analysis): why a run was blocked, or what it tried that cannot work.
+  for (const f of result.findings ?? [])
+    parts.push(`Analysis (${f.severity}) ${f.rule} at line ${f.line}: ${f.message} Hint: ${f.hint}`);
   const hint = hintFor(result, language, options.availablePackages);
   if (hint) parts.push(`Hint: ${hint}`);
   if (result.status === 'ok' && !result.stdout && !result.stderr && !(result.outputs ?? []).length)

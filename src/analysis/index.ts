@@ -11,6 +11,15 @@ export {
   syntaxErrorResult,
   type AnalyzingExecutorOptions,
 } from './analyzing-executor.js';
+export { analyzingSessions, type AnalyzingSessionsOptions } from './analyzing-sessions.js';
+export {
+  activePolicy,
+  codeModePreflight,
+  operatorOf,
+  withAnalysis,
+  type AnalysisSettings,
+  type CodeModePreflight,
+} from './compose.js';
 export { CORPUS, type CorpusCase } from './corpus.js';
 export {
   DEFAULT_POLICY,

@@ -6,11 +6,12 @@
  * same saved sessions as `codemode serve`.
  */
 import type { Settings } from '../config/settings.js';
-import type { SessionManager } from '../sessions/session-manager.js';
+import type { SessionService } from '../sessions/contract.js';
 import type { CliIO } from './io.js';
 
 export interface SessionRuntime {
-  sessions: SessionManager;
+  /** The session manager behind the static analysis (settings.analysis). */
+  sessions: SessionService;
   settings: Settings;
   stateDir: string;
   /** Stops the kernels (sessions stay resumable) and closes the store. */
@@ -28,7 +29,7 @@ export async function openSessionRuntime(io: Pick<CliIO, 'env' | 'cwd'>): Promis
     const { SqliteSessionStore } = await import('../store/session-store.js');
     store = new SqliteSessionStore(settings.store.path);
   }
-  const sessions = new SessionManager({
+  const manager = new SessionManager({
     sandbox: await createProcessSandbox(),
     store,
     workspaceRoot: settings.workspaces.root,
@@ -36,6 +37,11 @@ export async function openSessionRuntime(io: Pick<CliIO, 'env' | 'cwd'>): Promis
     ceiling: settings.limits.max,
     pool: false,
   });
+  const { analyzingSessions } = await import('../analysis/analyzing-sessions.js');
+  const { operatorOf } = await import('../analysis/compose.js');
+  const sessions = settings.analysis.enabled
+    ? analyzingSessions(manager, { operator: operatorOf(settings.analysis) })
+    : manager;
   return {
     sessions,
     settings,

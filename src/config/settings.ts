@@ -10,6 +10,8 @@
  * maximum. Such a file is refused as a whole, naming each key and where it
  * belongs instead; it is never half-applied.
  */
+import { RULES } from '../analysis/rules.js';
+import { RULE_FAMILIES, RULE_LEVELS, type RuleLevel } from '../analysis/types.js';
 import { LANGUAGES, type Language } from '../sandbox/executor.js';
 import { DEFAULT_LIMITS, LIMIT_KEYS, MAX_LIMITS, type Limits } from '../sandbox/limits.js';
 import { isLoopback } from './loopback.js';
@@ -37,6 +39,11 @@ export interface Settings {
   mcpServersFile: string | null;
   /** The run_agent MCP tool: off unless enabled; model strings it may use (empty: hosted providers with default keys). Keys come from the host env. */
   agent: { enabled: boolean; models: string[] };
+  /**
+   * Static analysis before every run (src/analysis): levels by rule id or family
+   * (the operator's maximum), and the lowest level a session may ask for.
+   */
+  analysis: { enabled: boolean; rules: Record<string, RuleLevel>; sessionMinimum: Record<string, RuleLevel> };
 }
 
 /** One parsed settings file. */
@@ -96,6 +103,7 @@ export function defaultSettings(stateDir: string): Settings {
     },
     mcpServersFile: null,
     agent: { enabled: false, models: [] },
+    analysis: { enabled: true, rules: {}, sessionMinimum: {} },
   };
 }
 
@@ -104,7 +112,9 @@ type Field =
   | { kind: 'string'; path?: boolean }
   | { kind: 'nullable-string'; path?: boolean }
   | { kind: 'boolean' }
-  | { kind: 'string-array' };
+  | { kind: 'string-array' }
+  /** { ruleIdOrFamily: "off" | "warn" | "block" } */
+  | { kind: 'level-map' };
 
 /** What a key may do that a file from a cloned repository must not: why, and where it belongs instead. */
 interface Trust {
@@ -222,7 +232,24 @@ export const FIELDS: Record<string, FieldSpec> = {
     description: `Model strings run_agent may use (e.g. anthropic:claude-sonnet-4-5); empty: anthropic:MODEL and openai:MODEL with their default key variables only.${TRUSTED_ONLY}`,
     trusted: { why: 'picks the models the host pays for', instead: 'CODEMODE_AGENT_MODELS' },
   },
+  'analysis.enabled': {
+    kind: 'boolean',
+    description: `Analyse code before every run (findings with the result; "block" findings stop it).${TRUSTED_ONLY}`,
+    trusted: { why: 'turns the pre-run analysis off', instead: 'CODEMODE_ANALYSIS=off' },
+  },
+  'analysis.rules': {
+    kind: 'level-map',
+    description: `Level of each rule or family ({"network": "block", "loop.endless": "off"}); others keep their default.${TRUSTED_ONLY}`,
+    trusted: { why: 'can turn off rules that block', instead: 'your own settings file' },
+  },
+  'analysis.sessionMinimum': {
+    kind: 'level-map',
+    description: `The lowest level create_session's analysis option may set, by rule or family (default: the operator's level).${TRUSTED_ONLY}`,
+    trusted: { why: 'lets sessions turn off rules that block', instead: 'your own settings file' },
+  },
 };
+
+const LEVEL_KEYS = new Set<string>([...RULE_FAMILIES, ...RULES.map((r) => r.id)]);
 
 /**
  * Keys that are not settings at all but that someone may try in a file: each
@@ -257,6 +284,7 @@ export const ENV_KEYS: Record<string, string> = {
   CODEMODE_MCP_SERVERS: 'mcpServersFile',
   CODEMODE_AGENT_ENABLED: 'agent.enabled',
   CODEMODE_AGENT_MODELS: 'agent.models',
+  CODEMODE_ANALYSIS: 'analysis.enabled',
   ...Object.fromEntries(
     LIMIT_KEYS.flatMap((k) => {
       const env = k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
@@ -414,6 +442,11 @@ function valid(field: Field, v: unknown): boolean {
       return typeof v === 'boolean';
     case 'string-array':
       return Array.isArray(v) && v.every((s) => typeof s === 'string' && s.length > 0);
+    case 'level-map':
+      return (
+        isObject(v) &&
+        Object.entries(v).every(([k, l]) => LEVEL_KEYS.has(k) && (RULE_LEVELS as readonly unknown[]).includes(l))
+      );
   }
 }
 
@@ -429,6 +462,8 @@ function expectation(field: Field): string {
       return 'must be true or false';
     case 'string-array':
       return 'must be an array of strings (comma-separated in the environment)';
+    case 'level-map':
+      return `must map rule ids or families (${[...LEVEL_KEYS].join(', ')}) to "off", "warn" or "block"`;
   }
 }
 
@@ -517,5 +552,12 @@ function fieldSchema(field: FieldSpec): Record<string, unknown> {
       return { type: 'boolean', description };
     case 'string-array':
       return { type: 'array', items: { type: 'string' }, description };
+    case 'level-map':
+      return {
+        type: 'object',
+        propertyNames: { enum: [...LEVEL_KEYS] },
+        additionalProperties: { enum: [...RULE_LEVELS] },
+        description,
+      };
   }
 }

@@ -75,6 +75,8 @@ export interface CreateSessionOptions {
   resumeId?: string;
   /** With resumeId: re-run the successful history to rebuild variables. */
   replayHistory?: boolean;
+  /** This session's static-analysis levels by rule or family, within the operator's (read by src/analysis's decorator). */
+  analysis?: { rules?: Readonly<Record<string, 'off' | 'warn' | 'block'>> };
 }
 
 export interface SessionExecOptions {

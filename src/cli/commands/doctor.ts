@@ -171,10 +171,13 @@ export const doctorCommand: Command = async (argv, io) => {
     await executor.close();
   }
   const ready = report.ready && languages.every((l) => l.ok);
+  const { activePolicy } = await import('../../analysis/compose.js');
+  const policy = activePolicy(settings.analysis);
+  const analysis = policy === null ? null : Object.fromEntries(policy);
   if (values.json) {
     io.stdout.write(
       JSON.stringify(
-        { ready, problems: report.problems, layers: checks, languages, limits: settings.limits, report },
+        { ready, problems: report.problems, layers: checks, languages, limits: settings.limits, analysis, report },
         null,
         2,
       ) + '\n',
@@ -189,6 +192,8 @@ export const doctorCommand: Command = async (argv, io) => {
     io.stdout.write('\nlanguages\n');
     for (const c of languages) io.stdout.write(line(c));
   }
+  io.stdout.write(`\nanalysis policy${analysis === null ? ': off (analysis.enabled is false)' : ' (rule: level)'}\n`);
+  for (const [rule, level] of Object.entries(analysis ?? {})) io.stdout.write(`  ${level.padEnd(5)} ${rule}\n`);
   io.stdout.write(
     ready
       ? '\nready: untrusted code runs sandboxed on this machine\n'

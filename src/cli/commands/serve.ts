@@ -431,7 +431,11 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
       const { codeModeAgentTools } = await import('../../mcp/tools/agent.js');
       agent = { models: options.settings.agent.models, env: io.env, codeMode: codeModeAgentTools(runtime) };
     }
-    extensions.push((registrar) => registerCodeModeTools(registrar, runtime, { log }).ready);
+    const { codeModePreflight } = await import('../../analysis/compose.js');
+    const preflight = codeModePreflight(runtime, options.settings.analysis);
+    extensions.push(
+      (registrar) => registerCodeModeTools(registrar, runtime, { log, ...(preflight ? { preflight } : {}) }).ready,
+    );
     closers.push(() => runtime.close());
   }
   const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
@@ -463,7 +467,7 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     closers.push(() => sqlite.close());
   }
   const pool = settings.sessions.pool;
-  const sessions = new SessionManager({
+  const manager = new SessionManager({
     sandbox,
     store,
     workspaceRoot: settings.workspaces.root,
@@ -474,6 +478,14 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     pool: { python: pool.python, node: Math.max(pool.javascript, pool.typescript), bash: pool.bash },
     ...(toolHost === undefined ? {} : { toolHost }),
   });
+  // Static analysis in front of one-shot runs and session cells/scripts (settings.analysis).
+  const { withAnalysis } = await import('../../analysis/compose.js');
+  const analysed = withAnalysis(
+    { executor, sessions: manager, resolveLimits: (r) => processExecutor.limitsFor(r.limits) },
+    settings.analysis,
+  );
+  executor = analysed.executor;
+  const sessions = analysed.sessions;
   if (settings.agent.enabled) agent ??= { models: settings.agent.models, env: io.env };
   return {
     executor,

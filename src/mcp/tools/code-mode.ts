@@ -7,10 +7,11 @@
 import { z } from 'zod';
 import type { CodeModeRuntime } from '../../codemode/codemode.js';
 import type { CodeModeLimits, CodeModeResult } from '../../codemode/isolate-executor.js';
+import type { CodeModePreflight } from '../../analysis/compose.js';
 import { errorMessage } from '../../errors.js';
 import type { RegisteredToolHandle, ToolRegistry } from '../server.js';
 import { defineTool, type CallToolResult } from './define-tool.js';
-import { execError } from './schemas.js';
+import { execError, finding } from './schemas.js';
 
 export interface CodeModeToolsOptions {
   /** Also expose every upstream tool directly as `<server>__<tool>`. Default false. */
@@ -21,6 +22,8 @@ export interface CodeModeToolsOptions {
   replyChars?: number;
   /** Where background failures (e.g. listing upstream tools) are reported. */
   log?: (message: string) => void;
+  /** Static analysis before each run (src/analysis codeModePreflight): blocked runs never start. */
+  preflight?: CodeModePreflight;
 }
 
 export interface CodeModeToolsHandle {
@@ -51,9 +54,9 @@ const RUN_INPUT = z.object({
 
 const RUN_OUTPUT = z.object({
   status: z
-    .enum(['ok', 'error', 'timeout', 'memory', 'killed', 'cancelled', 'not_started'])
+    .enum(['ok', 'error', 'timeout', 'memory', 'killed', 'cancelled', 'not_started', 'blocked'])
     .describe(
-      'How the program ended: ok, error (exception), timeout, memory, killed (its worker died), cancelled, not_started.',
+      'How the program ended: ok, error (exception), timeout, memory, killed (its worker died), cancelled, not_started, blocked (by policy, nothing ran).',
     ),
   value: z.unknown().describe('The returned value (JSON), or null.'),
   logs: z.array(z.string()).describe('console output.'),
@@ -64,6 +67,7 @@ const RUN_OUTPUT = z.object({
   error: execError.optional(),
   reason: z.string().optional(),
   durationMs: z.number(),
+  findings: z.array(finding).optional(),
 });
 
 const SEARCH_INPUT = z.object({
@@ -119,6 +123,34 @@ export function formatRunReply(r: CodeModeResult, replyChars = 8000): string {
   return lines.join('\n');
 }
 
+function findingLine(f: { severity: string; rule: string; line: number; message: string; hint: string }): string {
+  return `${f.severity} ${f.rule} at line ${f.line}: ${f.message} Hint: ${f.hint}`;
+}
+
+/** A run the policy stopped before it started: no tool was called. */
+function blockedReply(findings: Parameters<typeof findingLine>[0][]): CallToolResult {
+  const reason = `blocked by policy before running: ${findings
+    .filter((f) => f.severity === 'block')
+    .map((f) => `${f.rule} at line ${f.line}`)
+    .join(', ')}`;
+  return {
+    content: [
+      { type: 'text', text: [`status: blocked (nothing ran, no tool calls)`, ...findings.map(findingLine)].join('\n') },
+    ],
+    structuredContent: {
+      status: 'blocked',
+      value: null,
+      logs: [],
+      toolCalls: [],
+      toolCallsMade: false,
+      durationMs: 0,
+      reason,
+      findings,
+    },
+    isError: true,
+  };
+}
+
 const passThroughSchemas = new WeakMap<object, z.ZodType>();
 
 /** The zod form of an upstream tool's input schema (once per schema object), or an open object. */
@@ -162,6 +194,8 @@ export function registerCodeModeTools(
       output: RUN_OUTPUT,
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
       async handler(args, call): Promise<CallToolResult> {
+        const checked = await options.preflight?.({ language: args.language, code: args.code });
+        if (checked?.blocked) return blockedReply(checked.findings);
         const r = await runtime.run({
           language: args.language,
           code: args.code,
@@ -177,9 +211,11 @@ export function registerCodeModeTools(
           durationMs: r.durationMs,
           ...(r.error ? { error: r.error } : {}),
           ...(r.reason ? { reason: r.reason } : {}),
+          ...(checked?.findings.length ? { findings: checked.findings } : {}),
         };
+        const notes = (checked?.findings ?? []).map(findingLine);
         return {
-          content: [{ type: 'text', text: formatRunReply(r, replyChars) }],
+          content: [{ type: 'text', text: [formatRunReply(r, replyChars), ...notes].join('\n') }],
           structuredContent: structured,
           ...(r.status === 'ok' ? {} : { isError: true }),
         };

@@ -47,6 +47,14 @@ export const createSession = defineTool({
         .boolean()
         .optional()
         .describe('With resume_session_id: re-run its successful executions to rebuild variables.'),
+      analysis: z
+        .object({
+          rules: z
+            .record(z.string(), z.enum(['off', 'warn', 'block']))
+            .describe('Levels by rule id or family, e.g. {"network": "block"}; the operator may forbid loosening.'),
+        })
+        .optional()
+        .describe('Static analysis before each run in this session (see check_code for the rules).'),
     }),
   output: SESSION_OUTPUT,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -58,6 +66,7 @@ export const createSession = defineTool({
       ...(limits === undefined ? {} : { limits }),
       ...(args.resume_session_id === undefined ? {} : { resumeId: args.resume_session_id }),
       ...(args.replay_history ? { replayHistory: true } : {}),
+      ...(args.analysis === undefined ? {} : { analysis: args.analysis }),
     });
     return {
       content: text(
