@@ -207,13 +207,18 @@ export class CodeModeRuntime implements ToolHost {
   }
 
   /** Find a tool by the names code uses (identifiers) or by its upstream names. */
-  async resolve(server: string, tool: string): Promise<CatalogEntry> {
+  async resolve(server: string, tool: string, retried = false): Promise<CatalogEntry> {
     const catalog = await this.catalog();
     const found =
       catalog.entries.find((e) => e.server.identifier === server && e.tool.identifier === tool) ??
       catalog.entries.find((e) => e.server.name === server && e.tool.name === tool);
     if (found) return found;
     const down = catalog.unavailable.find((u) => u.server === server || toIdentifier(u.server) === server);
+    if (down && !retried && this.upstream.isStarting(down.server)) {
+      // This server is still starting: wait for it alone (its start-up timeout bounds the wait), not for the others.
+      await this.upstream.listTools(down.server).catch(() => undefined);
+      return this.resolve(server, tool, true);
+    }
     if (down)
       throw new AppError('UPSTREAM_UNAVAILABLE', `codemode.${server}.${tool}: ${down.message}`, { server, tool });
     const known = catalog.api.some((s) => s.identifier === server || s.name === server);
@@ -363,7 +368,7 @@ export class CodeModeRuntime implements ToolHost {
           declarations: (language) => this.declarations(language),
         }
       : this;
-    return this.isolates.run({
+    const result = await this.isolates.run({
       language: request.language,
       code: request.code,
       host,
@@ -371,6 +376,12 @@ export class CodeModeRuntime implements ToolHost {
       limits: { ...this.#limits, ...request.limits },
       ...(request.signal ? { signal: request.signal } : {}),
     });
+    // Sick servers are reported in every result, so a model knows why their tools are missing or fail.
+    const { unavailable } = await this.catalog();
+    for (const u of unavailable) {
+      result.logs.push(`[codemode] upstream server ${u.server} is unavailable: ${u.message.split('\n')[0]}`);
+    }
+    return result;
   }
 
   async close(): Promise<void> {

@@ -138,31 +138,99 @@ describe('UpstreamManager', () => {
       good: { tools: [{ name: 'ok' }] },
       bad: { tools: [], fail: { stderr: 'Error: missing API key GITHUB_TOKEN\n', message: 'Connection closed' } },
     });
-    let clock = 0;
+    const retries: { fn: () => void; delayMs: number }[] = [];
     const m = new UpstreamManager([server('good'), server('bad')], {
       connector: f.connector,
       retryFailedAfterMs: 1000,
-      now: () => clock,
+      maxRetryMs: 3000,
+      schedule: (fn, delayMs) => {
+        retries.push({ fn, delayMs });
+        return { cancel: () => undefined };
+      },
     });
     const all = await m.listAllTools();
     assert.deepEqual(all[0], { server: 'good', tools: [{ name: 'ok' }] });
     assert.ok(isAppError(all[1]?.error, 'UPSTREAM_UNAVAILABLE'));
     assert.match(
       all[1]?.error?.message ?? '',
-      /upstream server "bad" failed to start: Connection closed\nstderr:\nError: missing API key/,
+      /upstream server "bad" failed to start: Connection closed\nstderr:\nError: missing API key[^]*retrying in the background in 1 s/,
     );
     assert.equal(m.stderr('bad'), 'Error: missing API key GITHUB_TOKEN\n');
     assert.equal(m.status()[1]?.state, 'failed');
     await m.callTool('good', 'ok', {});
-    // Within the retry delay the failure is served from memory; after it, the start is retried.
+    // Callers get the failure at once and never start the server themselves: only the background retry does.
     await assert.rejects(
       m.callTool('bad', 'x', {}),
       (e) => isAppError(e, 'UPSTREAM_UNAVAILABLE') && /stderr/.test(e.message),
     );
+    await m.listAllTools();
     assert.equal(f.log.filter((l) => l === 'connect bad').length, 1);
-    clock = 1000;
-    await assert.rejects(m.callTool('bad', 'x', {}), (e) => isAppError(e, 'UPSTREAM_UNAVAILABLE'));
-    assert.equal(f.log.filter((l) => l === 'connect bad').length, 2);
+    // Exponential backoff, capped: 1 s, 2 s, 3 s (the cap), 3 s.
+    for (let i = 0; i < 3; i++) {
+      retries[i]?.fn();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(
+      retries.map((r) => r.delayMs),
+      [1000, 2000, 3000, 3000],
+    );
+    assert.equal(f.log.filter((l) => l === 'connect bad').length, 4);
+    await m.close();
+  });
+
+  it('lists healthy servers while one never answers, and a background retry brings the sick one back', async () => {
+    let hang = true;
+    const changed: string[] = [];
+    const retries: (() => void)[] = [];
+    const m = new UpstreamManager([server('good'), server('slow')], {
+      startWaitMs: 50,
+      onToolsChanged: (s) => changed.push(s),
+      schedule: (fn) => {
+        retries.push(fn);
+        return { cancel: () => undefined };
+      },
+      connector: async (config) => {
+        if (config.name === 'slow' && hang) {
+          hang = false;
+          throw new Error('initialize timed out');
+        }
+        return {
+          listTools: async () => [{ name: `${config.name}_tool` }],
+          callTool: async () => ({ content: [] }),
+          close: async () => undefined,
+        };
+      },
+    });
+    const all = await m.listAllTools();
+    assert.deepEqual(all[0], { server: 'good', tools: [{ name: 'good_tool' }] });
+    assert.ok(isAppError(all[1]?.error, 'UPSTREAM_UNAVAILABLE'));
+    retries[0]?.();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(changed, ['slow'], 'told that the recovered server has tools now');
+    assert.deepEqual((await m.listAllTools())[1], { server: 'slow', tools: [{ name: 'slow_tool' }] });
+    await m.close();
+  });
+
+  it('reports a server still starting after startWaitMs without waiting for it', async () => {
+    let release: () => void = () => undefined;
+    const m = new UpstreamManager([server('good'), server('stuck')], {
+      startWaitMs: 30,
+      connector: async (config) => {
+        if (config.name === 'stuck') await new Promise<void>((r) => (release = r));
+        return {
+          listTools: async () => [{ name: 't' }],
+          callTool: async () => ({ content: [] }),
+          close: async () => undefined,
+        };
+      },
+    });
+    const all = await m.listAllTools();
+    assert.deepEqual(all[0], { server: 'good', tools: [{ name: 't' }] });
+    assert.match(all[1]?.error?.message ?? '', /"stuck" is still starting/);
+    assert.equal(m.isStarting('stuck'), true);
+    release();
+    await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual((await m.listAllTools())[1], { server: 'stuck', tools: [{ name: 't' }] });
     await m.close();
   });
 

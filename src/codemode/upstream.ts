@@ -72,7 +72,18 @@ export interface UpstreamServerStatus {
   lastError?: string;
   /** How many times a connection was made. */
   connects: number;
+  /** After a failed start: when the background retry is due (epoch ms). */
+  retryAt?: number;
 }
+
+/** A timer the manager can cancel; injected in tests to fire retries by hand. */
+export type RetryScheduler = (fn: () => void, delayMs: number) => { cancel(): void };
+
+const realScheduler: RetryScheduler = (fn, delayMs) => {
+  const t = setTimeout(fn, delayMs);
+  t.unref(); // a pending retry never keeps the process alive
+  return { cancel: () => clearTimeout(t) };
+};
 
 export interface UpstreamManagerOptions {
   connector?: UpstreamConnector;
@@ -81,17 +92,25 @@ export interface UpstreamManagerOptions {
   /** Told when a server's tool list changed or it reconnected (so caches can refresh). */
   onToolsChanged?: (server: string) => void;
   /**
-   * After a server fails to start, calls fail fast with the same error for this
-   * long before the next start attempt. Default 5000 ms. (A server that was
-   * connected and died is restarted on its next use without delay.)
+   * After a server fails to start, it is retried in the background after this
+   * long, doubling after each further failure up to `maxRetryMs`; meanwhile
+   * calls to it fail at once with its error, and nothing waits on it.
+   * Default 1000 ms. (A server that was connected and died is restarted on its
+   * next use without delay.)
    */
   retryFailedAfterMs?: number;
+  /** The longest wait between background retries. Default 60 000 ms. */
+  maxRetryMs?: number;
+  /**
+   * How long after a server's start began `listAllTools` stops waiting for it
+   * and reports it as starting (listing the others). Default 5000 ms.
+   */
+  startWaitMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** Timers for background retries, for tests. */
+  schedule?: RetryScheduler;
 }
-
-/** Startup (spawn + initialize) may take longer than one call's timeout. */
-export const STARTUP_TIMEOUT_MS = 30_000;
 
 interface ServerEntry {
   config: UpstreamServerConfig;
@@ -105,6 +124,12 @@ interface ServerEntry {
   failedAt: number;
   generation: number;
   connects: number;
+  /** Start failures in a row: the exponent of the retry backoff. */
+  failures: number;
+  retry: { cancel(): void } | null;
+  retryAt: number;
+  /** When the current start attempt began: `startWaitMs` counts from here, not per listing. */
+  startedAt: number;
 }
 
 const STDERR_TAIL_IN_MESSAGES = 2000;
@@ -119,6 +144,9 @@ export class UpstreamManager {
   readonly #stderrBytes: number;
   readonly #onToolsChanged: ((server: string) => void) | undefined;
   readonly #retryFailedAfterMs: number;
+  readonly #maxRetryMs: number;
+  readonly #startWaitMs: number;
+  readonly #schedule: RetryScheduler;
   readonly #now: () => number;
   #closed = false;
 
@@ -126,7 +154,10 @@ export class UpstreamManager {
     this.#connector = options.connector ?? connectSdkClient;
     this.#stderrBytes = options.stderrBytes ?? 8192;
     this.#onToolsChanged = options.onToolsChanged;
-    this.#retryFailedAfterMs = options.retryFailedAfterMs ?? 5000;
+    this.#retryFailedAfterMs = options.retryFailedAfterMs ?? 1000;
+    this.#maxRetryMs = options.maxRetryMs ?? 60_000;
+    this.#startWaitMs = options.startWaitMs ?? 5000;
+    this.#schedule = options.schedule ?? realScheduler;
     this.#now = options.now ?? Date.now;
     for (const config of servers) {
       this.#servers.set(config.name, {
@@ -140,6 +171,10 @@ export class UpstreamManager {
         failedAt: 0,
         generation: 0,
         connects: 0,
+        failures: 0,
+        retry: null,
+        retryAt: 0,
+        startedAt: 0,
       });
     }
   }
@@ -166,6 +201,7 @@ export class UpstreamManager {
         ...(e.tools ? { tools: e.tools.length } : {}),
         ...(e.lastError ? { lastError: e.lastError } : {}),
         connects: e.connects,
+        ...(e.retry ? { retryAt: e.retryAt } : {}),
       };
     });
   }
@@ -200,20 +236,52 @@ export class UpstreamManager {
 
   /**
    * Tools of every enabled server. A server that fails is reported with its
-   * error (and stderr) while the others are listed.
+   * error (and stderr) while the others are listed; one still starting is
+   * waited for at most `startWaitMs` (its start goes on), and one that failed
+   * is reported at once, so a sick server never holds up the healthy ones.
    */
   async listAllTools(): Promise<{ server: string; tools?: UpstreamToolInfo[]; error?: AppError }[]> {
     const enabled = [...this.#servers.values()].filter((e) => !e.config.disabled);
     return Promise.all(
       enabled.map(async (e) => {
+        const name = e.config.name;
         try {
-          return { server: e.config.name, tools: await this.listTools(e.config.name) };
+          const listing = this.listTools(name);
+          if (e.client !== null || e.tools !== null) return { server: name, tools: await listing };
+          listing.catch(() => undefined); // reported through the entry's state on the next listing
+          const waitMs = Math.max(0, e.startedAt + this.#startWaitMs - this.#now());
+          let timer: NodeJS.Timeout | undefined;
+          const starting = new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () =>
+                reject(
+                  new AppError(
+                    'UPSTREAM_UNAVAILABLE',
+                    `upstream server "${name}" is still starting (no answer to initialize within ${this.#startWaitMs} ms); ` +
+                      'its tools appear once it answers',
+                    { server: name, starting: true },
+                  ),
+                ),
+              waitMs,
+            );
+          });
+          try {
+            return { server: name, tools: await Promise.race([listing, starting]) };
+          } finally {
+            clearTimeout(timer);
+          }
         } catch (err) {
           const error = isAppError(err) ? err : new AppError('UPSTREAM_UNAVAILABLE', errorMessage(err));
-          return { server: e.config.name, error };
+          return { server: name, error };
         }
       }),
     );
+  }
+
+  /** True while the server's first start (or a restart) is under way. */
+  isStarting(server: string): boolean {
+    const e = this.#entry(server);
+    return e.client === null && e.connecting !== null;
   }
 
   /**
@@ -230,7 +298,7 @@ export class UpstreamManager {
     const timeoutMs = options.timeoutMs ?? entry.config.timeoutMs;
     const label = `${server}.${tool}`;
     if (options.signal?.aborted) throw new AppError('CANCELLED', `${label} was cancelled before it started`);
-    // Startup has its own (longer) timeout; the call's timer starts once connected.
+    // Start-up has its own timeout (timeoutMs again); the call's timer starts once connected.
     const client = options.signal
       ? await raceAbort(this.#connect(entry), options.signal).catch((e: unknown) => {
           throw options.signal?.aborted ? new AppError('CANCELLED', `${label} was cancelled`, { server, tool }) : e;
@@ -272,6 +340,8 @@ export class UpstreamManager {
       const connecting = e.connecting;
       e.client = null;
       e.connecting = null;
+      e.retry?.cancel();
+      e.retry = null;
       if (client) closing.push(client.close().catch(() => undefined));
       if (connecting) closing.push(connecting.then((c) => c.close()).catch(() => undefined));
     }
@@ -287,7 +357,7 @@ export class UpstreamManager {
     return entry;
   }
 
-  #connect(entry: ServerEntry): Promise<McpClientLike> {
+  #connect(entry: ServerEntry, background = false): Promise<McpClientLike> {
     const name = entry.config.name;
     if (this.#closed) return Promise.reject(new AppError('UPSTREAM_UNAVAILABLE', 'upstream manager is closed'));
     if (entry.config.disabled) {
@@ -297,11 +367,11 @@ export class UpstreamManager {
     }
     if (entry.client) return Promise.resolve(entry.client);
     if (entry.connecting) return entry.connecting;
-    if (entry.startFailure && this.#now() - entry.failedAt < this.#retryFailedAfterMs) {
-      return Promise.reject(entry.startFailure);
-    }
+    // A server that failed to start is retried by its background timer only, never by a caller.
+    if (entry.startFailure && !background) return Promise.reject(entry.startFailure);
     const generation = ++entry.generation;
     entry.stderr = '';
+    entry.startedAt = this.#now();
     const hooks: ConnectHooks = {
       onStderr: (chunk) => {
         entry.stderr = (entry.stderr + chunk).slice(-this.#stderrBytes);
@@ -326,10 +396,14 @@ export class UpstreamManager {
         }
         entry.client = client;
         entry.connecting = null;
+        const recovered = entry.failures > 0;
         entry.lastError = null;
         entry.startFailure = null;
+        entry.failures = 0;
+        entry.retry?.cancel();
+        entry.retry = null;
         entry.connects++;
-        if (entry.connects > 1) {
+        if (entry.connects > 1 || recovered) {
           entry.tools = null;
           this.#onToolsChanged?.(name);
         }
@@ -338,14 +412,25 @@ export class UpstreamManager {
       (e: unknown) => {
         if (entry.generation === generation) entry.connecting = null;
         const stderr = entry.stderr.trim();
+        const current = entry.generation === generation && !this.#closed;
+        const delay = Math.min(this.#retryFailedAfterMs * 2 ** entry.failures, this.#maxRetryMs);
         const message =
           `upstream server "${name}" failed to start: ${errorMessage(e)}` +
-          (stderr ? `\nstderr:\n${tail(stderr, STDERR_TAIL_IN_MESSAGES)}` : ' (no stderr output)');
+          (stderr ? `\nstderr:\n${tail(stderr, STDERR_TAIL_IN_MESSAGES)}` : ' (no stderr output)') +
+          (current ? `\n(retrying in the background in ${Math.round(delay / 1000)} s)` : '');
         entry.lastError = message;
         const error = new AppError('UPSTREAM_UNAVAILABLE', message, { server: name, stderr }, { cause: e });
-        if (entry.generation === generation) {
+        if (current) {
           entry.startFailure = error;
           entry.failedAt = this.#now();
+          entry.failures++;
+          entry.retryAt = entry.failedAt + delay;
+          entry.retry?.cancel();
+          entry.retry = this.#schedule(() => {
+            entry.retry = null;
+            // Failures are recorded (and the next retry scheduled) by the attempt itself.
+            this.#connect(entry, true).catch(() => undefined);
+          }, delay);
         }
         throw error;
       },
@@ -430,7 +515,8 @@ export const connectSdkClient: UpstreamConnector = async (server, hooks) => {
     transport = new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: t.headers } });
   }
   try {
-    await client.connect(transport, { timeout: Math.max(server.timeoutMs, STARTUP_TIMEOUT_MS) });
+    // The server's own timeoutMs bounds its start-up too (spawn + initialize).
+    await client.connect(transport, { timeout: server.timeoutMs });
   } catch (e) {
     // Give a dying process a moment to flush stderr, so the report carries it.
     await Promise.race([stderrDone, new Promise((r) => setTimeout(r, 250))]);
