@@ -8,7 +8,7 @@
  * otherwise it is skipped with the reason shown.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -305,7 +305,15 @@ describe('codemode agent (CLI) against the scripted server', () => {
       stdout.on('data', (c: Buffer) => (out += c.toString()));
       stderr.resume();
       return {
-        io: { stdin: new PassThrough(), stdout, stderr, env: env(), cwd: root, stdinIsTTY: false },
+        // The run is recorded in a state dir of the test's own, never the machine's /var/lib/codemode.
+        io: {
+          stdin: new PassThrough(),
+          stdout,
+          stderr,
+          env: { ...env(), CODEMODE_HOME: path.join(root, 'state') },
+          cwd: root,
+          stdinIsTTY: false,
+        },
         text: () => out,
       };
     };
@@ -332,5 +340,6 @@ describe('codemode agent (CLI) against the scripted server', () => {
     const r = JSON.parse(json.text()) as { stopReason: string; steps: number };
     assert.equal(r.stopReason, 'max_steps');
     assert.equal(r.steps, 1);
+    assert.ok(existsSync(path.join(root, 'state', 'codemode.db')), 'the runs went to the test state dir');
   });
 });
