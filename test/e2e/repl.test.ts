@@ -22,7 +22,7 @@ const PNG_1PX = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9
 function tmux(...args: string[]): string {
   return execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
 }
-const screen = () => tmux('capture-pane', '-p', '-J', '-S', '-200');
+const screen = () => tmux('capture-pane', '-p', '-J', '-S', '-'); // the whole scrollback: prompts are counted
 
 /** Poll the screen until `pattern` shows up (count: how many times); the deadline only turns a hang into a failure. */
 async function waitFor(pattern: RegExp, count = 1, deadlineMs = 30_000): Promise<string> {
