@@ -67,7 +67,7 @@ describe('git in a session workspace', () => {
     const info = await manager.restart(s.id, owner, { replayUpTo: restored.executionCount! });
     assert.match(info.note ?? '', /Replayed 1 successful/);
     const r = await manager.execute(s.id, 'x', { owner });
-    assert.equal(r.outputs.find((o) => o.kind === 'result')?.data['text/plain'], '1');
+    assert.equal(r.outputs?.find((o) => o.kind === 'result')?.data['text/plain'], '1');
     // The restore is a new state, not a rewrite: the later commit can be restored again.
     await git.restore(second!.hash);
     assert.equal(dec(await manager.readFile(s.id, 'new.txt', owner)), 'n');
