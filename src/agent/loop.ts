@@ -9,7 +9,9 @@
  * every event and observation; cancelling stops the model request and the
  * running code.
  */
-import { jsonSchema, streamText, tool, type LanguageModel, type ModelMessage, type ToolSet } from 'ai';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { jsonSchema, tool, type LanguageModel, type ModelMessage, type ToolSet } from 'ai';
+import { convertToLanguageModelPrompt, prepareToolsAndToolChoice } from 'ai/internal';
 import { AppError, errorMessage } from '../errors.js';
 import type { Language } from '../sandbox/executor.js';
 import type { SessionExecResult, SessionService } from '../sessions/contract.js';
@@ -603,65 +605,86 @@ class RequestTimeout extends Error {
   }
 }
 
+/**
+ * One model call on the provider's own stream (`doStream`), not `streamText`:
+ * streamText re-validates the whole history against the ModelMessage zod union
+ * and pipes every part through several web streams and telemetry spans on
+ * each call, which made most of a step's loop overhead. The prompt conversion
+ * and tool preparation are the SDK's own (`ai/internal`).
+ */
 async function callModel(model: Exclude<LanguageModel, string>, o: CallOptions): Promise<ModelReply> {
   const timeout = new AbortController();
   const timer = setTimeout(() => timeout.abort(), o.timeoutMs);
   const abortSignal = AbortSignal.any([o.signal, timeout.signal]);
+  const m = model as LanguageModelV3;
   try {
-    const result = streamText({
-      model,
-      system: o.system,
-      messages: o.messages,
-      ...(o.tools ? { tools: o.tools } : {}),
+    const prompt = await convertToLanguageModelPrompt({
+      prompt: { system: o.system, messages: o.messages },
+      supportedUrls: await m.supportedUrls,
+      download: undefined,
       abortSignal,
-      maxRetries: 0,
+    });
+    const prepared = o.tools
+      ? await prepareToolsAndToolChoice({ tools: o.tools, toolChoice: undefined, activeTools: undefined })
+      : undefined;
+    const { stream } = await m.doStream({
+      prompt,
+      ...(prepared?.tools ? { tools: prepared.tools } : {}),
+      ...(prepared?.toolChoice ? { toolChoice: prepared.toolChoice } : {}),
       ...(o.maxOutputTokens ? { maxOutputTokens: o.maxOutputTokens } : {}),
-      onError: () => {
-        // Errors are read from the stream below and retried or reported there.
-      },
+      abortSignal,
     });
     let text = '';
     const toolCalls: ToolCallInfo[] = [];
     let inputTokens = 0;
     let outputTokens = 0;
-    for await (const part of result.fullStream) {
-      switch (part.type) {
-        case 'text-delta':
-          text += part.text;
-          o.onText(part.text);
-          break;
-        case 'tool-call': {
-          const p = part as {
-            toolCallId: string;
-            toolName: string;
-            input: unknown;
-            invalid?: boolean;
-            error?: unknown;
-          };
-          toolCalls.push({
-            toolCallId: p.toolCallId,
-            toolName: p.toolName,
-            input: p.input,
-            ...(p.invalid ? { invalid: true, error: errorMessage(p.error) } : {}),
-          });
-          break;
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const { done, value: part } = await reader.read();
+        if (done) break;
+        switch (part.type) {
+          case 'text-delta':
+            text += part.delta;
+            o.onText(part.delta);
+            break;
+          case 'tool-call': {
+            let input: unknown;
+            let error: string | undefined;
+            try {
+              input = part.input.trim() === '' ? {} : (JSON.parse(part.input) as unknown);
+            } catch (e) {
+              input = part.input;
+              error = `the arguments are not valid JSON (${errorMessage(e)})`;
+            }
+            toolCalls.push({
+              toolCallId: part.toolCallId,
+              toolName: part.toolName,
+              input,
+              ...(error !== undefined ? { invalid: true, error } : {}),
+            });
+            break;
+          }
+          case 'finish':
+            inputTokens += part.usage.inputTokens.total ?? 0;
+            outputTokens += part.usage.outputTokens.total ?? 0;
+            break;
+          case 'error':
+            throw part.error;
+          default:
+            break;
         }
-        case 'finish-step':
-          inputTokens += part.usage.inputTokens ?? 0;
-          outputTokens += part.usage.outputTokens ?? 0;
-          break;
-        case 'error':
-          throw part.error;
-        case 'abort':
-          throw timeout.signal.aborted && !o.signal.aborted
-            ? new RequestTimeout()
-            : new AppError('CANCELLED', 'cancelled');
-        default:
-          break;
       }
+    } finally {
+      reader.releaseLock();
     }
-    const response = await result.response;
-    return { text, toolCalls, messages: response.messages, inputTokens, outputTokens };
+    if (abortSignal.aborted) throw o.signal.aborted ? new AppError('CANCELLED', 'cancelled') : new RequestTimeout();
+    const content: Exclude<Extract<ModelMessage, { role: 'assistant' }>['content'], string> = [];
+    if (text) content.push({ type: 'text', text });
+    for (const c of toolCalls)
+      content.push({ type: 'tool-call', toolCallId: c.toolCallId, toolName: c.toolName, input: c.input });
+    const messages: ModelMessage[] = content.length ? [{ role: 'assistant', content }] : [];
+    return { text, toolCalls, messages, inputTokens, outputTokens };
   } catch (e) {
     if (timeout.signal.aborted && !o.signal.aborted) throw new RequestTimeout();
     throw e;
