@@ -51,7 +51,8 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       });
       assert.equal(res.status, 200);
       const body = await res.text();
-      const json = body.startsWith('{') ? body : (/^data: (.*)$/m.exec(body)?.[1] ?? '');
+      // SSE: the last data line (2025-11-25 opens with an empty priming event that carries an event id).
+      const json = body.startsWith('{') ? body : ([...body.matchAll(/^data: (.+)$/gm)].at(-1)?.[1] ?? '');
       const reply = JSON.parse(json) as { result: { protocolVersion: string; serverInfo: { name: string } } };
       assert.equal(reply.result.protocolVersion, agreed);
       assert.equal(reply.result.serverInfo.name, 'codemode');
