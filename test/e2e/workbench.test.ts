@@ -15,6 +15,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startScriptedServer, type ScriptedServer } from '../../src/agent/scripted-server.js';
+import { connectHttpClient } from './mcp-harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -334,6 +335,18 @@ describe('workbench in chromium', () => {
     await seen.locator('.cell-outputs', { hasText: 'from the first browser' }).waitFor();
     assert.equal(await seen.locator('.cell-source').innerText(), 'other tab');
     assert.equal(await p2.locator('.notebook .cell[data-execution-id]').count(), before + 1);
+    // An MCP client using the same token runs code in the session: both pages show it as it happens.
+    const mcp = await connectHttpClient(`${base}/mcp`, TOKEN);
+    try {
+      await mcp.callTool({ name: 'execute_code', arguments: { session_id: sid, code: "print('from an MCP client')" } });
+    } finally {
+      await mcp.close();
+    }
+    for (const p of [page, p2]) {
+      const cell = p.locator('.notebook .cell', { hasText: 'from an MCP client' }).last();
+      await cell.locator('.cell-outputs', { hasText: 'from an MCP client' }).waitFor();
+      assert.equal(await cell.locator('.cell-source').innerText(), 'mcp');
+    }
     await shot(p2, 'second-browser');
     await c2.close();
   });
@@ -383,6 +396,62 @@ describe('workbench in chromium', () => {
     assert.match(all, /read_csv/);
     assert.match(all, /image\/png/);
     assert.match(all, /"output_type":"error"/);
+  });
+
+  it('a huge output is capped in the page, with a link to the full copy', async () => {
+    const cell = await runCell(page, "print('x' * 300000)\nprint('tail-marker')");
+    const capped = cell.locator('.out-capped', { hasText: 'more characters' });
+    await capped.waitFor();
+    const shown = (await cell.locator('.out-stdout').first().innerText()).length;
+    assert.ok(shown < 300_000, `shown ${shown} characters`);
+    const [dl] = await Promise.all([page.waitForEvent('download'), capped.locator('a.full-output').click()]);
+    const file = path.join(home, 'full.txt');
+    await dl.saveAs(file);
+    const full = readFileSync(file, 'utf8');
+    assert.ok(full.includes('x'.repeat(300_000)), `full copy: ${full.length} characters`);
+    assert.match(full, /tail-marker/);
+  });
+
+  it('imports a .ipynb: its code cells run in the session and appear as cells', async () => {
+    await page.locator('.tab-history').click();
+    const nb = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
+      cells: [
+        { cell_type: 'markdown', metadata: {}, source: ['# notes'] },
+        { cell_type: 'code', metadata: {}, source: ['imported = 41\n'], outputs: [], execution_count: null },
+        {
+          cell_type: 'code',
+          metadata: {},
+          source: ['print("imported", imported + 1)'],
+          outputs: [],
+          execution_count: null,
+        },
+      ],
+    };
+    await page
+      .locator('.import-input')
+      .setInputFiles({ name: 'in.ipynb', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(nb)) });
+    await page.locator('.notebook .cell .cell-outputs', { hasText: 'imported 42' }).waitFor();
+    await page.locator('.panel-note', { hasText: 'Imported in.ipynb: 2 cell(s) run' }).waitFor();
+  });
+
+  it('files: download and delete', async () => {
+    await page.locator('.tab-files').click();
+    const row = page.locator('.file[data-path="data.csv"]');
+    await row.waitFor();
+    const [dl] = await Promise.all([page.waitForEvent('download'), row.locator('.file-download').click()]);
+    const file = path.join(home, 'dl.csv');
+    await dl.saveAs(file);
+    assert.equal(readFileSync(file, 'utf8'), 'a,b\n1,2\n3,4\n');
+    page.once('dialog', (d) => void d.accept());
+    await row.locator('.file-delete').click();
+    await row.waitFor({ state: 'detached' });
+    const listed = (await (await api('GET', `/sessions/${await sessionId(page)}/files`)).json()) as {
+      files: { path: string }[];
+    };
+    assert.ok(!listed.files.some((f) => f.path === 'data.csv'));
   });
 
   it('the agent panel runs a task against the scripted model and shows each step; its code runs as cells', async () => {

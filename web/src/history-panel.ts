@@ -13,6 +13,7 @@ export class HistoryPanel {
   #list: HTMLElement;
   #search: HTMLInputElement;
   #note: HTMLElement;
+  #count: HTMLElement;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
@@ -37,6 +38,7 @@ export class HistoryPanel {
       importInput.value = '';
     });
     this.#note = h('div', { class: 'panel-note' });
+    this.#count = h('div', { class: 'panel-note history-count' });
     this.#list = h('ol', { class: 'history-list' });
     this.el = h(
       'div',
@@ -59,6 +61,7 @@ export class HistoryPanel {
         importInput,
       ),
       this.#note,
+      this.#count,
       this.#list,
     );
   }
@@ -74,7 +77,7 @@ export class HistoryPanel {
       return;
     }
     clear(this.#list);
-    this.#note.textContent = `${res.executions.length} execution${res.executions.length === 1 ? '' : 's'}`;
+    this.#count.textContent = `${res.executions.length} execution${res.executions.length === 1 ? '' : 's'}`;
     for (const r of [...res.executions].reverse()) {
       this.#list.appendChild(
         h(
