@@ -256,6 +256,13 @@ export class RunCgroups {
     return this;
   }
 
+  /** Every directory of the run is still there (a pre-made cgroup can be removed from outside while it waits). */
+  intact(): boolean {
+    if (this.removed) return false;
+    for (const file of this.procsFiles) if (!existsSync(file)) return false;
+    return true;
+  }
+
   /** Set the run's limits (a few small writes). */
   applyLimits(limits: CgroupLimits): void {
     const mem = this.dirs.get('memory');
@@ -515,11 +522,34 @@ export class CgroupPool {
     private readonly size = 4,
   ) {}
 
+  /**
+   * A run cgroup with these limits. A pre-made one whose directories vanished
+   * (removed from outside: an operator, a tidy-up) is dropped for the next or a
+   * fresh one, so a run never joins a cgroup that is not there; when even a
+   * fresh one cannot be made, this throws (the sandbox reports it as
+   * SANDBOX_UNAVAILABLE) instead of launching a run that cannot join.
+   */
   take(limits: CgroupLimits): RunCgroups {
-    const rc = this.ready.pop() ?? this.make();
-    rc.applyLimits(limits);
     if (this.size > 0) this.scheduleRefill();
-    return rc;
+    for (let rc = this.ready.pop(); rc !== undefined; rc = this.ready.pop()) {
+      try {
+        if (rc.intact()) {
+          rc.applyLimits(limits);
+          return rc;
+        }
+      } catch {
+        // it vanished while its limits were written: dropped below like one found missing
+      }
+      rc.tryRemove(); // whatever is left of it; never reused
+    }
+    const fresh = this.make();
+    try {
+      fresh.applyLimits(limits);
+    } catch (e) {
+      fresh.tryRemove();
+      throw e;
+    }
+    return fresh;
   }
 
   /** Remove a used cgroup later, off the caller's path, retrying while the kernel still reaps its tasks. */
