@@ -12,9 +12,10 @@
  * a host secret to a server of the caller's choosing.
  *
  * Approval over MCP is `auto` or `deny-network-tools`: `ask` needs someone to
- * answer mid-run, and this tool has no channel to a human (no elicitation in
- * ToolCallContext), so it is refused rather than silently approved. Upstream
- * tools under Code Mode's requireApproval are therefore never called here.
+ * answer mid-run, and elicitation on 2026-07-28 is multi-round-trip (the call
+ * ends with input_required and is re-sent), which cannot pause a running loop;
+ * so it is refused rather than silently approved. Upstream tools under Code
+ * Mode's requireApproval are therefore never called here.
  */
 import { z } from 'zod';
 import type { AgentEvent, AgentResult } from '../../agent/contract.js';
