@@ -132,6 +132,34 @@ function run(command: string, args: string[], options: { cwd: string; env: NodeJ
   return { code: r.status, out: `${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}` };
 }
 
+/**
+ * bash in a process group of its own: when the block ends, whatever it left in
+ * the background (`serve &`, `curl -N ... &`) is stopped with it, and the
+ * block's result does not wait for their pipes to close.
+ */
+async function runBash(code: string, options: { cwd: string; env: NodeJS.ProcessEnv }) {
+  const child = spawn('bash', ['-e', '-o', 'pipefail', '-c', code], { ...options, detached: true });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 120_000);
+  const status = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  clearTimeout(timer);
+  // Stop what the block left running, and wait for it to finish its own cleanup (a server unmounts its workspaces).
+  const alive = () => {
+    try {
+      process.kill(-child.pid!, 0);
+      return true;
+    } catch {
+      return false; // the group is gone
+    }
+  };
+  if (alive()) process.kill(-child.pid!, 'SIGTERM');
+  for (let i = 0; i < 100 && alive(); i++) await new Promise((r) => setTimeout(r, 100));
+  if (alive()) process.kill(-child.pid!, 'SIGKILL');
+  return { code: status, out };
+}
+
 async function runShell(block: DocBlock): Promise<void> {
   const dir = blockDir();
   writeFixtures(block, dir);
@@ -139,7 +167,7 @@ async function runShell(block: DocBlock): Promise<void> {
   const server = directive(block, 'with-server') ? await startServer(env) : undefined;
   if (server) env = server.env;
   try {
-    const r = run('bash', ['-e', '-o', 'pipefail', '-c', block.code], { cwd: dir, env });
+    const r = await runBash(block.code, { cwd: dir, env });
     assert.equal(r.code, 0, `${block.file}:${block.line} failed:\n${block.code}\n--- output ---\n${r.out}`);
   } finally {
     await server?.stop();
