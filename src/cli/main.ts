@@ -95,7 +95,14 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   }
 }
 
-/** Exit codes: 2 usage, 3 sandbox unavailable, 4 not found, 70 internal (sysexits' EX_SOFTWARE). */
+/**
+ * Exit codes of every command (the README's "Exit codes" table): 0 success;
+ * 1 the program or the task failed; 2 usage (a bad flag, a limit above the
+ * maximum, a missing --file); 3 the sandbox is unavailable; 4 not found (a
+ * FILE or id that does not exist); 70 internal error (sysexits' EX_SOFTWARE).
+ * `exec` also passes the program's own code through, and uses 124 timeout,
+ * 125 another limit, 130 cancelled (Ctrl-C); `agent` uses 69 provider failed.
+ */
 export function exitCodeFor(e: AppError): number {
   switch (e.code) {
     case 'INVALID_ARGUMENT':
