@@ -493,6 +493,30 @@ describe('workbench in chromium', () => {
     assert.ok(!files.files.some((f) => f.path === 'approved.txt'), 'the denied code did not run');
   });
 
+  it('restart keeps files but not variables; a javascript session gets its grammar; close removes a session', async () => {
+    const sid = await sessionId(page);
+    await runCell(page, 'before_restart = 1');
+    await page.locator('.session-restart').click();
+    await page.locator(`.session-item[data-session="${sid}"][data-state="idle"]`).waitFor();
+    const gone = await runCell(page, "print('before_restart' in globals())");
+    assert.match(await gone.locator('.cell-outputs').innerText(), /False/);
+
+    await page.locator('.new-language').selectOption('javascript');
+    await page.locator('.new-session').click();
+    await page.locator(`.notebook:not([data-session="${sid}"])`).waitFor();
+    const js = await sessionId(page);
+    const cell = await runCell(page, 'const n = [1, 2, 3].map((x) => x * 2);\nconsole.log(n.join("-"));');
+    assert.match(await cell.locator('.cell-outputs').innerText(), /2-4-6/);
+    // Highlighted by the javascript grammar: keywords get their own token spans.
+    assert.ok((await cell.locator('.cm-content span').count()) > 0);
+    await page.locator('.session-close').click();
+    await page.locator('.main .empty', { hasText: 'Session closed.' }).waitFor();
+    await page.locator(`.session-item[data-session="${js}"]`).waitFor({ state: 'detached' });
+    assert.equal((await api('GET', `/sessions/${js}`)).status, 404);
+    await page.locator(`.session-item[data-session="${sid}"] .session-open`).click();
+    await page.locator(`.notebook[data-session="${sid}"] .cell[data-execution-id]`).first().waitFor();
+  });
+
   it('no CSP violations in the page', async () => {
     assert.deepEqual(await cspViolations(page), []);
   });
