@@ -28,7 +28,7 @@ export interface UpstreamServerConfig {
   /** The key under `mcpServers`. */
   name: string;
   transport: UpstreamTransportConfig;
-  /** Timeout of every call to this server. */
+  /** Timeout of every call to this server, and of its start-up (spawn + initialize). */
   timeoutMs: number;
   /** `true`: every tool needs approval; a list: those tools do. */
   requireApproval: true | string[];
@@ -74,7 +74,12 @@ export const CODEMODE_CONFIG_JSON_SCHEMA = {
           url: { type: 'string', format: 'uri', description: 'Streamable HTTP endpoint.' },
           headers: { type: 'object', additionalProperties: { type: 'string' }, description: 'Stay on the host.' },
           type: { enum: ['http', 'streamable-http', 'streamableHttp'] },
-          timeoutMs: { type: 'integer', minimum: 1, default: DEFAULT_UPSTREAM_TIMEOUT_MS },
+          timeoutMs: {
+            type: 'integer',
+            minimum: 1,
+            default: DEFAULT_UPSTREAM_TIMEOUT_MS,
+            description: 'Milliseconds allowed for every call, and for the start-up (spawn and initialize).',
+          },
           requireApproval: {
             description: 'true: every tool needs approval; a list: those tools do.',
             oneOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string' } }],
