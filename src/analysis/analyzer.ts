@@ -9,11 +9,13 @@ import { createHash } from 'node:crypto';
 import type { Language } from '../sandbox/executor.js';
 import { extractBash } from './extract/bash.js';
 import { extractJavaScript } from './extract/javascript.js';
+import { jsDataflow } from './extract/javascript-dataflow.js';
 import { PythonHelper, type PythonHelperOptions } from './extract/python.js';
+import { pythonTriggers } from './extract/python-triggers.js';
 import { matchRules, type RawFinding } from './match.js';
 import { DEFAULT_POLICY, type Policy } from './policy.js';
 import { RULES } from './rules.js';
-import type { AnalysisRequest, AnalysisResult, Extraction, Finding, Rule, SyntaxErrorInfo } from './types.js';
+import type { AnalysisRequest, AnalysisResult, Dataflow, Extraction, Finding, Rule, SyntaxErrorInfo } from './types.js';
 
 export interface AnalyzerOptions {
   rules?: readonly Rule[];
@@ -36,12 +38,17 @@ export class Analyzer {
   readonly #cacheSize: number;
   readonly #maxBytes: number;
   readonly #python: PythonHelper;
+  readonly #dataflow = new Map<string, Dataflow>();
 
   constructor(options: AnalyzerOptions = {}) {
     this.rules = options.rules ?? RULES;
     this.#cacheSize = options.cacheSize ?? 512;
     this.#maxBytes = options.maxBytes ?? 1 << 20;
-    this.#python = new PythonHelper({ maxBytes: this.#maxBytes, ...options.python });
+    this.#python = new PythonHelper({
+      maxBytes: this.#maxBytes,
+      triggers: pythonTriggers(this.rules),
+      ...options.python,
+    });
   }
 
   async analyze(request: AnalysisRequest, policy: Policy = DEFAULT_POLICY): Promise<AnalysisResult> {
@@ -89,6 +96,36 @@ export class Analyzer {
         unanalysed: `the ${language} analysis failed: ${e instanceof Error ? e.message : String(e)}`,
       };
     }
+  }
+
+  /**
+   * The top-level names a cell defines and reads (src/sessions/graph.ts builds
+   * the session's dataflow graph from them). Cached by content like analyze().
+   */
+  async dataflow(language: Language, code: string): Promise<Dataflow> {
+    const key = cacheKey({ language, code });
+    const hit = this.#dataflow.get(key);
+    if (hit) return hit;
+    let out: Dataflow;
+    try {
+      if (Buffer.byteLength(code) > this.#maxBytes)
+        out = { defs: [], uses: [], unknown: [{ reason: `larger than ${this.#maxBytes} bytes`, line: 1 }] };
+      else if (language === 'python') out = await this.#python.dataflow(code);
+      else if (language === 'bash')
+        out = { defs: [], uses: [], unknown: [{ reason: 'names in bash cells are not analysed', line: 1 }] };
+      else out = jsDataflow(code, language === 'typescript');
+    } catch (e) {
+      return {
+        defs: [],
+        uses: [],
+        unknown: [{ reason: `not analysed: ${e instanceof Error ? e.message : e}`, line: 1 }],
+      };
+    }
+    if (!out.unknown.some((u) => u.reason.startsWith('not analysed'))) {
+      this.#dataflow.set(key, out);
+      if (this.#dataflow.size > this.#cacheSize) this.#dataflow.delete(this.#dataflow.keys().next().value!);
+    }
+    return out;
   }
 
   /** Stops the Python helper (it restarts on the next request). */

@@ -15,7 +15,7 @@ export interface RawFinding {
 }
 
 /** Callees whose first argument is a shell command string or an argv list. */
-const COMMAND_CALLS = [
+export const COMMAND_CALLS = [
   'os.system',
   'os.popen',
   'subprocess.*',

@@ -116,3 +116,18 @@ export interface AnalysisRequest {
   /** Code Mode: the upstream tools, with their marks (needed by the `codemode.*` rules). */
   tools?: readonly CodeModeToolMark[];
 }
+
+/** Something static reading cannot know about a cell's names (exec, globals()[...], star imports, mutation). */
+export interface UnknownName {
+  reason: string;
+  line: number;
+  /** The name concerned, when there is one (the module of a star import, the object mutated). */
+  name?: string;
+}
+
+/** The top-level names a cell defines and reads (issue 17: the session as a dataflow graph). */
+export interface Dataflow {
+  defs: string[];
+  uses: string[];
+  unknown: UnknownName[];
+}

@@ -85,8 +85,10 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       'list_files',
       'list_sessions',
       'read_file',
+      'rerun_downstream',
       'restart_session',
       'run_script',
+      'session_graph',
       'write_file',
     ]);
     for (const tool of tools) {

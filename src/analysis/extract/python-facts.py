@@ -3,17 +3,22 @@
 A resident helper: one JSON request per line on stdin ({"id", "code"}), one
 JSON reply per line on stdout ({"id", "facts", "syntaxError"?, "unanalysed"?}).
 It only parses (ast.parse never executes code); recursion and memory are bounded
-and any failure is reported as "unanalysed", never raised.
+and any failure is reported as "unanalysed", never raised. An optional first
+line {"triggers": ...} (python-triggers.ts) enables the bytecode fast path; a
+request with "want": "dataflow" returns defs and uses instead (defs_uses).
 """
 import ast
 import json
+import re
 import sys
 
 EXIT_CALLS = {"sys.exit", "exit", "quit", "os._exit", "os.abort", "input"}
 NO_DESCEND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 LOOPS = (ast.For, ast.AsyncFor, ast.While)
 IMPORTERS = {"__import__", "importlib.import_module"}
-FLAGS = ast.PyCF_ONLY_AST | getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+TLA = getattr(ast, "PyCF_ALLOW_TOP_LEVEL_AWAIT", 0)
+FLAGS = ast.PyCF_ONLY_AST | TLA
+WHILE = re.compile(r"\bwhile\b")
 
 
 class Facts:
@@ -149,6 +154,59 @@ class Facts:
         return self.facts
 
 
+def quick(code, triggers):
+    """The fast path: True when no rule can match (so no facts), from the bytecode alone.
+
+    A bytecode compile is several times cheaper than building the AST. Every
+    name a fact could be built from is in the code objects (co_names splits
+    dotted imports; locals too), and string literals are constants. Errors and
+    anything the triggers name take the full path.
+    """
+    if triggers is None:
+        return False
+    try:
+        top = compile(code, "<cell>", "exec", TLA)
+    except (SyntaxError, ValueError):
+        return False
+    if triggers["loops"] and WHILE.search(code):
+        return False
+    names = set()
+    strs = []
+    stack = [top]
+    while stack:
+        c = stack.pop()
+        for n in c.co_names:
+            names.update(n.split("."))
+        names.update(c.co_varnames)
+        names.update(c.co_cellvars)
+        names.update(c.co_freevars)
+        consts = list(c.co_consts)
+        while consts:
+            k = consts.pop()
+            if isinstance(k, str):
+                strs.append(k)
+            elif isinstance(k, (tuple, frozenset)):
+                consts.extend(k)
+            elif hasattr(k, "co_code"):
+                stack.append(k)
+    if names.intersection(triggers["always"]):
+        return False
+    for alt in triggers["alternatives"]:
+        ok = True
+        for req in alt:
+            if req.startswith("str:"):
+                ok = any(req[4:] in x for x in strs)
+            elif req.endswith("*"):
+                ok = any(n.startswith(req[:-1]) for n in names)
+            else:
+                ok = req in names
+            if not ok:
+                break
+        if ok:
+            return False
+    return True
+
+
 def analyse(code):
     try:
         tree = compile(code, "<cell>", "exec", FLAGS)
@@ -159,6 +217,247 @@ def analyse(code):
     return {"facts": Facts().visit(tree)}
 
 
+BUILTINS = set(dir(__builtins__)) if not isinstance(__builtins__, dict) else set(__builtins__)
+DYNAMIC = {"exec": "exec", "eval": "eval", "globals": "globals()", "locals": "locals()", "vars": "vars()"}
+FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+COMPS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+class Dataflow:
+    """Top-level names a cell defines and reads. Reads are names loaded before the
+    cell binds them (or, in function bodies, not bound anywhere in the cell);
+    builtins are not reads. What static reading cannot know is `unknown`."""
+
+    def __init__(self, tree):
+        self.defs = set()
+        self.uses = set()
+        self.unknown = []
+        self.bound = set()  # bound so far, in statement order
+        self.cell_binds = set()  # bound anywhere at top level
+        for node in tree.body:
+            self.cell_binds.update(self.binds(node))
+
+    def note(self, reason, node, name=None):
+        item = {"reason": reason, "line": getattr(node, "lineno", 1)}
+        if name:
+            item["name"] = name
+        self.unknown.append(item)
+
+    def binds(self, stmt):
+        """Names a top-level statement binds (not descending into scopes)."""
+        out = set()
+        stack = [stmt]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.add(n.name)
+                continue
+            if isinstance(n, (ast.Lambda,) + COMPS):
+                continue
+            if isinstance(n, ast.Name) and isinstance(n.ctx, (ast.Store, ast.Del)):
+                out.add(n.id)
+            elif isinstance(n, (ast.Import, ast.ImportFrom)):
+                for a in n.names:
+                    if a.name != "*":
+                        out.add(a.asname or a.name.split(".")[0])
+            elif isinstance(n, ast.ExceptHandler) and n.name:
+                out.add(n.name)
+            elif isinstance(n, (ast.MatchAs, ast.MatchStar)) and n.name:
+                out.add(n.name)
+            elif isinstance(n, ast.MatchMapping) and n.rest:
+                out.add(n.rest)
+            stack.extend(ast.iter_child_nodes(n))
+        return out
+
+    def read(self, name, node):
+        if name not in self.bound and name not in BUILTINS:
+            self.uses.add(name)
+
+    def run(self, tree):
+        for stmt in tree.body:
+            self.statement(stmt)
+            self.defs.update(self.binds(stmt))
+        return self
+
+    def statement(self, stmt):
+        """Reads of a top-level statement in evaluation order; names bind as they are assigned."""
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for d in stmt.decorator_list:
+                self.expr(d)
+            if isinstance(stmt, ast.ClassDef):
+                for b in stmt.bases + [k.value for k in stmt.keywords]:
+                    self.expr(b)
+            else:
+                for d in stmt.args.defaults + [d for d in stmt.args.kw_defaults if d is not None]:
+                    self.expr(d)
+            self.scope(stmt, set())
+            self.bound.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            if isinstance(stmt, ast.ImportFrom) and any(a.name == "*" for a in stmt.names):
+                self.note("star import", stmt, stmt.module)
+            self.bound.update(self.binds(stmt))
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            if stmt.value is not None:
+                self.expr(stmt.value)
+            for t in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
+                if isinstance(stmt, ast.AugAssign) and isinstance(t, ast.Name):
+                    self.read(t.id, t)
+                self.target(t)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            self.expr(stmt.iter)
+            self.target(stmt.target)
+            self.block(stmt.body + stmt.orelse)
+        elif isinstance(stmt, (ast.While, ast.If)):
+            self.expr(stmt.test)
+            self.block(stmt.body + stmt.orelse)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                self.expr(item.context_expr)
+                if item.optional_vars is not None:
+                    self.target(item.optional_vars)
+            self.block(stmt.body)
+        elif isinstance(stmt, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            self.block(stmt.body)
+            for h in stmt.handlers:
+                if h.type is not None:
+                    self.expr(h.type)
+                if h.name:
+                    self.bound.add(h.name)
+                self.block(h.body)
+            self.block(stmt.orelse + stmt.finalbody)
+        elif isinstance(stmt, ast.Match):
+            self.expr(stmt.subject)
+            for case in stmt.cases:
+                self.bound.update(self.binds(case.pattern))
+                if case.guard is not None:
+                    self.expr(case.guard)
+                self.block(case.body)
+        elif isinstance(stmt, ast.Delete):
+            for t in stmt.targets:
+                self.target(t)
+        elif not isinstance(stmt, (ast.Global, ast.Nonlocal)):
+            for child in ast.iter_child_nodes(stmt):
+                if isinstance(child, ast.expr):
+                    self.expr(child)
+
+    def block(self, stmts):
+        for s in stmts:
+            self.statement(s)
+
+    def target(self, t):
+        """An assignment target: names bind; attribute/subscript stores mutate their root (a read too)."""
+        if isinstance(t, ast.Name):
+            self.bound.add(t.id)
+        elif isinstance(t, (ast.Tuple, ast.List)):
+            for e in t.elts:
+                self.target(e)
+        elif isinstance(t, ast.Starred):
+            self.target(t.value)
+        elif isinstance(t, (ast.Attribute, ast.Subscript)):
+            root = t.value
+            while isinstance(root, (ast.Attribute, ast.Subscript)):
+                root = root.value
+            if isinstance(t, ast.Subscript):
+                self.expr(t.slice)
+            if isinstance(root, ast.Name):
+                self.read(root.id, root)
+                self.note("mutation", t, root.id)
+            elif isinstance(root, ast.Call) and isinstance(root.func, ast.Name) and root.func.id in DYNAMIC:
+                self.expr(root)
+            else:
+                self.expr(root)
+
+    def expr(self, e):
+        """Reads in an expression at top level; nested scopes read what they do not bind."""
+        stack = [e]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, ast.Name):
+                if isinstance(n.ctx, ast.Load):
+                    self.read(n.id, n)
+                continue
+            if isinstance(n, ast.NamedExpr):
+                self.expr(n.value)
+                self.bound.add(n.target.id)
+                continue
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in DYNAMIC:
+                self.note(DYNAMIC[n.func.id], n)
+            if isinstance(n, ast.Lambda):
+                for d in n.args.defaults:
+                    stack.append(d)
+                self.scope(n, set())
+                continue
+            if isinstance(n, COMPS):
+                self.comprehension(n, set())
+                continue
+            stack.extend(reversed(list(ast.iter_child_nodes(n))))
+
+    def comprehension(self, n, outer_locals):
+        local = set(outer_locals)
+        for g in n.generators:
+            for t in ast.walk(g.target):
+                if isinstance(t, ast.Name):
+                    local.add(t.id)
+        # The first iterable is evaluated in the enclosing scope.
+        self.free_reads(n, local, skip_first_iter=not outer_locals)
+        if not outer_locals:
+            self.expr(n.generators[0].iter)
+
+    def scope(self, node, outer_locals):
+        """A function, lambda or class body: reads of names it does not bind, resolved at call time."""
+        local = set(outer_locals)
+        if isinstance(node, FUNCS):
+            a = node.args
+            for arg in a.posonlyargs + a.args + a.kwonlyargs + [x for x in (a.vararg, a.kwarg) if x]:
+                local.add(arg.arg)
+        body = node.body if isinstance(node.body, list) else [node.body]
+        declared_global = set()
+        for stmt in body:
+            for n in ast.walk(stmt):
+                if isinstance(n, ast.Global):
+                    declared_global.update(n.names)
+        for stmt in body:
+            for name in self.binds(stmt):
+                if name in declared_global:
+                    self.defs.add(name)
+                else:
+                    local.add(name)
+        for stmt in body:
+            self.free_reads(stmt, local)
+
+    def free_reads(self, node, local, skip_first_iter=False):
+        stack = list(ast.iter_child_nodes(node)) if isinstance(node, COMPS) else [node]
+        first_iter = node.generators[0].iter if isinstance(node, COMPS) and skip_first_iter else None
+        while stack:
+            n = stack.pop()
+            if n is first_iter:
+                continue
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load):
+                if n.id not in local and n.id not in self.cell_binds and n.id not in BUILTINS:
+                    self.uses.add(n.id)
+                continue
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in DYNAMIC:
+                self.note(DYNAMIC[n.func.id], n)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+                if not isinstance(n, ast.Lambda):
+                    stack.extend(n.decorator_list)
+                self.scope(n, local)
+                continue
+            if isinstance(n, COMPS):
+                self.comprehension(n, local | {None})
+                continue
+            stack.extend(ast.iter_child_nodes(n))
+
+
+def defs_uses(code):
+    try:
+        tree = compile(code, "<cell>", "exec", FLAGS)
+    except (SyntaxError, ValueError) as e:
+        return {"defs": [], "uses": [], "unknown": [{"reason": "syntax error: " + str(e), "line": 1}]}
+    d = Dataflow(tree).run(tree)
+    return {"defs": sorted(d.defs), "uses": sorted(d.uses), "unknown": d.unknown}
+
+
 def main():
     try:
         import resource
@@ -167,13 +466,23 @@ def main():
     except (ImportError, ValueError, OSError):
         pass  # best effort: the host also bounds input size and time
     sys.setrecursionlimit(2000)
+    triggers = None
     for line in sys.stdin:
         try:
             req = json.loads(line)
         except ValueError:
             continue
+        if "triggers" in req:
+            triggers = req["triggers"]
+            continue
         try:
-            out = analyse(req.get("code", ""))
+            code = req.get("code", "")
+            if req.get("want") == "dataflow":
+                out = defs_uses(code)
+            elif quick(code, triggers):
+                out = {"facts": []}
+            else:
+                out = analyse(code)
         except (RecursionError, MemoryError) as e:
             out = {"facts": [], "unanalysed": "too deeply nested to analyse (" + type(e).__name__ + ")"}
         except Exception as e:  # noqa: BLE001 - a bug here must not stop the helper

@@ -6,7 +6,8 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Extraction } from '../types.js';
+import type { Dataflow, Extraction } from '../types.js';
+import type { PythonTriggers } from './python-triggers.js';
 
 export interface PythonHelperOptions {
   /** The interpreter (Debian's, not the sandbox's). */
@@ -15,12 +16,16 @@ export interface PythonHelperOptions {
   timeoutMs?: number;
   /** Larger sources are not analysed. */
   maxBytes?: number;
+  /** The bytecode fast path's triggers (pythonTriggers(rules)); without them every cell is walked. */
+  triggers?: PythonTriggers;
 }
 
 const SCRIPT = fileURLToPath(new URL('./python-facts.py', import.meta.url));
 
+type Reply = Extraction & Partial<Dataflow>;
+
 interface Pending {
-  resolve: (e: Extraction) => void;
+  resolve: (e: Reply) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -32,14 +37,31 @@ export class PythonHelper {
   readonly #python: string;
   readonly #timeoutMs: number;
   readonly #maxBytes: number;
+  readonly #triggers: PythonTriggers | undefined;
 
   constructor(options: PythonHelperOptions = {}) {
     this.#python = options.python ?? '/usr/bin/python3';
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#maxBytes = options.maxBytes ?? 1 << 20;
+    this.#triggers = options.triggers;
   }
 
-  extract(code: string): Promise<Extraction> {
+  async extract(code: string): Promise<Extraction> {
+    const r = await this.#request(code);
+    const out: Extraction = { facts: Array.isArray(r.facts) ? r.facts : [] };
+    if (r.syntaxError) out.syntaxError = r.syntaxError;
+    if (r.unanalysed) out.unanalysed = r.unanalysed;
+    return out;
+  }
+
+  /** The top-level names the cell defines and reads (and what cannot be known statically). */
+  async dataflow(code: string): Promise<Dataflow> {
+    const r = await this.#request(code, 'dataflow');
+    if (r.unanalysed) return { defs: [], uses: [], unknown: [{ reason: `not analysed: ${r.unanalysed}`, line: 1 }] };
+    return { defs: r.defs ?? [], uses: r.uses ?? [], unknown: r.unknown ?? [] };
+  }
+
+  #request(code: string, want?: 'dataflow'): Promise<Reply> {
     if (Buffer.byteLength(code) > this.#maxBytes)
       return Promise.resolve({ facts: [], unanalysed: `larger than ${this.#maxBytes} bytes` });
     const child = this.#start();
@@ -51,7 +73,7 @@ export class PythonHelper {
       }, this.#timeoutMs);
       this.#pending.set(id, { resolve, timer });
       this.#ref(true);
-      child.stdin.write(JSON.stringify({ id, code }) + '\n');
+      child.stdin.write(JSON.stringify(want ? { id, code, want } : { id, code }) + '\n');
     });
   }
 
@@ -77,6 +99,7 @@ export class PythonHelper {
     child.on('exit', () => {
       if (this.#child === child) this.#fail('the Python parser helper exited');
     });
+    if (this.#triggers) child.stdin.write(JSON.stringify({ triggers: this.#triggers }) + '\n');
     this.#ref(false);
     return child;
   }
@@ -87,9 +110,9 @@ export class PythonHelper {
     while ((nl = this.#buffer.indexOf('\n')) >= 0) {
       const line = this.#buffer.slice(0, nl);
       this.#buffer = this.#buffer.slice(nl + 1);
-      let reply: Extraction & { id?: number };
+      let reply: Reply & { id?: number };
       try {
-        reply = JSON.parse(line) as Extraction & { id?: number };
+        reply = JSON.parse(line) as Reply & { id?: number };
       } catch {
         this.#fail('the Python parser helper sent a malformed reply');
         return;
@@ -98,10 +121,7 @@ export class PythonHelper {
       if (!pending) continue;
       this.#pending.delete(reply.id!);
       clearTimeout(pending.timer);
-      const out: Extraction = { facts: Array.isArray(reply.facts) ? reply.facts : [] };
-      if (reply.syntaxError) out.syntaxError = reply.syntaxError;
-      if (reply.unanalysed) out.unanalysed = reply.unanalysed;
-      pending.resolve(out);
+      pending.resolve(reply);
     }
     if (this.#pending.size === 0) this.#ref(false);
   }

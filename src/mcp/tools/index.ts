@@ -7,6 +7,7 @@ import type { ToolEnv } from './env.js';
 import { runAgentTool } from './agent.js';
 import { checkCode } from './analysis.js';
 import { executeCode, runScript } from './execute.js';
+import { rerunDownstream, sessionGraphTool } from './graph.js';
 import { deleteFile, exportArchive, importArchive, listFiles, readFile, writeFile } from './files.js';
 import { exportNotebook, getHistory } from './history.js';
 import { gitTool, runTestsTool } from './projects.js';
@@ -28,6 +29,8 @@ export const CODEMODE_TOOLS: readonly AnyToolDefinition<ToolEnv>[] = [
   importArchive,
   exportArchive,
   checkCode,
+  sessionGraphTool,
+  rerunDownstream,
   getHistory,
   exportNotebook,
   runTestsTool,
