@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { defaultStateDir } from '../config/state-dir.js';
+import { backupBeforeMigration, inspectDatabaseFile } from './db-guard.js';
 import type { ExecutionRecord } from '../sessions/contract.js';
 import type { Language } from '../sandbox/executor.js';
 import type { Limits } from '../sandbox/limits.js';
@@ -101,22 +102,43 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX agent_runs_owner ON agent_runs(owner, created_at);`,
 ];
 
-/** Open a database file (creating its directory), in WAL mode, with all migrations applied. */
+/** Backups made before a migration, by database (for the caller to log). */
+const migrationBackups = new WeakMap<Database.Database, string>();
+
+/** The backup openDatabase made before migrating this database, if it migrated one with data. */
+export function migrationBackupOf(db: Database.Database): string | undefined {
+  return migrationBackups.get(db);
+}
+
+/**
+ * Open a database file (creating its directory), in WAL mode, with all
+ * migrations applied. An existing file is checked first and refused, untouched,
+ * when it is not codemode's (db-guard.ts); one of an older schema is backed up
+ * before it is migrated.
+ */
 export function openDatabase(file: string): Database.Database {
+  let version = 0;
   if (file !== ':memory:') {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    if (existsSync(file)) ({ version } = inspectDatabaseFile(file, MIGRATIONS.length));
     // Private from the start (SQLite gives the -wal and -shm files the database file's mode).
     closeSync(openSync(file, 'a', 0o600));
     chmodSync(file, 0o600);
   }
   const db = new Database(file);
-  if (file !== ':memory:') {
-    db.pragma('journal_mode = WAL');
-    for (const extra of [`${file}-wal`, `${file}-shm`]) if (existsSync(extra)) chmodSync(extra, 0o600);
+  try {
+    if (file !== ':memory:') {
+      db.pragma('journal_mode = WAL');
+      for (const extra of [`${file}-wal`, `${file}-shm`]) if (existsSync(extra)) chmodSync(extra, 0o600);
+    }
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    if (version > 0 && version < MIGRATIONS.length) migrationBackups.set(db, backupBeforeMigration(db, file, version));
+    migrate(db);
+  } catch (e) {
+    db.close();
+    throw e;
   }
-  db.pragma('foreign_keys = ON');
-  db.pragma('busy_timeout = 5000');
-  migrate(db);
   return db;
 }
 
