@@ -1,16 +1,26 @@
 // codemode JavaScript session kernel: runs cells in one persistent global scope
 // and speaks newline-delimited JSON frames with the host on the control fd.
-// Invariants: user output goes to fd 1/2 followed by the end marker, then the
-// 'done' frame; top-level declarations persist; SIGINT interrupts only the cell.
+// Invariants: a cell's own stdout/stderr (console, process.stdout/stderr) are
+// captured in the kernel (up to CAPTURE_BYTES per stream) and shipped in the
+// 'done' frame; past the bound, after CAPTURE_MS, or before a child process
+// starts or a direct write to fd 1/2, captured text goes to the fd (in order)
+// and the rest of the cell streams there. An end marker is written only to a
+// pipe the cell wrote to directly (or every pipe once it started a child),
+// before 'done', which names the marked pipes. Top-level declarations persist;
+// SIGINT interrupts only the cell.
+import childProcess from 'node:child_process';
 import fs from 'node:fs';
 import { Console } from 'node:console';
 import vm from 'node:vm';
 import util from 'node:util';
 import net from 'node:net';
 import path from 'node:path';
-import { createRequire, builtinModules } from 'node:module';
+import { createRequire, builtinModules, syncBuiltinESMExports } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
 
+const fsWriteSync = fs.writeSync;
 const CONTROL_FD = Number(process.env.CODEMODE_CONTROL_FD ?? 3);
 delete process.env.CODEMODE_CONTROL_FD;
 const WORKDIR = process.cwd();
@@ -421,10 +431,209 @@ const codemode = new Proxy(
   },
 );
 
-// console writes straight to fd 1/2: synchronous, ordered, and immune to an interrupt mid-write.
+// ---------------------------------------------------------- output capture
+
+const CAPTURE_BYTES = 64 * 1024;
+const CAPTURE_MS = 50;
+
+// The capture lives in shared memory so a flusher thread can spill it while a
+// synchronous cell keeps the main thread busy (a cell that prints, then loops,
+// still streams). STATE: a lock, the flusher's arm flag, the cell counter, then
+// per stream: capturing, captured length, wrote-to-the-fd.
+const STATE = new Int32Array(new SharedArrayBuffer(4 * 9));
+const ARMED = 1; // STATE[0] is the lock
+const CELL = 2;
+const slot = (fd, k) => 3 + (fd - 1) * 3 + k;
+const DATA = {
+  1: new Uint8Array(new SharedArrayBuffer(CAPTURE_BYTES)),
+  2: new Uint8Array(new SharedArrayBuffer(CAPTURE_BYTES)),
+};
+
+// lock, unlock and spillLocked run on both threads (the flusher gets their source).
+function lock(S) {
+  while (Atomics.compareExchange(S, 0, 0, 1) !== 0) Atomics.wait(S, 0, 1, 1);
+}
+function unlock(S) {
+  Atomics.store(S, 0, 0);
+  Atomics.notify(S, 0, 1);
+}
+/** Under the lock: send what a stream holds to its fd; the rest of the cell streams there. */
+function spillLocked(S, data, fd, write) {
+  const base = 3 + (fd - 1) * 3;
+  if (Atomics.load(S, base) === 0) return;
+  Atomics.store(S, base, 0);
+  const len = Atomics.load(S, base + 1);
+  if (len === 0) return;
+  Atomics.store(S, base + 1, 0);
+  Atomics.store(S, base + 2, 1);
+  write(fd, Buffer.from(data.subarray(0, len)));
+}
+
+/** Waits for a cell's first captured write, then spills that cell's capture CAPTURE_MS later. */
+const FLUSHER = `
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+${lock}
+${unlock}
+${spillLocked}
+const { state: S, out, err, ms } = workerData;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const write = (fd, buf) => {
+  while (buf.length > 0) {
+    try { buf = buf.subarray(fs.writeSync(fd, buf)); }
+    catch (e) { if (e.code !== 'EAGAIN') return; Atomics.wait(pause, 0, 0, 1); }
+  }
+};
+for (;;) {
+  Atomics.wait(S, 1, 0);
+  const cell = Atomics.load(S, 2);
+  Atomics.wait(S, 2, cell, ms);
+  lock(S);
+  if (Atomics.load(S, 2) === cell) {
+    spillLocked(S, out, 1, write);
+    spillLocked(S, err, 2, write);
+    Atomics.store(S, 1, 0);
+  }
+  unlock(S);
+}`;
+
+/** fd 1 or 2 for the cell's own output: held while a cell captures, written to the fd otherwise. */
+class Capture {
+  constructor(fd) {
+    this.fd = fd;
+  }
+  /** The cell wrote to the fd itself (bytes may still be unread by the host): it gets a marker. */
+  get wroteFd() {
+    return Atomics.load(STATE, slot(this.fd, 2)) === 1;
+  }
+  noteFdWrite() {
+    if (currentExec) Atomics.store(STATE, slot(this.fd, 2), 1);
+  }
+  start() {
+    Atomics.store(STATE, slot(this.fd, 1), 0);
+    Atomics.store(STATE, slot(this.fd, 2), 0);
+    Atomics.store(STATE, slot(this.fd, 0), 1);
+  }
+  write(chunk) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
+    lock(STATE);
+    const len = Atomics.load(STATE, slot(this.fd, 1));
+    if (
+      Atomics.load(STATE, slot(this.fd, 0)) === 1 &&
+      len + buf.length <= CAPTURE_BYTES &&
+      performance.now() < captureUntil
+    ) {
+      DATA[this.fd].set(buf, len);
+      Atomics.store(STATE, slot(this.fd, 1), len + buf.length);
+      // Armed even before the flusher is online: it looks at the flag when it starts.
+      if (Atomics.load(STATE, ARMED) === 0) {
+        Atomics.store(STATE, ARMED, 1);
+        Atomics.notify(STATE, ARMED);
+      }
+      unlock(STATE);
+      return;
+    }
+    spillLocked(STATE, DATA[this.fd], this.fd, writeAllSync);
+    unlock(STATE);
+    this.noteFdWrite();
+    writeAllSync(this.fd, buf);
+  }
+  /** Send what is held to the fd; the rest of the cell streams there. */
+  spill() {
+    lock(STATE);
+    spillLocked(STATE, DATA[this.fd], this.fd, writeAllSync);
+    unlock(STATE);
+  }
+  /** End of a cell (under the lock): the captured text, for the done frame; capture stops. */
+  takeLocked() {
+    const len = Atomics.load(STATE, slot(this.fd, 1));
+    Atomics.store(STATE, slot(this.fd, 0), 0);
+    Atomics.store(STATE, slot(this.fd, 1), 0);
+    return len ? Buffer.from(DATA[this.fd].subarray(0, len)).toString('utf8') : '';
+  }
+}
+const outCapture = new Capture(1);
+const errCapture = new Capture(2);
+const captures = { 1: outCapture, 2: errCapture };
+let captureUntil = 0;
+let childStarted = false;
+
+/** End of a cell: both captures taken at once; the flusher lets go of this cell. */
+function takeCaptures() {
+  lock(STATE);
+  const stdout = outCapture.takeLocked();
+  const stderr = errCapture.takeLocked();
+  Atomics.add(STATE, CELL, 1);
+  Atomics.store(STATE, ARMED, 0);
+  unlock(STATE);
+  Atomics.notify(STATE, CELL);
+  return { stdout, stderr };
+}
+
+/** Starts the flusher thread (after ready: a kernel's start does not wait for it). */
+function startFlusher() {
+  const worker = new Worker(FLUSHER, {
+    eval: true,
+    workerData: { state: STATE, out: DATA[1], err: DATA[2], ms: CAPTURE_MS },
+    stdout: false,
+    stderr: false,
+  });
+  worker.unref();
+  // Without it, a cell's output is held until the cell ends or writes again after CAPTURE_MS.
+  worker.on('error', () => {});
+}
+
+/** Something else is about to write to fd 1/2: what the cell printed so far goes first. */
+function spillAll() {
+  outCapture.spill();
+  errCapture.spill();
+}
+
+// process.stdout/stderr writes join the capture (synchronously, in order with console).
+for (const [stream, capture] of [
+  [process.stdout, outCapture],
+  [process.stderr, errCapture],
+]) {
+  stream.write = (chunk, encoding, cb) => {
+    if (typeof encoding === 'function') [cb, encoding] = [encoding, undefined];
+    capture.write(typeof chunk === 'string' && encoding && encoding !== 'utf8' ? Buffer.from(chunk, encoding) : chunk);
+    if (typeof cb === 'function') process.nextTick(cb);
+    return true;
+  };
+}
+
+// A child process or a direct write to fd 1/2 bypasses the capture: spill first to keep the order.
+const origSpawn = childProcess.ChildProcess.prototype.spawn;
+childProcess.ChildProcess.prototype.spawn = function (...args) {
+  spillAll();
+  if (currentExec) childStarted = true;
+  return origSpawn.apply(this, args);
+};
+for (const name of ['spawnSync', 'execSync', 'execFileSync']) {
+  const orig = childProcess[name];
+  childProcess[name] = function (...args) {
+    spillAll();
+    if (currentExec) childStarted = true;
+    return orig.apply(this, args);
+  };
+}
+for (const name of ['write', 'writeSync', 'writev', 'writevSync']) {
+  const orig = fs[name];
+  if (typeof orig !== 'function') continue;
+  fs[name] = function (fd, ...args) {
+    if (fd === 1 || fd === 2) {
+      spillAll();
+      captures[fd].noteFdWrite();
+    }
+    return orig.call(this, fd, ...args);
+  };
+}
+syncBuiltinESMExports();
+
+// console writes join the capture directly: synchronous, ordered, and immune to an interrupt mid-write.
 const directSink = (fd) => ({
   write: (chunk) => {
-    writeAllSync(fd, chunk);
+    captures[fd].write(chunk);
     return true;
   },
   // Console attaches a transient error listener around each write; there is no stream to listen to.
@@ -484,7 +693,7 @@ function writeAllSync(fd, data) {
   let buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   while (buf.length > 0) {
     try {
-      buf = buf.subarray(fs.writeSync(fd, buf));
+      buf = buf.subarray(fsWriteSync(fd, buf));
     } catch (e) {
       if (e.code !== 'EAGAIN') return;
       Atomics.wait(pause, 0, 0, 1);
@@ -492,33 +701,16 @@ function writeAllSync(fd, data) {
   }
 }
 
-/**
- * The end marker goes after everything the cell printed. Direct writes are used
- * because an interrupt can land inside a stream write and leave the stream
- * stuck; the stream is only awaited (briefly) when it still holds data.
- */
-async function writeMarker(stream, fd, marker) {
-  if (stream.writableLength > 0) {
-    await new Promise((resolve) => {
-      const t = setTimeout(resolve, 200);
-      try {
-        stream.write('', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      } catch {
-        resolve();
-      }
-    });
-  }
-  writeAllSync(fd, marker);
-}
-
 async function execute(frame) {
   const filename = `<cell ${frame.cell ?? '?'}>`;
   currentExec = { id: frame.id };
+  childStarted = false;
+  outCapture.start();
+  errCapture.start();
+  captureUntil = performance.now() + CAPTURE_MS;
   let status = 'ok';
   let error;
+  let result = null;
   const interrupted = new Promise((_, reject) => {
     interruptWaiter = reject;
   });
@@ -531,7 +723,12 @@ async function execute(frame) {
     }
     if (value !== undefined) {
       globalThis._ = value;
-      send({ type: 'output', id: frame.id, kind: 'result', data: { 'text/plain': util.inspect(value, { depth: 4 }) } });
+      result = {
+        type: 'output',
+        id: frame.id,
+        kind: 'result',
+        data: { 'text/plain': util.inspect(value, { depth: 4 }) },
+      };
     }
   } catch (e) {
     if (e instanceof Interrupted || (e && e.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED')) {
@@ -544,16 +741,29 @@ async function execute(frame) {
     } else {
       status = 'error';
       error = describeError(e, filename);
-      writeAllSync(2, `${error.traceback}\n`);
+      errCapture.write(`${error.traceback}\n`);
     }
   } finally {
     interruptWaiter = null;
   }
+  const done = { type: 'done', id: frame.id, status, marked: [] };
+  const { stdout, stderr } = takeCaptures();
   if (frame.marker) {
-    await writeMarker(process.stdout, 1, frame.marker);
-    await writeMarker(process.stderr, 2, frame.marker);
+    // Only a pipe the cell wrote to itself (or, after a child started, either) may hold unread bytes.
+    if (outCapture.wroteFd || childStarted) {
+      writeAllSync(1, frame.marker);
+      done.marked.push('stdout');
+    }
+    if (errCapture.wroteFd || childStarted) {
+      writeAllSync(2, frame.marker);
+      done.marked.push('stderr');
+    }
   }
-  send(error ? { type: 'done', id: frame.id, status, error } : { type: 'done', id: frame.id, status });
+  if (stdout) done.stdout = stdout;
+  if (stderr) done.stderr = stderr;
+  if (error) done.error = error;
+  // The result and the done frame leave in one write: the host wakes once.
+  control.write((result ? JSON.stringify(result) + '\n' : '') + JSON.stringify(done) + '\n');
   currentExec = null;
 }
 
@@ -593,3 +803,4 @@ process.on('unhandledRejection', (e) => {
   process.stderr.write(`Unhandled promise rejection: ${util.inspect(e)}\n`);
 });
 send({ type: 'ready', pid: process.pid, language: 'javascript' });
+setImmediate(startFlusher);
