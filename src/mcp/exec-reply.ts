@@ -22,6 +22,8 @@ export interface ExecReplyOptions {
   /** Characters of each stream kept inline in the reply. */
   maxChars: number;
   links?: { stdout?: FullOutputLink; stderr?: FullOutputLink };
+  /** The Python packages the sandbox has, for a ModuleNotFoundError's hint (src/sandbox/python-packages.ts). */
+  pythonPackages?: readonly string[];
 }
 
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'] as const;
@@ -37,7 +39,10 @@ export function clipText(text: string, maxChars: number, where?: string): { text
 }
 
 /** One actionable sentence for a result, or undefined when there is nothing to add. */
-export function execHint(result: ExecResult | SessionExecResult): string | undefined {
+export function execHint(
+  result: ExecResult | SessionExecResult,
+  pythonPackages?: readonly string[],
+): string | undefined {
   const l = result.limits;
   const restarted = 'kernelRestarted' in result && result.kernelRestarted === true;
   const restartNote = restarted ? ' The kernel restarted: variables are gone, workspace files are kept.' : '';
@@ -45,6 +50,12 @@ export function execHint(result: ExecResult | SessionExecResult): string | undef
     case 'ok':
       return restarted ? restartNote.trim() : undefined;
     case 'error': {
+      if (result.error?.type === 'ModuleNotFoundError' && pythonPackages !== undefined) {
+        return (
+          `${result.error.message}: it is not installed, and nothing can be installed here (no network, so pip install cannot work). ` +
+          `Installed Python packages: ${pythonPackages.join(', ')}; use one of them or the standard library.${restartNote}`
+        );
+      }
       const at = result.error?.line === undefined ? '' : ` at line ${result.error.line}`;
       const what =
         result.error === undefined ? `exited with code ${result.exitCode ?? '?'}` : `raised ${result.error.type}${at}`;
@@ -145,7 +156,7 @@ export function execStructured(
   if (options.links?.stdout !== undefined) full['stdout'] = options.links.stdout.uri;
   if (options.links?.stderr !== undefined) full['stderr'] = options.links.stderr.uri;
   if (Object.keys(full).length > 0) out['full_output'] = full;
-  const hint = execHint(result);
+  const hint = execHint(result, options.pythonPackages);
   if (hint !== undefined) out['hint'] = hint;
   return out;
 }
@@ -182,7 +193,7 @@ export function buildExecReply(result: ExecResult | SessionExecResult, options: 
     lines.push(`error: ${result.error.type}: ${result.error.message}${at}`);
   }
   if ('note' in result && result.note !== undefined) lines.push(`note: ${result.note}`);
-  const hint = execHint(result);
+  const hint = execHint(result, options.pythonPackages);
   if (hint !== undefined) lines.push(`hint: ${hint}`);
   const content: CallToolResult['content'] = [{ type: 'text', text: lines.join('\n') }];
   for (const image of imageParts(result.outputs))

@@ -127,4 +127,33 @@ describe('session edges', () => {
     const paths = ((files.structuredContent as Structured)['files'] as { path: string }[]).map((f) => f.path);
     assert.deepEqual(paths, ['p.png']);
   });
+
+  it('a one-shot run returns its matplotlib figures as images, as sessions do', async () => {
+    const r = await client.callTool({
+      name: 'execute_code',
+      arguments: { language: 'python', code: 'import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()' },
+    });
+    assert.equal(r.isError, false, firstText(r));
+    const images = (r.content as { type: string; mimeType?: string; data?: string }[]).filter(
+      (c) => c.type === 'image',
+    );
+    assert.equal(images.length, 1);
+    assert.equal(images[0]?.mimeType, 'image/png');
+    assert.equal(
+      Buffer.from(images[0]?.data ?? '', 'base64')
+        .subarray(1, 4)
+        .toString(),
+      'PNG',
+    );
+  });
+
+  it('a ModuleNotFoundError says what is installed and that pip cannot install', async () => {
+    const r = await client.callTool({
+      name: 'execute_code',
+      arguments: { language: 'python', code: 'import requests_oauth_x' },
+    });
+    const hint = (r.structuredContent as Structured)['hint'] as string;
+    assert.match(hint, /nothing can be installed here \(no network, so pip install cannot work\)/);
+    assert.match(hint, /Installed Python packages: .*\bnumpy\b.*\bpandas\b/);
+  });
 });

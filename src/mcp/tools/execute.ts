@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import type { ExecResult, InputFile } from '../../sandbox/executor.js';
+import { installedPythonPackages } from '../../sandbox/python-packages.js';
 import type { SessionExecResult } from '../../sessions/contract.js';
 import { buildExecReply, type FullOutputLink } from '../exec-reply.js';
 import { OutputStore } from '../output-store.js';
@@ -55,7 +56,11 @@ async function fullOutputLinks(
 }
 
 async function reply(env: ToolEnv, result: ExecResult | SessionExecResult): Promise<CallToolResult> {
-  return buildExecReply(result, { maxChars: env.replyChars, links: await fullOutputLinks(env, result) });
+  return buildExecReply(result, {
+    maxChars: env.replyChars,
+    links: await fullOutputLinks(env, result),
+    ...(result.error?.type === 'ModuleNotFoundError' ? { pythonPackages: installedPythonPackages() } : {}),
+  });
 }
 
 function progressFor(env: ToolEnv, call: ToolCallContext) {

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { AppError, isAppError } from '../../errors.js';
 import {
   LANGUAGES,
+  type DisplayOutput,
   type ExecError,
   type ExecRequest,
   type ExecResult,
@@ -469,10 +470,16 @@ type Supervised = Pick<
   | 'stderrDroppedBytes'
   | 'error'
   | 'reason'
+  | 'outputs'
 >;
 
-/** The error record channel (fd 3) is small: a bigger record is not one. */
-const MAX_ERROR_RECORD_BYTES = 256 * 1024;
+/**
+ * The runner's result channel (fd 3): one JSON record a line, an error record
+ * and display records (figures, `{"kind": "display", "data": {mime: text}}`).
+ * Every byte counts toward the output limits; past this size nothing is kept.
+ */
+const MAX_CHANNEL_BYTES = 16 * 1024 * 1024;
+const MAX_DISPLAY_OUTPUTS = 20;
 
 /** Watch a running program until it ends, through the one supervisor. */
 async function supervise(
@@ -502,13 +509,13 @@ async function supervise(
   };
   proc.stdout.on('data', onChunk(out, 'stdout'));
   proc.stderr.on('data', onChunk(err, 'stderr'));
-  // The runner's error record (fd 3): counted like any output, kept only while small.
+  // The runner's records (fd 3): counted like any output, kept only while within MAX_CHANNEL_BYTES.
   const errorChannel: Buffer[] = [];
   let errorBytes = 0;
   proc.extra[0]?.on('data', (c: Buffer) => {
     watch.count(c.length);
     errorBytes += c.length;
-    if (errorBytes <= MAX_ERROR_RECORD_BYTES) errorChannel.push(c);
+    if (errorBytes <= MAX_CHANNEL_BYTES) errorChannel.push(c);
   });
   proc.extra[0]?.on('error', () => {}); // closes with the tree
   proc.stdin.on('error', () => {}); // the program may close its stdin early
@@ -526,8 +533,9 @@ async function supervise(
   await proc.dispose();
 
   const stderr = err.text();
-  let error =
-    errorBytes <= MAX_ERROR_RECORD_BYTES ? parseErrorRecord(Buffer.concat(errorChannel).toString('utf8')) : undefined;
+  const records =
+    errorBytes <= MAX_CHANNEL_BYTES ? parseChannel(Buffer.concat(errorChannel).toString('utf8')) : { outputs: [] };
+  let error = records.error;
   if (end.status === 'error' && !error && request.language === 'bash') error = bashError(stderr, exit.exitCode);
   const result: Supervised = {
     status: end.status,
@@ -539,6 +547,7 @@ async function supervise(
     stderrDroppedBytes: err.droppedBytes,
   };
   if (error) result.error = error;
+  if (records.outputs.length > 0) result.outputs = records.outputs;
   if (end.reason) result.reason = end.reason;
   return result;
 }
@@ -549,18 +558,37 @@ async function waitUntil(check: () => boolean, timeoutMs: number): Promise<void>
   while (!check() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
 }
 
-function parseErrorRecord(text: string): ExecError | undefined {
-  if (!text) return undefined;
-  try {
-    const r = JSON.parse(text) as Record<string, unknown>;
-    const error: ExecError = { type: String(r.type ?? 'Error'), message: String(r.message ?? '') };
-    if (typeof r.line === 'number') error.line = r.line;
-    if (typeof r.column === 'number') error.column = r.column;
-    if (typeof r.traceback === 'string') error.traceback = r.traceback;
-    return error;
-  } catch {
-    return undefined;
+/** The records of the result channel. Untrusted bytes: anything not of the expected shape is dropped. */
+function parseChannel(text: string): { error?: ExecError; outputs: DisplayOutput[] } {
+  const outputs: DisplayOutput[] = [];
+  let error: ExecError | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let r: unknown;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      continue; // not a record
+    }
+    if (r === null || typeof r !== 'object' || Array.isArray(r)) continue;
+    const rec = r as Record<string, unknown>;
+    if (rec['kind'] === 'display') {
+      const data = rec['data'];
+      if (outputs.length >= MAX_DISPLAY_OUTPUTS || data === null || typeof data !== 'object') continue;
+      const entries = Object.entries(data as Record<string, unknown>);
+      if (entries.length === 0 || entries.some(([k, v]) => typeof v !== 'string' || k.length > 200)) continue;
+      outputs.push({ kind: 'display', data: Object.fromEntries(entries) as Record<string, string> });
+    } else error ??= parseErrorRecord(rec);
   }
+  return error === undefined ? { outputs } : { error, outputs };
+}
+
+function parseErrorRecord(r: Record<string, unknown>): ExecError {
+  const error: ExecError = { type: String(r.type ?? 'Error'), message: String(r.message ?? '') };
+  if (typeof r.line === 'number') error.line = r.line;
+  if (typeof r.column === 'number') error.column = r.column;
+  if (typeof r.traceback === 'string') error.traceback = r.traceback;
+  return error;
 }
 
 function bashError(stderr: string, exitCode: number | null): ExecError {

@@ -13,13 +13,33 @@ MAIN = os.environ.pop("CODEMODE_RUN_DIR", "/run/codemode") + "/main.py"
 
 
 def report(record):
+    """One JSON record a line on fd 3, the host's result channel (an error, or a figure)."""
     import json
 
+    data = (json.dumps(record) + "\n").encode("utf-8")
     try:
-        with os.fdopen(3, "w") as channel:
-            channel.write(json.dumps(record))
+        while data:
+            data = data[os.write(3, data) :]
     except OSError:
         pass
+
+
+def report_figures():
+    """Figures still open at the end (plt.show() is a no-op here) go back as PNG images, as in sessions."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return
+    try:
+        import base64
+        import io
+
+        for num in plt.get_fignums()[:20]:
+            buf = io.BytesIO()
+            plt.figure(num).savefig(buf, format="png", bbox_inches="tight")
+            png = base64.b64encode(buf.getvalue()).decode("ascii")
+            report({"kind": "display", "data": {"image/png": png, "text/plain": "<Figure %d>" % num}})
+    except Exception as e:  # a figure that cannot be drawn must not hide the program's own result
+        sys.stderr.write("codemode: could not capture the figures: %s\n" % e)
 
 
 def user_line(exc):
@@ -74,7 +94,9 @@ def main():
     namespace = {"__name__": "__main__", "__file__": MAIN, "__builtins__": __builtins__}
     try:
         exec(compile(source, MAIN, "exec"), namespace)
+        report_figures()
     except SystemExit:
+        report_figures()
         raise
     except BaseException as exc:
         import traceback
@@ -83,6 +105,7 @@ def main():
         while tb is not None and tb.tb_frame.f_code.co_filename != MAIN:
             tb = tb.tb_next
         exc.__traceback__ = tb
+        report_figures()
         sys.stdout.flush()
         traceback.print_exception(type(exc), exc, tb)
         sys.stderr.flush()
