@@ -297,7 +297,7 @@ export class SessionManager implements SessionService {
       info.note = await this.replay(s, kernel);
     } else {
       info.note =
-        'Resumed: workspace files and history are kept; variables start empty (use replayHistory to rebuild them).';
+        'Resumed: workspace files and history are kept; variables start empty (resume with replay_history: true to rebuild them).';
     }
     return info;
   }
