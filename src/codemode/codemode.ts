@@ -376,9 +376,11 @@ export class CodeModeRuntime implements ToolHost {
       limits: { ...this.#limits, ...request.limits },
       ...(request.signal ? { signal: request.signal } : {}),
     });
-    // Sick servers are reported in every result, so a model knows why their tools are missing or fail.
+    // A sick server the program reached for is reported in the result, even when the program caught its error.
     const { unavailable } = await this.catalog();
+    const touched = new Set(result.toolCalls.map((c) => c.name.split('.')[0]));
     for (const u of unavailable) {
+      if (!touched.has(u.server) && !touched.has(toIdentifier(u.server))) continue;
       result.logs.push(`[codemode] upstream server ${u.server} is unavailable: ${u.message.split('\n')[0]}`);
     }
     return result;

@@ -28,8 +28,10 @@ export interface UpstreamServerConfig {
   /** The key under `mcpServers`. */
   name: string;
   transport: UpstreamTransportConfig;
-  /** Timeout of every call to this server, and of its start-up (spawn + initialize). */
+  /** Timeout of every call to this server, and of its start-up (spawn + initialize) unless `startTimeoutMs` is set. */
   timeoutMs: number;
+  /** Timeout of the start-up alone, for a server slower to start than its calls may take. */
+  startTimeoutMs?: number;
   /** `true`: every tool needs approval; a list: those tools do. */
   requireApproval: true | string[];
   /** Tools allowed although they need approval (the allow list). */
@@ -78,7 +80,13 @@ export const CODEMODE_CONFIG_JSON_SCHEMA = {
             type: 'integer',
             minimum: 1,
             default: DEFAULT_UPSTREAM_TIMEOUT_MS,
-            description: 'Milliseconds allowed for every call, and for the start-up (spawn and initialize).',
+            description:
+              'Milliseconds allowed for every call, and for the start-up (spawn and initialize) unless startTimeoutMs is set.',
+          },
+          startTimeoutMs: {
+            type: 'integer',
+            minimum: 1,
+            description: 'Milliseconds allowed for the start-up alone (default: timeoutMs).',
           },
           requireApproval: {
             description: 'true: every tool needs approval; a list: those tools do.',
@@ -96,7 +104,7 @@ export const CODEMODE_CONFIG_JSON_SCHEMA = {
 
 const STDIO_KEYS = new Set(['command', 'args', 'env', 'cwd']);
 const HTTP_KEYS = new Set(['url', 'headers', 'type', 'transport']);
-const OPTION_KEYS = new Set(['timeoutMs', 'requireApproval', 'approved', 'disabled', 'description']);
+const OPTION_KEYS = new Set(['timeoutMs', 'startTimeoutMs', 'requireApproval', 'approved', 'disabled', 'description']);
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -205,6 +213,15 @@ function parseServer(
       });
     } else timeoutMs = raw.timeoutMs;
   }
+  let startTimeoutMs: number | undefined;
+  if (raw.startTimeoutMs !== undefined) {
+    if (typeof raw.startTimeoutMs !== 'number' || !Number.isInteger(raw.startTimeoutMs) || raw.startTimeoutMs <= 0) {
+      errors.push({
+        path: `${base}.startTimeoutMs`,
+        message: `${base}.startTimeoutMs must be a positive integer (milliseconds)`,
+      });
+    } else startTimeoutMs = raw.startTimeoutMs;
+  }
   let requireApproval: true | string[] = [];
   if (raw.requireApproval === true) requireApproval = true;
   else if (raw.requireApproval !== undefined && raw.requireApproval !== false) {
@@ -239,7 +256,15 @@ function parseServer(
     }
   }
   if (transport === null || errors.length > startErrors) return null;
-  return { name, transport, timeoutMs, requireApproval, approved, disabled };
+  return {
+    name,
+    transport,
+    timeoutMs,
+    ...(startTimeoutMs === undefined ? {} : { startTimeoutMs }),
+    requireApproval,
+    approved,
+    disabled,
+  };
 }
 
 /**

@@ -515,8 +515,8 @@ export const connectSdkClient: UpstreamConnector = async (server, hooks) => {
     transport = new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: t.headers } });
   }
   try {
-    // The server's own timeoutMs bounds its start-up too (spawn + initialize).
-    await client.connect(transport, { timeout: server.timeoutMs });
+    // The server's own timeout bounds its start-up too (spawn + initialize): startTimeoutMs, else timeoutMs.
+    await client.connect(transport, { timeout: server.startTimeoutMs ?? server.timeoutMs });
   } catch (e) {
     // Give a dying process a moment to flush stderr, so the report carries it.
     await Promise.race([stderrDone, new Promise((r) => setTimeout(r, 250))]);

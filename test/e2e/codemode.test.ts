@@ -35,7 +35,8 @@ function makeRuntime(): CodeModeRuntime {
         requireApproval: ['delete_entities'],
       },
       filesystem: { command: process.execPath, args: [FILESYSTEM, dir] },
-      slow: { command: process.execPath, args: [EVERYTHING, 'stdio'], timeoutMs: 300 },
+      // Calls time out after 300 ms; the start-up (bounded by timeoutMs unless told otherwise) may take longer.
+      slow: { command: process.execPath, args: [EVERYTHING, 'stdio'], timeoutMs: 300, startTimeoutMs: 30_000 },
       broken: {
         command: process.execPath,
         args: ['-e', 'console.error("fatal: config file /etc/broken.json is missing"); process.exit(3)'],

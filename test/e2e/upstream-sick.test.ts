@@ -68,7 +68,12 @@ describe('a hung upstream beside a healthy one', { timeout: 25_000 }, () => {
   it('calls the healthy server at once, and reports the sick one in the result', async () => {
     const r = await client.callTool({
       name: 'run_code_mode',
-      arguments: { code: 'const g = await codemode.memory.read_graph({}); return Object.keys(g).sort();' },
+      arguments: {
+        code:
+          'const g = await codemode.memory.read_graph({});\n' +
+          'try { await codemode.hung.anything({}); } catch {}\n' +
+          'return Object.keys(g).sort();',
+      },
     });
     const s = r.structuredContent as Structured;
     assert.deepEqual(s.value, ['entities', 'relations']);
