@@ -21,7 +21,7 @@ import { parseCodeModeConfig } from '../codemode/config.js';
 import type { CallToolResultLike } from '../codemode/upstream.js';
 import { formatRunReply, registerCodeModeTools } from '../mcp/tools/code-mode.js';
 import { registryFor } from '../mcp/server.js';
-import { interleave, makeRow, median, type ReportRow } from './report.js';
+import { interleave, makeRow, median, type ReportRow, type SubjectFilter } from './report.js';
 
 export const TOKEN_REDUCTION_TARGET = 0.9;
 /** Isolate + one tool call, median (issue 10). */
@@ -34,6 +34,8 @@ export interface CodeModeBenchOptions {
   runs?: number;
   /** Where the table goes. Default console.log. */
   log?: (line: string) => void;
+  /** Which subjects to measure (`--only`): `isolate` skips the token tasks. Default: all. */
+  only?: SubjectFilter;
 }
 
 export interface TokenBreakdown {
@@ -412,9 +414,12 @@ export async function runCodeModeBench(options: CodeModeBenchOptions = {}): Prom
     const codeModeDefs = tokens(toolDefinitions((await client.listTools()).tools));
 
     const runs: TaskRun[] = [];
-    for (const size of sizes) runs.push(await runTask(runtime, root, size, codeModeDefs));
-    for (const size of sizes) runs.push(await runTask(runtime, root, size, codeModeDefs, true));
-    for (const size of sizes) runs.push(await runPlansByRegion(runtime, root, size, codeModeDefs));
+    const want = options.only ?? (() => true);
+    if (want('tokens')) {
+      for (const size of sizes) runs.push(await runTask(runtime, root, size, codeModeDefs));
+      for (const size of sizes) runs.push(await runTask(runtime, root, size, codeModeDefs, true));
+      for (const size of sizes) runs.push(await runPlansByRegion(runtime, root, size, codeModeDefs));
+    }
 
     // An isolate + one tool call, beside the same tool call made directly (interleaved).
     const toolCall = { names: ['x'] };

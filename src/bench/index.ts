@@ -3,24 +3,40 @@
  * after another in one process, each subject sampled beside its floor. Prints
  * ONE table (subject, floor, median, ratio, target, verdict; src/bench/report.ts)
  * from the `rows` every bench returns, and saves all numbers as JSON in
- * bench-results/.
+ * bench-results/. `--only <text>` (repeatable) measures only the subjects whose
+ * name contains the text, e.g. `node dist/bench/index.js mcp --only "stdio 2026"`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { formatTable, type ReportRow } from './report.js';
+import { fileURLToPath } from 'node:url';
+import { formatTable, subjectFilter, type ReportRow, type SubjectFilter } from './report.js';
 
-const BENCHES: Record<string, () => Promise<unknown>> = {
-  sandbox: async () => (await import('./sandbox-bench.js')).runSandboxBench(),
-  sessions: async () => (await import('./sessions-bench.js')).runSessionsBench(),
-  mcp: async () => (await import('./mcp-bench.js')).runMcpBench(),
-  codemode: async () => (await import('./codemode-bench.js')).runCodeModeBench(),
+const BENCHES: Record<string, (only: SubjectFilter) => Promise<unknown>> = {
+  sandbox: async (only) => (await import('./sandbox-bench.js')).runSandboxBench({ only }),
+  sessions: async (only) => (await import('./sessions-bench.js')).runSessionsBench({ only }),
+  mcp: async (only) => (await import('./mcp-bench.js')).runMcpBench({ only }),
+  codemode: async (only) => (await import('./codemode-bench.js')).runCodeModeBench({ only }),
   analysis: async () => (await import('./analysis-bench.js')).runAnalysisBench(),
   agent: async () => (await import('./agent-bench.js')).runAgentBench(),
 };
 
+/** Bench names and `--only` patterns from argv. */
+export function parseBenchArgs(argv: readonly string[]): { names: string[]; only: string[] } {
+  const names: string[] = [];
+  const only: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--only') only.push(argv[++i] ?? '');
+    else if (a.startsWith('--only=')) only.push(a.slice('--only='.length));
+    else if (!a.startsWith('-')) names.push(a);
+  }
+  return { names, only };
+}
+
 async function main(): Promise<number> {
-  const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const { names: wanted, only: patterns } = parseBenchArgs(process.argv.slice(2));
+  const only = subjectFilter(patterns);
   for (const name of wanted) {
     if (!BENCHES[name]) {
       console.error(`unknown benchmark "${name}"; choose from: ${Object.keys(BENCHES).join(', ')}`);
@@ -34,7 +50,7 @@ async function main(): Promise<number> {
     console.log(`\n=== ${name} ===`);
     const started = performance.now();
     try {
-      results[name] = await BENCHES[name]!();
+      results[name] = await BENCHES[name]!(only);
     } catch (e) {
       failed++;
       results[name] = { error: e instanceof Error ? e.stack : String(e) };
@@ -57,7 +73,8 @@ async function main(): Promise<number> {
   for (const [name, result] of Object.entries(results)) {
     const r = result as { rows?: ReportRow[]; error?: unknown };
     if (Array.isArray(r.rows)) rows.push(...r.rows.map((row) => ({ ...row, subject: `${name}: ${row.subject}` })));
-    else if (r.error === undefined) console.error(`benchmark ${name} returned no rows for the table`);
+    else if (r.error === undefined && !patterns.length)
+      console.error(`benchmark ${name} returned no rows for the table`);
   }
   console.log(`\n${formatTable(rows)}`);
   const misses = rows.filter((r) => r.verdict === 'MISS').map((r) => r.subject);
@@ -71,4 +88,5 @@ async function main(): Promise<number> {
   return failed ? 1 : 0;
 }
 
-process.exitCode = await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]))
+  process.exitCode = await main();

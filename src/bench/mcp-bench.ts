@@ -23,7 +23,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Language } from '../sandbox/executor.js';
-import { formatTable, interleave, makeRow, type ReportRow } from './report.js';
+import { formatTable, interleave, makeRow, type ReportRow, type SubjectFilter } from './report.js';
 
 export const MCP_TARGET_PLUS_MS = 0.4;
 
@@ -35,6 +35,8 @@ export interface McpBenchOptions {
   /** The checkout whose CLI serves the subject (default: this one). */
   root?: string;
   print?: (line: string) => void;
+  /** Which subjects to measure (`--only`). Default: all. */
+  only?: SubjectFilter;
 }
 
 export interface McpBenchResult {
@@ -160,9 +162,12 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
   const rows: ReportRow[] = [];
   const target = { kind: 'plus', ms: MCP_TARGET_PLUS_MS } as const;
   const closers: (() => Promise<unknown> | void)[] = [];
+  const want = options.only ?? (() => true);
+  const subject = (transport: string, era: string) => `execute_code, ${transport} ${era}`;
   try {
     // stdio: `codemode serve` and the echo server, each a child process of its client.
     for (const era of ['2025-11-25', '2026-07-28'] as const) {
+      if (!want(subject('stdio', era))) continue;
       const serve = serveCommand(root, ['--no-store']);
       const floor = echoCommand('stdio');
       const [subjectClient, floorClient] = era === '2025-11-25' ? [v1Client(), v1Client()] : [v2Client(), v2Client()];
@@ -184,11 +189,13 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
       const run = await warmExecute(subjectClient, language, code);
       const s = await interleave(run, echo(floorClient), rounds);
       rows.push(
-        makeRow(`execute_code, stdio ${era}`, s.subject, s.floor, target, { floor: 'echo tool, v2 SDK, same client' }),
+        makeRow(subject('stdio', era), s.subject, s.floor, target, { floor: 'echo tool, v2 SDK, same client' }),
       );
     }
 
     // HTTP: `codemode serve --http --no-auth` and the echo server on loopback.
+    const httpEras = (['2025-11-25', '2026-07-28'] as const).filter((era) => want(subject('HTTP', era)));
+    if (httpEras.length === 0) return done();
     const served = await spawnHttp(
       serveCommand(root, ['--http', '--no-auth', '--no-store', '--port', '0']).command,
       serveCommand(root, ['--http', '--no-auth', '--no-store', '--port', '0']).args,
@@ -200,7 +207,7 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
     closers.push(() => void floorHttp.child.kill('SIGTERM'));
     const floorUrl = new URL(`http://127.0.0.1:${floorHttp.url}/mcp`);
     const subjectUrl = new URL(served.url);
-    for (const era of ['2025-11-25', '2026-07-28'] as const) {
+    for (const era of httpEras) {
       let subjectClient: Caller;
       let floorClient: Caller;
       if (era === '2025-11-25') {
@@ -222,18 +229,20 @@ export async function runMcpBench(options: McpBenchOptions = {}): Promise<McpBen
       );
       const run = await warmExecute(subjectClient, language, code);
       const s = await interleave(run, echo(floorClient), rounds);
-      rows.push(
-        makeRow(`execute_code, HTTP ${era}`, s.subject, s.floor, target, { floor: 'echo tool, v2 SDK, same client' }),
-      );
+      rows.push(makeRow(subject('HTTP', era), s.subject, s.floor, target, { floor: 'echo tool, v2 SDK, same client' }));
     }
   } finally {
     for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
   }
-  print(
-    `MCP: execute_code (${language}: ${JSON.stringify(code)}) in a warm session vs a minimal echo tool, ${rounds} interleaved rounds`,
-  );
-  print(formatTable(rows));
-  return { language, code, rows };
+  return done();
+
+  function done(): McpBenchResult {
+    print(
+      `MCP: execute_code (${language}: ${JSON.stringify(code)}) in a warm session vs a minimal echo tool, ${rounds} interleaved rounds`,
+    );
+    print(formatTable(rows));
+    return { language, code, rows };
+  }
 }
 
 if (process.argv[1] === HERE) {

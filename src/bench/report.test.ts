@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 
-import { formatTable, judge, makeRow, median, quantile, stats } from './report.js';
+import { formatTable, judge, makeRow, median, quantile, stats, subjectFilter } from './report.js';
+import { parseBenchArgs } from './index.js';
 
 test('median and quantiles interpolate between closest ranks', () => {
   assert.equal(median([3, 1, 2]), 2);
@@ -27,4 +28,21 @@ test('verdicts judge the median against the floor measured beside it', () => {
   const table = formatTable([row]);
   assert.match(table, /^subject\s+floor ms\s+median ms\s+ratio\s+target\s+verdict/);
   assert.match(table, /MISS$/);
+});
+
+describe('--only', () => {
+  it('keeps the subjects whose name contains a pattern, case-insensitively; all without patterns', () => {
+    const only = subjectFilter(['stdio 2026', 'JAVASCRIPT']);
+    assert.equal(only('execute_code, stdio 2026-07-28'), true);
+    assert.equal(only('warm javascript Kernel.run("x = 1")'), true);
+    assert.equal(only('execute_code, HTTP 2026-07-28'), false);
+    assert.equal(subjectFilter([])('anything'), true);
+  });
+
+  it('reads bench names and repeated --only patterns from argv', () => {
+    assert.deepEqual(parseBenchArgs(['mcp', '--only', 'stdio', '--only=HTTP 2025', 'sessions']), {
+      names: ['mcp', 'sessions'],
+      only: ['stdio', 'HTTP 2025'],
+    });
+  });
 });

@@ -6,6 +6,16 @@
  * fewer yield `null`, never a number that looks like a tail.
  */
 
+/** Which subjects a run measures (`--only`): every bench asks before it samples one. */
+export type SubjectFilter = (subject: string) => boolean;
+
+/** Subjects whose name contains any of `patterns` (case-insensitive); all subjects without patterns. */
+export function subjectFilter(patterns: readonly string[]): SubjectFilter {
+  const wanted = patterns.map((p) => p.toLowerCase()).filter(Boolean);
+  if (wanted.length === 0) return () => true;
+  return (subject) => wanted.some((p) => subject.toLowerCase().includes(p));
+}
+
 /** Fewest samples from which a p99 means something. */
 export const P99_MIN_SAMPLES = 200;
 

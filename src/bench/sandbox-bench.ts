@@ -22,7 +22,7 @@ import type { Sandbox, SandboxProcess, SpawnSpec } from '../sandbox/sandbox.js';
 import { transpileTypeScript } from '../sandbox/transpile.js';
 import { walkWorkspace } from '../sandbox/workspace/host-fs.js';
 import { minimalBwrapArgs } from './floors.js';
-import { interleave, makeRow, median, quantile, round, type ReportRow } from './report.js';
+import { interleave, makeRow, median, quantile, round, type ReportRow, type SubjectFilter } from './report.js';
 
 /** Overhead per cold run over the interpreter in a minimal bwrap (measured beside it), we aim to stay under. */
 export const OVERHEAD_TARGET_MS = 25;
@@ -32,6 +32,8 @@ export interface SandboxBenchOptions {
   runs?: number;
   /** Print tables and notes. Default true. */
   print?: boolean;
+  /** Which subjects to measure (`--only`). Default: all (and the layer and phase breakdowns). */
+  only?: SubjectFilter;
 }
 
 export interface LayerRow {
@@ -190,7 +192,10 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
     await exited;
     return performance.now() - t0;
   };
-  const languages = Object.keys(TRIVIAL) as Language[];
+  const want = options.only ?? (() => true);
+  const coldSubject = (language: Language) => `one-shot ${language}, cold`;
+  const warmSubject = (language: Language) => `one-shot ${language}, pre-started`;
+  const languages = (Object.keys(TRIVIAL) as Language[]).filter((l) => want(coldSubject(l)) || want(warmSubject(l)));
   const phases: Record<string, Record<keyof Omit<PhaseRow, 'language'>, number[]>> = {};
 
   const runOnce = async (language: Language): Promise<number> => {
@@ -240,20 +245,21 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
     for (const k of Object.keys(phases)) delete phases[k];
 
     for (const language of languages) {
-      const cold = await interleave(
-        () => runOnce(language),
-        () => coldFloor(language),
-        runs,
-        0,
-      );
-      rows.push(
-        makeRow(`one-shot ${language}, cold`, cold.subject, cold.floor, { kind: 'plus', ms: OVERHEAD_TARGET_MS }),
-      );
-      const warmSubject: number[] = [];
+      if (want(coldSubject(language))) {
+        const cold = await interleave(
+          () => runOnce(language),
+          () => coldFloor(language),
+          runs,
+          0,
+        );
+        rows.push(makeRow(coldSubject(language), cold.subject, cold.floor, { kind: 'plus', ms: OVERHEAD_TARGET_MS }));
+      }
+      if (!want(warmSubject(language))) continue;
+      const warmSamples: number[] = [];
       const warmFloorSamples: number[] = [];
       for (let i = 0; i < runs; i++) {
         await settle();
-        const a = async () => warmSubject.push(await timed0(runPrestarted(language)));
+        const a = async () => warmSamples.push(await timed0(runPrestarted(language)));
         const b = async () => warmFloorSamples.push(await warmFloor(language));
         if (i % 2) {
           await a();
@@ -263,14 +269,15 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
           await a();
         }
       }
-      rows.push(makeRow(`one-shot ${language}, pre-started`, warmSubject, warmFloorSamples, { kind: 'ratio', max: 2 }));
+      rows.push(makeRow(warmSubject(language), warmSamples, warmFloorSamples, { kind: 'ratio', max: 2 }));
     }
 
     // Non-default spawn-time limits against the default run, both on the pre-started executor.
+    const memorySubject = 'one-shot python, memory 300 MiB (vs default limits)';
     const nonDefault: number[] = [];
     const byDefault: number[] = [];
     const memory300 = { memoryBytes: 300 * 1024 * 1024 };
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < (want(memorySubject) ? runs : 0); i++) {
       await settle();
       const a = async () => nonDefault.push(await timed0(runPrestarted('python', memory300)));
       const b = async () => byDefault.push(await timed0(runPrestarted('python')));
@@ -284,16 +291,19 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
         await a();
       }
     }
-    rows.push(
-      makeRow('one-shot python, memory 300 MiB (vs default limits)', nonDefault, byDefault, {
-        kind: 'ratio',
-        max: 1.2,
-      }),
-    );
+    if (want(memorySubject)) {
+      rows.push(
+        makeRow(memorySubject, nonDefault, byDefault, {
+          kind: 'ratio',
+          max: 1.2,
+        }),
+      );
+    }
 
     // The whole CLI process against the minimal bwrap running python.
     const cli = cliCommand();
-    if (cli && bwrap) {
+    const cliSubject = 'codemode exec -c print(1) --lang python (whole process)';
+    if (cli && bwrap && want(cliSubject)) {
       const argv = [...cli.args, 'exec', '-c', 'print(1)', '--lang', 'python'];
       const whole = await interleave(
         () => timeSpawn(cli.command, argv, undefined, CLI_ENV),
@@ -302,27 +312,31 @@ export async function runSandboxBench(options: SandboxBenchOptions = {}): Promis
         2,
       );
       rows.push(
-        makeRow('codemode exec -c print(1) --lang python (whole process)', whole.subject, whole.floor, {
+        makeRow(cliSubject, whole.subject, whole.floor, {
           kind: 'ratio',
           max: 1.5,
         }),
       );
     }
 
-    const phaseRows: PhaseRow[] = languages.map((language) => {
-      const p = phases[language]!;
-      return {
-        language,
-        prepareMs: median1(p.prepareMs),
-        spawnMs: median1(p.spawnMs),
-        runMs: median1(p.runMs),
-        disposeMs: median1(p.disposeMs),
-        cleanupMs: median1(p.cleanupMs),
-        totalMs: median1(p.totalMs),
-      };
-    });
+    const phaseRows: PhaseRow[] = languages
+      .filter((l) => phases[l])
+      .map((language) => {
+        const p = phases[language]!;
+        return {
+          language,
+          prepareMs: median1(p.prepareMs),
+          spawnMs: median1(p.spawnMs),
+          runMs: median1(p.runMs),
+          disposeMs: median1(p.disposeMs),
+          cleanupMs: median1(p.cleanupMs),
+          totalMs: median1(p.totalMs),
+        };
+      });
 
-    const { layers, factors } = await measureLayers(runs, stateDir, timed, { python, node });
+    const { layers, factors } = options.only
+      ? { layers: [], factors: {} }
+      : await measureLayers(runs, stateDir, timed, { python, node });
 
     const report: SandboxBenchReport = {
       runs,

@@ -17,7 +17,7 @@ import { createProcessSandbox } from '../sandbox/process/process-sandbox.js';
 import { Kernel, treeRss } from '../sessions/kernel.js';
 import { SessionManager } from '../sessions/session-manager.js';
 import { minimalBwrapArgs } from './floors.js';
-import { interleave, makeRow, round, stats, type ReportRow } from './report.js';
+import { interleave, makeRow, round, stats, type ReportRow, type SubjectFilter } from './report.js';
 
 const PYTHON = '/usr/bin/python3';
 const TRIVIAL = 'x = 1';
@@ -29,16 +29,23 @@ export interface SessionsBenchOptions {
   creates?: number;
   concurrent?: number;
   unsandboxed?: boolean;
+  /** Which subjects to measure (`--only`). Default: all. */
+  only?: SubjectFilter;
 }
 
 /** A python REPL-style loop: one line of code in, "ok" out. */
 const REPL_LOOP =
   'import sys\nns = {}\nfor line in sys.stdin:\n    exec(compile(line, "<bench>", "exec"), ns)\n    sys.stdout.write("ok\\n"); sys.stdout.flush()\n';
 
-/** The minimal bwrap around python: the floor of anything sandboxed here. */
-function floorArgv(bwrap: string | null, pythonArgs: string[]): [string, string[]] {
-  if (!bwrap) return [PYTHON, pythonArgs];
-  return [bwrap, [...minimalBwrapArgs(), PYTHON, ...pythonArgs]];
+/** The same loop in Node: the floor of a JavaScript kernel's round trip. */
+const NODE_REPL_LOOP =
+  'const vm = require("vm"); let b = ""; process.stdin.setEncoding("utf8").on("data", (c) => { b += c; let i; ' +
+  'while ((i = b.indexOf("\\n")) >= 0) { vm.runInThisContext(b.slice(0, i)); b = b.slice(i + 1); process.stdout.write("ok\\n"); } });';
+
+/** The minimal bwrap around python (or node): the floor of anything sandboxed here. */
+function floorArgv(bwrap: string | null, pythonArgs: string[], interpreter = PYTHON): [string, string[]] {
+  if (!bwrap) return [interpreter, pythonArgs];
+  return [bwrap, [...minimalBwrapArgs(), interpreter, ...pythonArgs]];
 }
 
 class Repl {
@@ -111,149 +118,206 @@ export async function runSessionsBench(options: SessionsBenchOptions = {}): Prom
   });
   const rows: ReportRow[] = [];
   const detail: Record<string, unknown> = { isolation: sandbox.info };
+  const want = options.only ?? (() => true);
   let kernel: Kernel | undefined;
   try {
     // 1. Warm round trip: the engine alone and through the session manager, each beside the REPL floor.
-    const floor = new Repl(floorArgv(bwrap, ['-c', REPL_LOOP]));
-    await floor.run('pass');
+    const warmRows = [
+      'warm Kernel.run("x = 1")',
+      'warm SessionManager.execute',
+      'warm execute("print(1)")',
+      'warm javascript Kernel.run("x = 1")',
+      'warm javascript execute("console.log(1)")',
+    ];
     const kdir = path.join(root, 'kernel');
     mkdirSync(kdir);
     chmodSync(kdir, 0o777);
-    kernel = await Kernel.start({ sandbox, language: 'python', workspaceDir: kdir, limits: DEFAULT_LIMITS });
-    let cell = 0;
-    const k = kernel;
-    const engine = await interleave(
-      () => k.run({ code: TRIVIAL, cell: ++cell, limits: DEFAULT_LIMITS }),
-      () => floor.run(TRIVIAL),
-      roundTrips,
-      30,
-    );
-    rows.push(makeRow('warm Kernel.run("x = 1")', engine.subject, engine.floor, { kind: 'plus', ms: 0.4 }));
-    const s = await manager.create({ language: 'python' });
-    const warm = await interleave(
-      () => manager.execute(s.id, TRIVIAL),
-      () => floor.run(TRIVIAL),
-      roundTrips,
-      30,
-    );
-    rows.push(makeRow('warm SessionManager.execute', warm.subject, warm.floor, { kind: 'plus', ms: 0.4 }));
-    const printed = await interleave(
-      () => manager.execute(s.id, 'print(1)'),
-      () => floor.run('print(1)'),
-      roundTrips,
-      30,
-    );
-    rows.push(makeRow('warm execute("print(1)")', printed.subject, printed.floor, { kind: 'plus', ms: 0.4 }));
-    detail.floorIdleRssBytes = treeRss(floor.pid);
-    floor.close();
+    if (warmRows.slice(0, 3).some(want)) {
+      const floor = new Repl(floorArgv(bwrap, ['-c', REPL_LOOP]));
+      await floor.run('pass');
+      kernel = await Kernel.start({ sandbox, language: 'python', workspaceDir: kdir, limits: DEFAULT_LIMITS });
+      let cell = 0;
+      const k = kernel;
+      if (want(warmRows[0]!)) {
+        const engine = await interleave(
+          () => k.run({ code: TRIVIAL, cell: ++cell, limits: DEFAULT_LIMITS }),
+          () => floor.run(TRIVIAL),
+          roundTrips,
+          30,
+        );
+        rows.push(makeRow(warmRows[0]!, engine.subject, engine.floor, { kind: 'plus', ms: 0.4 }));
+      }
+      const s = await manager.create({ language: 'python' });
+      if (want(warmRows[1]!)) {
+        const warm = await interleave(
+          () => manager.execute(s.id, TRIVIAL),
+          () => floor.run(TRIVIAL),
+          roundTrips,
+          30,
+        );
+        rows.push(makeRow(warmRows[1]!, warm.subject, warm.floor, { kind: 'plus', ms: 0.4 }));
+      }
+      if (want(warmRows[2]!)) {
+        const printed = await interleave(
+          () => manager.execute(s.id, 'print(1)'),
+          () => floor.run('print(1)'),
+          roundTrips,
+          30,
+        );
+        rows.push(makeRow(warmRows[2]!, printed.subject, printed.floor, { kind: 'plus', ms: 0.4 }));
+      }
+      detail.floorIdleRssBytes = treeRss(floor.pid);
+      floor.close();
+      await kernel.close();
+      kernel = undefined;
+    }
+    // The JavaScript kernel beside a Node read-eval loop in the same minimal bwrap.
+    if (warmRows.slice(3).some(want)) {
+      const floor = new Repl(floorArgv(bwrap, ['-e', NODE_REPL_LOOP], process.execPath));
+      await floor.run('0');
+      kernel = await Kernel.start({ sandbox, language: 'javascript', workspaceDir: kdir, limits: DEFAULT_LIMITS });
+      let cell = 0;
+      const k = kernel;
+      if (want(warmRows[3]!)) {
+        const engine = await interleave(
+          () => k.run({ code: 'x = 1', cell: ++cell, limits: DEFAULT_LIMITS }),
+          () => floor.run('x = 1'),
+          roundTrips,
+          30,
+        );
+        rows.push(makeRow(warmRows[3]!, engine.subject, engine.floor, { kind: 'plus', ms: 0.4 }));
+      }
+      if (want(warmRows[4]!)) {
+        const js = await manager.create({ language: 'javascript' });
+        const printed = await interleave(
+          () => manager.execute(js.id, 'console.log(1)'),
+          () => floor.run('console.log(1)'),
+          roundTrips,
+          30,
+        );
+        rows.push(makeRow(warmRows[4]!, printed.subject, printed.floor, { kind: 'plus', ms: 0.4 }));
+        await manager.close(js.id);
+      }
+      floor.close();
+    }
 
     // 2. 1 MiB write_file / read_file through the in-sandbox workspace agent, beside a host file.
-    const mibBytes = new Uint8Array(2 ** 20).fill(7);
-    const hostFile = path.join(root, 'floor.bin');
-    const writes = await interleave(
-      () => manager.writeFile(s.id, 'big.bin', mibBytes),
-      async () => writeFileSync(hostFile, mibBytes),
-      50,
-      3,
-    );
-    rows.push(makeRow('write_file 1 MiB', writes.subject, writes.floor, { kind: 'under', ms: 20 }));
-    const reads = await interleave(
-      () => manager.readFile(s.id, 'big.bin'),
-      async () => readFileSync(hostFile),
-      50,
-      3,
-    );
-    rows.push(makeRow('read_file 1 MiB', reads.subject, reads.floor, { kind: 'under', ms: 20 }));
+    if (want('write_file 1 MiB') || want('read_file 1 MiB')) {
+      const s = await manager.create({ language: 'python' });
+      const mibBytes = new Uint8Array(2 ** 20).fill(7);
+      const hostFile = path.join(root, 'floor.bin');
+      const writes = await interleave(
+        () => manager.writeFile(s.id, 'big.bin', mibBytes),
+        async () => writeFileSync(hostFile, mibBytes),
+        50,
+        3,
+      );
+      rows.push(makeRow('write_file 1 MiB', writes.subject, writes.floor, { kind: 'under', ms: 20 }));
+      const reads = await interleave(
+        () => manager.readFile(s.id, 'big.bin'),
+        async () => readFileSync(hostFile),
+        50,
+        3,
+      );
+      rows.push(makeRow('read_file 1 MiB', reads.subject, reads.floor, { kind: 'under', ms: 20 }));
+      await manager.close(s.id);
+    }
 
     // 3. Create + first statement. Pooled: creates back to back, as a burst of clients would make them
     // (a create that finds the pool empty pays the cold path and is counted). Floor: python started in bwrap.
-    const startFloor = () =>
-      timeIt(
-        () =>
-          new Promise<void>((resolve) => {
-            const [cmd, args] = floorArgv(bwrap, ['-c', TRIVIAL]);
-            spawn(cmd, args, { stdio: 'ignore' }).on('exit', () => resolve());
+    if (want('create + first stmt')) {
+      const startFloor = () =>
+        timeIt(
+          () =>
+            new Promise<void>((resolve) => {
+              const [cmd, args] = floorArgv(bwrap, ['-c', TRIVIAL]);
+              spawn(cmd, args, { stdio: 'ignore' }).on('exit', () => resolve());
+            }),
+        );
+      const pooled: number[] = [];
+      const coldTimes: number[] = [];
+      const floorStarts: number[] = [];
+      await manager.warmPool?.whenFilled(); // full once at the start; never waited for again
+      for (let i = 0; i < creates; i++) {
+        let id = '';
+        const order = i % 2 === 0;
+        if (!order) floorStarts.push(await startFloor());
+        pooled.push(
+          await timeIt(async () => {
+            id = (await manager.create({ language: 'python' })).id;
+            await manager.execute(id, TRIVIAL);
           }),
+        );
+        await manager.close(id);
+        if (order) floorStarts.push(await startFloor());
+        coldTimes.push(
+          await timeIt(async () => {
+            id = (await cold.create({ language: 'python' })).id;
+            await cold.execute(id, TRIVIAL);
+          }),
+        );
+        await cold.close(id);
+      }
+      rows.push(
+        makeRow('create + first stmt, pooled (one per cold start)', pooled, floorStarts, { kind: 'ratio', max: 1 }),
       );
-    const pooled: number[] = [];
-    const coldTimes: number[] = [];
-    const floorStarts: number[] = [];
-    await manager.warmPool?.whenFilled(); // full once at the start; never waited for again
-    for (let i = 0; i < creates; i++) {
-      let id = '';
-      const order = i % 2 === 0;
-      if (!order) floorStarts.push(await startFloor());
-      pooled.push(
-        await timeIt(async () => {
-          id = (await manager.create({ language: 'python' })).id;
-          await manager.execute(id, TRIVIAL);
-        }),
+      rows.push(makeRow('create + first stmt, cold', coldTimes, floorStarts, { kind: 'info' }));
+      // A burst: creates back to back, the pool never waited for; empty-pool creates pay the cold path.
+      const burst: number[] = [];
+      for (let i = 0; i < creates; i++) {
+        let id = '';
+        burst.push(
+          await timeIt(async () => {
+            id = (await manager.create({ language: 'python' })).id;
+            await manager.execute(id, TRIVIAL);
+          }),
+        );
+        await manager.close(id);
+      }
+      rows.push(
+        makeRow(`create + first stmt, pooled, burst of ${creates}`, burst, floorStarts, { kind: 'ratio', max: 1 }),
       );
-      await manager.close(id);
-      if (order) floorStarts.push(await startFloor());
-      coldTimes.push(
-        await timeIt(async () => {
-          id = (await cold.create({ language: 'python' })).id;
-          await cold.execute(id, TRIVIAL);
-        }),
-      );
-      await cold.close(id);
     }
-    rows.push(
-      makeRow('create + first stmt, pooled (one per cold start)', pooled, floorStarts, { kind: 'ratio', max: 1 }),
-    );
-    rows.push(makeRow('create + first stmt, cold', coldTimes, floorStarts, { kind: 'info' }));
-    // A burst: creates back to back, the pool never waited for; empty-pool creates pay the cold path.
-    const burst: number[] = [];
-    for (let i = 0; i < creates; i++) {
-      let id = '';
-      burst.push(
-        await timeIt(async () => {
-          id = (await manager.create({ language: 'python' })).id;
-          await manager.execute(id, TRIVIAL);
-        }),
-      );
-      await manager.close(id);
-    }
-    rows.push(
-      makeRow(`create + first stmt, pooled, burst of ${creates}`, burst, floorStarts, { kind: 'ratio', max: 1 }),
-    );
 
     // 4. Memory of an idle session (kernel tree RSS, the sandbox's own processes included).
-    const idle: number[] = [];
-    const idleJs: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const py = await cold.create({ language: 'python' });
-      await cold.execute(py.id, TRIVIAL);
-      idle.push(cold.kernelRssBytes(py.id));
-      const js = await cold.create({ language: 'javascript' });
-      await cold.execute(js.id, 'const x = 1');
-      idleJs.push(cold.kernelRssBytes(js.id));
-      await cold.close(py.id);
-      await cold.close(js.id);
+    if (!options.only) {
+      const idle: number[] = [];
+      const idleJs: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const py = await cold.create({ language: 'python' });
+        await cold.execute(py.id, TRIVIAL);
+        idle.push(cold.kernelRssBytes(py.id));
+        const js = await cold.create({ language: 'javascript' });
+        await cold.execute(js.id, 'const x = 1');
+        idleJs.push(cold.kernelRssBytes(js.id));
+        await cold.close(py.id);
+        await cold.close(js.id);
+      }
+      detail.idleMemoryMiB = {
+        python: round(idle.reduce((a, b) => a + b, 0) / idle.length / 2 ** 20),
+        javascript: round(idleJs.reduce((a, b) => a + b, 0) / idleJs.length / 2 ** 20),
+        floorPython: round(Number(detail.floorIdleRssBytes) / 2 ** 20),
+      };
     }
-    detail.idleMemoryMiB = {
-      python: round(idle.reduce((a, b) => a + b, 0) / idle.length / 2 ** 20),
-      javascript: round(idleJs.reduce((a, b) => a + b, 0) / idleJs.length / 2 ** 20),
-      floorPython: round(Number(detail.floorIdleRssBytes) / 2 ** 20),
-    };
 
     // 5. Concurrent sessions each running a small computation, beside as many REPLs in bwrap.
-    const many = await Promise.all(Array.from({ length: concurrent }, () => cold.create({ language: 'python' })));
-    const latencies: number[] = [];
-    const t0 = performance.now();
-    await Promise.all(many.map((m) => timeIt(() => cold.execute(m.id, WORK)).then((ms) => latencies.push(ms))));
-    const wall = performance.now() - t0;
-    await Promise.all(many.map((m) => cold.close(m.id)));
-    const repls = Array.from({ length: concurrent }, () => new Repl(floorArgv(bwrap, ['-c', REPL_LOOP])));
-    await Promise.all(repls.map((b) => b.run('pass')));
-    const floorLat: number[] = [];
-    const t1 = performance.now();
-    await Promise.all(repls.map((b) => timeIt(() => b.run(WORK)).then((ms) => floorLat.push(ms))));
-    const floorWall = performance.now() - t1;
-    for (const b of repls) b.close();
-    rows.push(makeRow(`${concurrent} concurrent sessions, wall`, [wall], [floorWall], { kind: 'info' }));
-    detail.concurrent = { sessions: concurrent, latency: stats(latencies), floorLatency: stats(floorLat) };
+    if (want('concurrent sessions')) {
+      const many = await Promise.all(Array.from({ length: concurrent }, () => cold.create({ language: 'python' })));
+      const latencies: number[] = [];
+      const t0 = performance.now();
+      await Promise.all(many.map((m) => timeIt(() => cold.execute(m.id, WORK)).then((ms) => latencies.push(ms))));
+      const wall = performance.now() - t0;
+      await Promise.all(many.map((m) => cold.close(m.id)));
+      const repls = Array.from({ length: concurrent }, () => new Repl(floorArgv(bwrap, ['-c', REPL_LOOP])));
+      await Promise.all(repls.map((b) => b.run('pass')));
+      const floorLat: number[] = [];
+      const t1 = performance.now();
+      await Promise.all(repls.map((b) => timeIt(() => b.run(WORK)).then((ms) => floorLat.push(ms))));
+      const floorWall = performance.now() - t1;
+      for (const b of repls) b.close();
+      rows.push(makeRow(`${concurrent} concurrent sessions, wall`, [wall], [floorWall], { kind: 'info' }));
+      detail.concurrent = { sessions: concurrent, latency: stats(latencies), floorLatency: stats(floorLat) };
+    }
     return { rows, detail };
   } finally {
     await kernel?.close();
