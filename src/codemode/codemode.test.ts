@@ -190,7 +190,7 @@ describe('CodeModeRuntime', () => {
     await runtime.close();
   });
 
-  it('ranks 1000 tools quickly, names before descriptions', () => {
+  it('ranks among 1000 tools: names before descriptions', () => {
     const tools: UpstreamToolInfo[] = [];
     for (let i = 0; i < 1000; i++)
       tools.push({ name: `tool_${i}`, description: i === 500 ? 'Send an invoice email.' : `Does thing ${i}.` });
@@ -202,9 +202,8 @@ describe('CodeModeRuntime', () => {
       info,
       needsApproval: false,
     }));
-    const started = performance.now();
+    // How fast is the bench's question, not the test's (a timed assertion fails on a loaded machine).
     const ranked = rankTools(entries, 'send invoice');
-    assert.ok(performance.now() - started < 200, 'ranking 1000 tools should take well under 200 ms');
     assert.deepEqual(
       ranked.map((e) => e.tool.name),
       ['send_invoice', 'tool_500'],
