@@ -26,7 +26,6 @@ export function renderTable(data: TableData): HTMLElement {
   const grid = `4em repeat(${Math.max(columns.length, 1)}, minmax(7em, 1fr))`;
   const header = h('div', { class: 'vt-row vt-head' }, h('div', { class: 'vt-cell vt-index' }, ''));
   for (const c of columns) header.appendChild(h('div', { class: 'vt-cell', title: c }, c));
-  header.style.gridTemplateColumns = grid;
 
   const spacer = h('div', { class: 'vt-spacer' });
   spacer.style.height = `${rows.length * ROW_PX}px`;
@@ -46,7 +45,6 @@ export function renderTable(data: TableData): HTMLElement {
     const frag = document.createDocumentFragment();
     for (let i = from; i < to; i++) {
       const row = h('div', { class: 'vt-row', 'data-row': i }, h('div', { class: 'vt-cell vt-index' }, i));
-      row.style.gridTemplateColumns = grid;
       const r = rows[i] ?? [];
       for (let j = 0; j < columns.length; j++) {
         const t = cellText(r[j]);
@@ -60,7 +58,11 @@ export function renderTable(data: TableData): HTMLElement {
   viewport.addEventListener('scroll', () => requestAnimationFrame(paint), { passive: true });
   paint();
   const info = h('div', { class: 'vt-info' }, `${rows.length.toLocaleString()} rows × ${columns.length} columns`);
-  return h('div', { class: 'vtable' }, info, h('div', { class: 'vt-scroll-x' }, header, viewport));
+  const table = h('div', { class: 'vtable' }, info, h('div', { class: 'vt-scroll-x' }, header, viewport));
+  // One column template for every row, through a custom property (CSSOM, allowed by the CSP).
+  table.style.setProperty('--vt-columns', grid);
+  table.style.setProperty('--vt-min-width', `${4 + 7 * Math.max(columns.length, 1)}em`);
+  return table;
 }
 
 /**
