@@ -250,6 +250,8 @@ describe('UpstreamManager', () => {
             f.hooks.get('a')?.onClose();
             throw Object.assign(new Error('Connection closed'), { code: -32000 });
           }
+          if (name === 'v1')
+            throw Object.assign(new Error('MCP error -32002: MCP error -32002: gone'), { code: -32002 });
           throw Object.assign(new Error('Invalid params'), { code: -32602 });
         },
       },
@@ -259,6 +261,11 @@ describe('UpstreamManager', () => {
     await assert.rejects(
       m.callTool('a', 'bad', {}),
       (e) => isAppError(e, 'UPSTREAM_ERROR') && /Invalid params/.test(e.message),
+    );
+    await assert.rejects(
+      m.callTool('a', 'v1', {}),
+      (e) => isAppError(e, 'UPSTREAM_ERROR') && e.message === 'a tool "v1" failed: MCP error -32002: gone',
+      'one "MCP error" prefix, not two',
     );
     await assert.rejects(
       m.callTool('a', 'crash', {}),

@@ -457,7 +457,9 @@ export class UpstreamManager {
     if (code === SdkErrorCode.RequestTimeout) {
       return new AppError('TIMEOUT', `${name} ${what} timed out`, { server: name }, { cause: e });
     }
-    return new AppError('UPSTREAM_ERROR', `${name} ${what} failed: ${errorMessage(e)}`, { server: name }, { cause: e });
+    // v1 SDK peers put "MCP error N: " into the wire message and prefix it again on receipt: keep one.
+    const message = errorMessage(e).replace(/(MCP error -?\d+: )+/g, '$1');
+    return new AppError('UPSTREAM_ERROR', `${name} ${what} failed: ${message}`, { server: name }, { cause: e });
   }
 }
 
