@@ -7,6 +7,7 @@
 // is validated with the same code codemode uses. See test/docs-blocks.ts.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   existsSync,
@@ -32,7 +33,16 @@ const TSX = path.join(ROOT, 'node_modules/tsx/dist/loader.mjs');
 const BIN = path.join(ROOT, 'node_modules/.bin');
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'codemode-docs-'));
 chmodSync(tmp, 0o755); // the sandbox user reaches --workspace directories under it
-after(() => rmSync(tmp, { recursive: true, force: true }));
+after(() => {
+  // A block's server that had to be killed may leave a workspace mounted: detach those first.
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${tmp}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) spawnSync('umount', ['-l', m]);
+  rmSync(tmp, { recursive: true, force: true, maxRetries: 3 });
+});
 
 // `codemode` as README's set-up leaves it on PATH (npm link), running this checkout's source.
 const shimDir = path.join(tmp, 'bin');
@@ -102,7 +112,7 @@ async function freePort(): Promise<number> {
 /** `codemode serve --http` for a with-server block: CODEMODE_PORT and CODEMODE_TOKEN say where and how. */
 async function startServer(env: NodeJS.ProcessEnv): Promise<{ env: NodeJS.ProcessEnv; stop(): Promise<void> }> {
   const port = await freePort();
-  const serverEnv = { ...env, CODEMODE_PORT: String(port), CODEMODE_TOKEN: `docs-${process.pid}-${port}` };
+  const serverEnv = { ...env, CODEMODE_PORT: String(port), CODEMODE_TOKEN: randomBytes(16).toString('hex') };
   const child: ChildProcess = spawn('codemode', ['serve', '--http', '--no-store'], {
     env: serverEnv,
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -223,11 +233,21 @@ async function runCodeMode(block: DocBlock): Promise<void> {
     cwd: dir,
     stderr: 'pipe',
   });
-  await client.connect(transport);
+  let stderr = '';
+  transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  try {
+    await client.connect(transport);
+  } catch (e) {
+    throw new Error(`codemode serve --config did not start: ${String(e)}\n${stderr}`, { cause: e });
+  }
   try {
     // The docs write /data; the fixture directory stands in for it.
     const code = block.code.replaceAll("'/data", `'${data}`).replaceAll('`/data', `\`${data}`);
-    const r = await client.callTool({ name: 'run_code_mode', arguments: { code, language: 'typescript' } });
+    const r = await client
+      .callTool({ name: 'run_code_mode', arguments: { code, language: 'typescript' } })
+      .catch((e: unknown) => {
+        throw new Error(`run_code_mode failed: ${String(e)}\n${stderr}`, { cause: e });
+      });
     const text = (r.content as { type: string; text?: string }[]).map((c) => c.text ?? '').join('\n');
     assert.notEqual(r.isError, true, `${block.file}:${block.line} failed:\n${text}`);
     assert.deepEqual((r.structuredContent as { value?: unknown }).value, { count: 2, mrr: 200 }, text);
