@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,9 +29,27 @@ let model: ScriptedServer;
 let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
+/** A second browser (its own storage): the token tests and the live-view test. */
+let other: BrowserContext;
 let serverLog = '';
 
+/** Newest modification time under dir (ms). */
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) t = Math.max(t, statSync(path.join(e.parentPath, e.name)).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds the page with Vite unless dist/web is newer than every source it is built from. */
 async function buildWeb(): Promise<void> {
+  const built = path.join(ROOT, 'dist/web/index.html');
+  const sources = Math.max(
+    newest(path.join(ROOT, 'web')),
+    statSync(path.join(ROOT, 'src/mcp/http/api-contract.ts')).mtimeMs,
+  );
+  if (existsSync(built) && statSync(built).mtimeMs > sources) return;
   const { build } = await import('vite');
   await build({ configFile: path.join(ROOT, 'web/vite.config.ts'), logLevel: 'warn' });
 }
@@ -155,6 +173,7 @@ before(async () => {
   ctx = await newContext();
   page = await ctx.newPage();
   page.setDefaultTimeout(20_000);
+  other = await newContext();
 });
 
 after(async () => {
@@ -172,15 +191,14 @@ describe('workbench in chromium', () => {
   it('no token: the API refuses (401) and the page asks for one; a wrong token is refused', async () => {
     assert.equal((await api('GET', '/info', undefined, '')).status, 401);
     assert.equal((await api('GET', '/sessions', undefined, 'not-the-token')).status, 401);
-    const c = await newContext();
-    const p = await c.newPage();
+    const p = await other.newPage();
     await p.goto(`${base}/`);
     await p.locator('.token-form').waitFor();
     await p.locator('.token-input').fill('wrong-token');
     await p.locator('.token-form button').click();
     await p.getByText('That token was refused').waitFor();
     assert.equal(await p.locator('.new-session').count(), 0);
-    await c.close();
+    await p.close();
   });
 
   it('takes the token from the fragment, removes it from the address bar, keeps it in sessionStorage', async () => {
@@ -324,8 +342,7 @@ describe('workbench in chromium', () => {
 
   it('a second browser sees the first one’s run live', async () => {
     const sid = await sessionId(page);
-    const c2 = await newContext();
-    const p2 = await c2.newPage();
+    const p2 = await other.newPage();
     await openWorkbench(p2, `token=${TOKEN}&session=${sid}`);
     await p2.locator(`.notebook[data-session="${sid}"]`).waitFor();
     await p2.locator('.stream-state[data-state="live"]').waitFor();
@@ -348,7 +365,7 @@ describe('workbench in chromium', () => {
       assert.equal(await cell.locator('.cell-source').innerText(), 'mcp');
     }
     await shot(p2, 'second-browser');
-    await c2.close();
+    await p2.close();
   });
 
   it('reload: the session reopens and its history is there', async () => {
