@@ -173,7 +173,8 @@ async function runBash(code: string, options: { cwd: string; env: NodeJS.Process
 async function runShell(block: DocBlock): Promise<void> {
   const dir = blockDir();
   writeFixtures(block, dir);
-  let env = baseEnv(dir);
+  // A free port of its own, for a block that starts a server (`--port ${CODEMODE_PORT:-8765}`): tests run side by side.
+  let env = { ...baseEnv(dir), CODEMODE_PORT: String(await freePort()) };
   const server = directive(block, 'with-server') ? await startServer(env) : undefined;
   if (server) env = server.env;
   try {
