@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # chromium, tmux: the browser and terminal end-to-end tests; pytest, coverage: run_tests in sessions.
-PACKAGES=(bubblewrap util-linux mount e2fsprogs procps git python3 python3-numpy python3-pandas python3-matplotlib python3-pytest python3-coverage chromium tmux)
+PACKAGES=(bubblewrap util-linux mount e2fsprogs procps git python3 python3-numpy python3-pandas python3-matplotlib python3-pytest python3-coverage chromium tmux nats-server)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
