@@ -89,6 +89,7 @@ export function analyzingSessions(inner: SessionService, options: AnalyzingSessi
     exportNotebook: forward('exportNotebook'),
     subscribe: forward('subscribe'),
     shutdown: forward('shutdown'),
+    ...(inner.kits ? { kits: forward('kits') } : {}),
   };
   return Object.assign(service, {
     async create(createOptions: AnalyzedCreateOptions): Promise<SessionInfo> {

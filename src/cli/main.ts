@@ -46,6 +46,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "run a project's tests (pytest or node --test) in the sandbox and report each one",
     load: async () => (await import('./commands/test.js')).testCommand,
   },
+  kits: {
+    summary: 'kits of packages sessions can use: list, install NAME (operator only), remove NAME',
+    load: async () => (await import('./commands/kits.js')).kitsCommand,
+  },
   doctor: {
     summary: 'show which isolation layers and limits are in force on this machine',
     load: async () => (await import('./commands/doctor.js')).doctorCommand,

@@ -36,6 +36,7 @@ export async function openSessionRuntime(io: Pick<CliIO, 'env' | 'cwd'>): Promis
     limits: settings.limits.defaults,
     ceiling: settings.limits.max,
     pool: false,
+    environments: (await import('../projects/kits-session.js')).sessionEnvironments(settings, stateDir),
   });
   const { analyzingSessions } = await import('../analysis/analyzing-sessions.js');
   const { operatorOf } = await import('../analysis/compose.js');

@@ -15,6 +15,8 @@ import { RULE_FAMILIES, RULE_LEVELS, type RuleLevel } from '../analysis/types.js
 import { LANGUAGES, type Language } from '../sandbox/executor.js';
 import { DEFAULT_LIMITS, LIMIT_KEYS, MAX_LIMITS, type Limits } from '../sandbox/limits.js';
 import { isLoopback } from './loopback.js';
+import { policiesSettingProblems, type NetworkPolicy } from '../projects/egress.js';
+import { kitsSettingProblems, type KitDefinition } from '../projects/kits.js';
 
 export interface Settings {
   limits: { defaults: Limits; max: Limits };
@@ -44,6 +46,10 @@ export interface Settings {
    * (the operator's maximum), and the lowest level a session may ask for.
    */
   analysis: { enabled: boolean; rules: Record<string, RuleLevel>; sessionMinimum: Record<string, RuleLevel> };
+  /** Operator kits beside the built-in catalogue (src/projects/kits.ts), by name. */
+  kits: Record<string, Omit<KitDefinition, 'name'>>;
+  /** Egress policies sessions may name (create_session network); none by default: no session reaches out. */
+  network: { policies: Record<string, NetworkPolicy> };
 }
 
 /** One parsed settings file. */
@@ -104,6 +110,8 @@ export function defaultSettings(stateDir: string): Settings {
     mcpServersFile: null,
     agent: { enabled: false, models: [] },
     analysis: { enabled: true, rules: {}, sessionMinimum: {} },
+    kits: {},
+    network: { policies: {} },
   };
 }
 
@@ -114,7 +122,9 @@ type Field =
   | { kind: 'boolean' }
   | { kind: 'string-array' }
   /** { ruleIdOrFamily: "off" | "warn" | "block" } */
-  | { kind: 'level-map' };
+  | { kind: 'level-map' }
+  /** An object checked by a validator that names each bad key (kits, network policies). */
+  | { kind: 'object'; problems: (value: unknown) => string[]; schema: Record<string, unknown> };
 
 /** What a key may do that a file from a cloned repository must not: why, and where it belongs instead. */
 interface Trust {
@@ -246,6 +256,47 @@ export const FIELDS: Record<string, FieldSpec> = {
     kind: 'level-map',
     description: `The lowest level create_session's analysis option may set, by rule or family (default: the operator's level).${TRUSTED_ONLY}`,
     trusted: { why: 'lets sessions turn off rules that block', instead: 'your own settings file' },
+  },
+  kits: {
+    kind: 'object',
+    problems: kitsSettingProblems,
+    schema: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['version', 'description'],
+        additionalProperties: false,
+        properties: {
+          version: { type: 'string' },
+          description: { type: 'string' },
+          debian: { type: 'array', items: { type: 'string' } },
+          npm: { type: 'array', items: { type: 'string' } },
+          modules: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+          startup: { type: 'object', additionalProperties: { type: 'string' } },
+        },
+      },
+    },
+    description: `Kits by name ({"debian": [...], "npm": [...], "modules", "startup", "version", "description"}), beside the built-in ones; install with codemode kits install NAME.${TRUSTED_ONLY}`,
+    trusted: { why: 'names packages to install', instead: 'your own settings file' },
+  },
+  'network.policies': {
+    kind: 'object',
+    problems: policiesSettingProblems,
+    schema: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['allow', 'maxBytes', 'maxRequests'],
+        additionalProperties: false,
+        properties: {
+          allow: { type: 'array', items: { type: 'string' } },
+          maxBytes: { type: 'integer', minimum: 1 },
+          maxRequests: { type: 'integer', minimum: 1 },
+        },
+      },
+    },
+    description: `Egress policies by name ({"allow": ["host:port"], "maxBytes", "maxRequests"}) that create_session's network option may name.${TRUSTED_ONLY}`,
+    trusted: { why: 'lets sandboxed code reach the network', instead: 'your own settings file' },
   },
 };
 
@@ -414,6 +465,13 @@ function dirname(p: string): string {
 
 function set(target: Settings, key: string, value: unknown, where: string, errors: string[]): void {
   const field = FIELDS[key]!;
+  if (field.kind === 'object') {
+    const problems = field.problems(value);
+    if (problems.length) {
+      for (const p of problems) errors.push(`${where}: ${p}`);
+      return;
+    }
+  }
   if (!valid(field, value)) {
     errors.push(`${where}: ${key} ${expectation(field)}, got ${JSON.stringify(value)}`);
     return;
@@ -447,6 +505,8 @@ function valid(field: Field, v: unknown): boolean {
         isObject(v) &&
         Object.entries(v).every(([k, l]) => LEVEL_KEYS.has(k) && (RULE_LEVELS as readonly unknown[]).includes(l))
       );
+    case 'object':
+      return field.problems(v).length === 0;
   }
 }
 
@@ -464,6 +524,8 @@ function expectation(field: Field): string {
       return 'must be an array of strings (comma-separated in the environment)';
     case 'level-map':
       return `must map rule ids or families (${[...LEVEL_KEYS].join(', ')}) to "off", "warn" or "block"`;
+    case 'object':
+      return 'must be an object as described in the settings schema';
   }
 }
 
@@ -559,5 +621,7 @@ function fieldSchema(field: FieldSpec): Record<string, unknown> {
         additionalProperties: { enum: [...RULE_LEVELS] },
         description,
       };
+    case 'object':
+      return { ...field.schema, description };
   }
 }

@@ -9,6 +9,7 @@
  */
 import type { DisplayOutput, ExecResult, Language, OutputChunk, WorkspaceEntry } from '../sandbox/executor.js';
 import type { LimitOverrides, Limits } from '../sandbox/limits.js';
+import type { Sandbox } from '../sandbox/sandbox.js';
 
 export type SessionState = 'starting' | 'idle' | 'busy' | 'dead' | 'closed';
 
@@ -25,6 +26,64 @@ export interface SessionInfo {
   pooled: boolean;
   /** Something the caller should know, e.g. the outcome of a history replay on resume. */
   note?: string;
+  /** The kits the session uses, with the package versions installed when it started. */
+  kits?: KitRecord[];
+  /** The operator's network policy the session reaches the outside through (settings network.policies). */
+  network?: string;
+}
+
+/** A kit as a session records it, so its environment can be reproduced. */
+export interface KitRecord {
+  name: string;
+  version: string;
+  packages: { manager: 'debian' | 'npm'; name: string; version: string }[];
+}
+
+export interface SessionEnvironmentRequest {
+  sessionId: string;
+  language: Language;
+  /** The host uid the session's sandbox runs as. */
+  uid: number;
+  kits?: string[];
+  network?: string;
+}
+
+/** What kits and a network policy add to one session (src/projects/kits-session.ts). */
+export interface SessionEnvironment {
+  kits: KitRecord[];
+  network?: string;
+  /** Code to run in a fresh kernel before the first cell (the kits' start-up code). */
+  startup: string | null;
+  /** The sandbox every process of this session starts in (extra binds and environment). */
+  sandbox(base: Sandbox): Sandbox;
+  /** The egress proxy's connections so far (empty without a network policy). */
+  egressLog(): unknown[];
+  close(): Promise<void>;
+}
+
+/** One kit as list_kits shows it. */
+export interface KitStatus {
+  name: string;
+  version: string;
+  description: string;
+  languages: ('python' | 'javascript')[];
+  installed: boolean;
+  /** Packages not installed (Debian), or the kit folder (npm). */
+  missing: string[];
+  /** The command that installs it (the operator's, never the sandbox's). */
+  install: string;
+  packages: { manager: 'debian' | 'npm'; name: string; version: string | null }[];
+}
+
+export interface SessionEnvironmentProvider {
+  /** Every kit with its install status, and the network policy names sessions may ask for. */
+  catalogue(): { kits: KitStatus[]; networks: string[] };
+  apply(request: SessionEnvironmentRequest): Promise<SessionEnvironment>;
+  /** A hint naming the kits that provide a module an execution failed to import. */
+  hint(error: { type?: string; message?: string } | undefined, sessionKits: readonly string[]): string | null;
+  /** The kits and network a saved session used (for resume). */
+  recall(sessionId: string): { kits: string[]; network?: string } | null;
+  forget(sessionId: string): void;
 }
 
 export interface SessionExecResult extends ExecResult {
@@ -65,6 +124,8 @@ export interface ExecutionRecord {
   durationMs: number;
   /** Why the run stopped, when status is not ok/error. */
   reason?: string;
+  /** Set while the store cannot take this record (why): it is real, kept in memory and retried, not saved yet. */
+  unsaved?: string;
 }
 
 export interface CreateSessionOptions {
@@ -77,6 +138,10 @@ export interface CreateSessionOptions {
   replayHistory?: boolean;
   /** This session's static-analysis levels by rule or family, within the operator's (read by src/analysis's decorator). */
   analysis?: { rules?: Readonly<Record<string, 'off' | 'warn' | 'block'>> };
+  /** Kits (list_kits) whose packages and start-up code the session gets; each must be installed on the host. */
+  kits?: string[];
+  /** A network policy named in the operator's settings: outbound HTTP(S) through the host's allow-list proxy. */
+  network?: string;
 }
 
 export interface SessionExecOptions {
@@ -178,6 +243,8 @@ export interface SessionService {
    * agent). NOT_FOUND for another owner's session. Returns the unsubscribe.
    */
   subscribe(id: string, owner: string | undefined, listener: SessionEventListener): () => void;
+  /** The kits and network policies sessions may ask for (absent: this service offers none). */
+  kits?(): { kits: KitStatus[]; networks: string[] };
 
   shutdown(): Promise<void>;
 }

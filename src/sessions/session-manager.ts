@@ -29,6 +29,9 @@ import type {
   ExecutionRecord,
   SessionEventListener,
   SandboxProgram,
+  KitStatus,
+  SessionEnvironment,
+  SessionEnvironmentProvider,
   SessionExecOptions,
   SessionExecResult,
   SessionInfo,
@@ -84,6 +87,8 @@ export interface SessionManagerOptions {
   interruptGraceMs?: number;
   interpreters?: Interpreters;
   now?: () => number;
+  /** Kits and network policies (src/projects/kits-session.ts); without it, create refuses both. */
+  environments?: SessionEnvironmentProvider;
 }
 
 interface Session {
@@ -107,6 +112,8 @@ interface Session {
   lostState: boolean;
   /** The running execution's id, as its live events announced it. */
   executionId?: string;
+  /** Kits and network policy, when the session asked for either. */
+  env?: SessionEnvironment;
 }
 
 /** A live session record with no kernel attached and nothing run yet. */
@@ -167,6 +174,7 @@ export class SessionManager implements SessionService {
   private readonly storeWarnings = new Map<string, string[]>();
   /** Live events for subscribers (the workbench), fed by every execution. */
   private readonly events = new SessionEvents();
+  private readonly environments: SessionEnvironmentProvider | undefined;
 
   constructor(options: SessionManagerOptions) {
     this.sandbox = options.sandbox;
@@ -195,6 +203,7 @@ export class SessionManager implements SessionService {
     this.interpreters = options.interpreters ?? DEFAULT_INTERPRETERS;
     this.graceMs = options.interruptGraceMs ?? 2000;
     this.now = options.now ?? Date.now;
+    this.environments = options.environments;
     const poolSize = options.pool === undefined ? { python: 1 } : options.pool;
     this.pool =
       poolSize === false
@@ -229,19 +238,30 @@ export class SessionManager implements SessionService {
     }
     if (options.resumeId !== undefined) return this.resume(options.resumeId, owner, options);
     const limits = resolveLimits(options.limits, this.baseLimits, this.ceiling);
+    const extras = Boolean(options.kits?.length) || options.network !== undefined;
+    if (extras && !this.environments) {
+      throw new AppError('INVALID_ARGUMENT', 'this server offers no kits or network policies', {
+        argument: options.network !== undefined ? 'network' : 'kits',
+      });
+    }
     await this.makeRoom(owner);
-    const pooled = this.pool?.take(options.language, limits);
+    // A warm kernel has no kit binds and no network: sessions that ask for either start their own.
+    const pooled = extras ? undefined : this.pool?.take(options.language, limits);
     let id: string;
     let ws: Workspace;
     let kernel: Kernel;
+    let env: SessionEnvironment | undefined;
     if (pooled) {
       ({ id, workspace: ws, kernel } = pooled);
     } else {
       id = randomUUID();
       ws = await this.workspaces.create(id, limits);
       try {
-        kernel = await this.startKernel(options.language, ws, limits);
+        if (extras) env = await this.applyEnvironment(id, options.language, ws, options);
+        kernel = await this.startKernel(options.language, ws, limits, env);
       } catch (e) {
+        await env?.close();
+        this.environments?.forget(id);
         await ws.destroy();
         throw e;
       }
@@ -249,6 +269,7 @@ export class SessionManager implements SessionService {
     const now = this.now();
     const s = newSession({ id, owner, language: options.language, limits, ws, createdAt: now, lastUsedAt: now });
     s.pooled = pooled !== undefined;
+    if (env) s.env = env;
     this.attach(s, kernel);
     this.sessions.set(id, s);
     this.persist(s);
@@ -273,9 +294,13 @@ export class SessionManager implements SessionService {
     const reopened = await this.workspaces.open(id, limits);
     const ws = reopened ?? (await this.workspaces.create(id, limits));
     let kernel: Kernel;
+    let env: SessionEnvironment | undefined;
     try {
-      kernel = await this.startKernel(stored.language, ws, limits);
+      const recalled = this.environments?.recall(id);
+      if (recalled) env = await this.applyEnvironment(id, stored.language, ws, recalled);
+      kernel = await this.startKernel(stored.language, ws, limits, env);
     } catch (e) {
+      await env?.close();
       await ws.close();
       throw e;
     }
@@ -289,6 +314,7 @@ export class SessionManager implements SessionService {
       lastUsedAt: this.now(),
     });
     s.executionCount = stored.executionCount;
+    if (env) s.env = env;
     this.attach(s, kernel);
     this.sessions.set(id, s);
     this.persist(s);
@@ -373,6 +399,10 @@ export class SessionManager implements SessionService {
     this.flushWrites();
     this.storeClosed = true;
     if (this.ownsStore) this.store.close();
+  }
+
+  kits(): { kits: KitStatus[]; networks: string[] } {
+    return this.environments?.catalogue() ?? { kits: [], networks: [] };
   }
 
   subscribe(id: string, owner: string | undefined, listener: SessionEventListener): () => void {
@@ -593,9 +623,50 @@ export class SessionManager implements SessionService {
     s.lastUsedAt = this.now();
   }
 
-  private startKernel(language: Language, ws: Workspace, limits: Limits): Promise<Kernel> {
+  private applyEnvironment(
+    id: string,
+    language: Language,
+    ws: Workspace,
+    o: { kits?: string[]; network?: string },
+  ): Promise<SessionEnvironment> {
+    return this.environments!.apply({
+      sessionId: id,
+      language,
+      uid: ws.uid,
+      ...(o.kits?.length ? { kits: o.kits } : {}),
+      ...(o.network === undefined ? {} : { network: o.network }),
+    });
+  }
+
+  private async startKernel(
+    language: Language,
+    ws: Workspace,
+    limits: Limits,
+    env?: SessionEnvironment,
+  ): Promise<Kernel> {
+    const kernel = await this.startBareKernel(language, ws, limits, env);
+    if (env?.startup) {
+      // The kits' start-up code, unrecorded; a failure is the operator's kit, so it stops the start.
+      const r = await kernel.run({ code: env.startup, cell: 0, limits });
+      if (r.status !== 'ok') {
+        await kernel.close();
+        throw new AppError(
+          'SANDBOX_UNAVAILABLE',
+          `a kit's start-up code failed (${r.status}${r.error ? `: ${r.error.type}: ${r.error.message}` : ''})`,
+        );
+      }
+    }
+    return kernel;
+  }
+
+  private startBareKernel(
+    language: Language,
+    ws: Workspace,
+    limits: Limits,
+    env?: SessionEnvironment,
+  ): Promise<Kernel> {
     return Kernel.start({
-      sandbox: this.sandbox,
+      sandbox: env ? env.sandbox(this.sandbox) : this.sandbox,
       language,
       workspaceDir: ws.dir,
       uid: ws.uid,
@@ -622,7 +693,7 @@ export class SessionManager implements SessionService {
   private async ensureKernel(s: Session): Promise<Kernel> {
     if (s.kernel?.alive) return s.kernel;
     if (!s.starting) {
-      s.starting = this.startKernel(s.language, s.ws, s.limits).finally(() => (s.starting = undefined));
+      s.starting = this.startKernel(s.language, s.ws, s.limits, s.env).finally(() => (s.starting = undefined));
     }
     const kernel = await s.starting;
     if (s.closed) {
@@ -739,7 +810,7 @@ export class SessionManager implements SessionService {
       try {
         // The script waits for a go on fd 3, sent once bwrap's setup is done (the /tmp probe needs it).
         const gate = [this.interpreters.bash, '--noprofile', '--norc', '-c', SCRIPT_GATE, 'codemode-run', ...argv];
-        proc = await this.sandbox.spawn({
+        proc = await (s.env ? s.env.sandbox(this.sandbox) : this.sandbox).spawn({
           argv: gate,
           workspaceDir: s.ws.dir,
           uid: s.ws.uid,
@@ -846,6 +917,8 @@ export class SessionManager implements SessionService {
     };
     if (kr.error) r.error = kr.error;
     if (kr.reason) r.reason = kr.reason;
+    const hint = kr.error ? this.environments?.hint(kr.error, s.env?.kits.map((k) => k.name) ?? []) : null;
+    if (hint) r.note = hint;
     if (kr.cpuMs !== null) r.cpuMs = Math.round(kr.cpuMs * 100) / 100;
     if (kr.idleCpuMs !== undefined) r.idleCpuMs = kr.idleCpuMs;
     if (kr.toolCalls !== undefined) r.toolCalls = kr.toolCalls;
@@ -953,6 +1026,8 @@ export class SessionManager implements SessionService {
       executionCount: s.executionCount,
       limits: s.limits,
       pooled: s.pooled,
+      ...(s.env?.kits.length ? { kits: s.env.kits } : {}),
+      ...(s.env?.network === undefined ? {} : { network: s.env.network }),
     };
   }
 
@@ -966,7 +1041,9 @@ export class SessionManager implements SessionService {
     s.kernel = undefined;
     await kernel?.close();
     if (s.starting) await s.starting.then((k) => k.close()).catch(() => {});
+    await s.env?.close();
     if (discard) {
+      this.environments?.forget(s.id);
       await s.ws.destroy();
       const at = new Date(this.now()).toISOString();
       this.queueWrite('markClosed', s.id, () => this.store.markClosed(s.id, at));

@@ -83,6 +83,7 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       'import_archive',
       'interrupt_session',
       'list_files',
+      'list_kits',
       'list_sessions',
       'read_file',
       'rerun_downstream',

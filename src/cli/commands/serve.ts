@@ -477,6 +477,7 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     maxSessions: settings.sessions.maxSessions,
     pool: { python: pool.python, node: Math.max(pool.javascript, pool.typescript), bash: pool.bash },
     ...(toolHost === undefined ? {} : { toolHost }),
+    environments: (await import('../../projects/kits-session.js')).sessionEnvironments(settings, options.stateDir),
   });
   // Static analysis in front of one-shot runs and session cells/scripts (settings.analysis).
   const { withAnalysis } = await import('../../analysis/compose.js');

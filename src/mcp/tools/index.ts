@@ -10,6 +10,7 @@ import { executeCode, runScript } from './execute.js';
 import { rerunDownstream, sessionGraphTool } from './graph.js';
 import { deleteFile, exportArchive, importArchive, listFiles, readFile, writeFile } from './files.js';
 import { exportNotebook, getHistory } from './history.js';
+import { listKitsTool } from './kits.js';
 import { gitTool, runTestsTool } from './projects.js';
 import { runOutput, sessionFile, sessionHistory, sessionNotebook } from './resources.js';
 import { closeSession, createSession, interruptSession, listSessions, restartSession } from './sessions.js';
@@ -35,6 +36,7 @@ export const CODEMODE_TOOLS: readonly AnyToolDefinition<ToolEnv>[] = [
   exportNotebook,
   runTestsTool,
   gitTool,
+  listKitsTool,
   runAgentTool,
 ];
 

@@ -55,6 +55,18 @@ export const createSession = defineTool({
         })
         .optional()
         .describe('Static analysis before each run in this session (see check_code for the rules).'),
+      kits: z
+        .array(z.string().regex(/^[a-z][a-z0-9-]{0,39}$/))
+        .max(16)
+        .optional()
+        .describe('Kits (see list_kits) whose packages and start-up code the session gets, e.g. ["data"].'),
+      network: z
+        .string()
+        .regex(/^[a-z][a-z0-9-]{0,39}$/)
+        .optional()
+        .describe(
+          "A network policy the operator defined (see list_kits): outbound HTTP(S) to its allowed hosts only, through the host's proxy (HTTP_PROXY is set). Without it there is no network.",
+        ),
     }),
   output: SESSION_OUTPUT,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
@@ -67,10 +79,18 @@ export const createSession = defineTool({
       ...(args.resume_session_id === undefined ? {} : { resumeId: args.resume_session_id }),
       ...(args.replay_history ? { replayHistory: true } : {}),
       ...(args.analysis === undefined ? {} : { analysis: args.analysis }),
+      ...(args.kits?.length ? { kits: args.kits } : {}),
+      ...(args.network === undefined ? {} : { network: args.network }),
     });
+    const kits = info.kits?.length
+      ? `\nkits: ${info.kits.map((k) => `${k.name}@${k.version} (${k.packages.map((p) => `${p.name} ${p.version}`).join(', ')})`).join('; ')}`
+      : '';
+    const network = info.network === undefined ? '' : `\nnetwork: policy "${info.network}" (HTTP_PROXY is set)`;
     return {
       content: text(
         `created session ${info.id} (${info.language}); pass session_id "${info.id}" to execute_code` +
+          kits +
+          network +
           (info.note === undefined ? '' : `\nnote: ${info.note}`),
       ),
       structuredContent: { session: sessionOut(info) },
