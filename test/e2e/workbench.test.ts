@@ -365,6 +365,7 @@ describe('workbench in chromium', () => {
       assert.equal(await cell.locator('.cell-source').innerText(), 'mcp');
     }
     await shot(p2, 'second-browser');
+    assert.deepEqual(await cspViolations(p2), []);
     await p2.close();
   });
 
@@ -532,6 +533,28 @@ describe('workbench in chromium', () => {
     assert.equal((await api('GET', `/sessions/${js}`)).status, 404);
     await page.locator(`.session-item[data-session="${sid}"] .session-open`).click();
     await page.locator(`.notebook[data-session="${sid}"] .cell[data-execution-id]`).first().waitFor();
+  });
+
+  it('after a server restart a saved session is listed, resumes with its history and variables', async () => {
+    await page.locator('.new-language').selectOption('python');
+    const old = await sessionId(page);
+    await page.locator('.new-session').click();
+    await page.locator(`.notebook:not([data-session="${old}"])`).waitFor();
+    const sid = await sessionId(page);
+    await runCell(page, "saved_var = 5\nprint('saved run')");
+    assert.deepEqual(await cspViolations(page), []);
+    // Restart the server on the same store: live sessions end, saved ones stay resumable.
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+    serverLog = '';
+    base = await startServer();
+    await openWorkbench(page, `token=${TOKEN}&session=${sid}`);
+    await page.locator(`.notebook[data-session="${sid}"] .cell[data-execution-id]`).first().waitFor();
+    assert.match(await page.locator('.notebook').innerText(), /saved run/);
+    const cell = await runCell(page, 'print(saved_var * 2)');
+    assert.match(await cell.locator('.cell-outputs').innerText(), /10/);
+    await page.locator(`.resumable-item[data-session="${old}"]`).waitFor();
   });
 
   it('no CSP violations in the page', async () => {
