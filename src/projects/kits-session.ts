@@ -25,11 +25,13 @@ import { KitHost, SANDBOX_KITS_DIR } from './kits-host.js';
 
 const NET_DIR = '/run/codemode-net';
 const FORWARDER = 'egress-forward.py';
+/** Beside, not inside, the socket's read-only folder (bwrap cannot add a file under a read-only bind). */
+const FORWARDER_IN_SANDBOX = `/run/codemode-${FORWARDER}`;
 export const EGRESS_PORT = 3128;
 
 /** The forwarder starts first and says "ready" before the program runs, so the first request finds it listening. */
 const NET_LAUNCH =
-  `exec 9< <(exec /usr/bin/python3 -I ${NET_DIR}/${FORWARDER} </dev/null 2>/dev/null); ` +
+  `exec 9< <(exec /usr/bin/python3 -I ${FORWARDER_IN_SANDBOX} </dev/null 2>/dev/null); ` +
   'read -r -t 10 _ <&9 || { echo "codemode: the egress forwarder did not start" >&2; exit 125; }; exec 9<&-; exec "$@"';
 
 function forwarderPath(): string {
@@ -83,7 +85,7 @@ export class KitsSessionProvider implements SessionEnvironmentProvider {
       });
       roBinds.push(
         { host: proxy.socketDir, sandbox: NET_DIR },
-        { host: forwarderPath(), sandbox: `${NET_DIR}/${FORWARDER}` },
+        { host: forwarderPath(), sandbox: FORWARDER_IN_SANDBOX },
       );
       const url = `http://127.0.0.1:${EGRESS_PORT}`;
       Object.assign(env, {
