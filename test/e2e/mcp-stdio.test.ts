@@ -16,7 +16,8 @@ import { firstText } from './mcp-harness.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SERVE = ['--no-node-snapshot', '--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), 'serve', '--no-store'];
-const INSPECTOR = path.join(ROOT, 'node_modules/@modelcontextprotocol/inspector-cli/build/index.js');
+// The current Inspector (2.x) in --cli mode. It declares Node >= 22 but its CLI runs on our Node 20.
+const INSPECTOR = path.join(ROOT, 'node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js');
 
 type Structured = Record<string, unknown>;
 
@@ -30,10 +31,9 @@ function alive(pid: number): boolean {
 }
 
 async function inspector(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // The target command goes before `--`, its arguments after. The inspector finds its own
-  // package.json through the working directory, so run it from its build directory.
-  const child = spawn(process.execPath, [INSPECTOR, process.execPath, ...args, '--', ...SERVE], {
-    cwd: path.dirname(INSPECTOR),
+  // Inspector options first, then `--` and the server's command line.
+  const child = spawn(process.execPath, [INSPECTOR, '--cli', ...args, '--', process.execPath, ...SERVE], {
+    cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
