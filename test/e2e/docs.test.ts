@@ -174,7 +174,7 @@ async function runShell(block: DocBlock): Promise<void> {
   const dir = blockDir();
   writeFixtures(block, dir);
   // A free port of its own, for a block that starts a server (`--port ${CODEMODE_PORT:-8765}`): tests run side by side.
-  let env = { ...baseEnv(dir), CODEMODE_PORT: String(await freePort()) };
+  let env: NodeJS.ProcessEnv = { ...baseEnv(dir), CODEMODE_PORT: String(await freePort()) };
   const server = directive(block, 'with-server') ? await startServer(env) : undefined;
   if (server) env = server.env;
   try {
@@ -237,7 +237,8 @@ async function runCodeMode(block: DocBlock): Promise<void> {
   let stderr = '';
   transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   try {
-    await client.connect(transport);
+    // Generous: the server lists both upstreams before its first answer, and CI machines are shared.
+    await client.connect(transport, { timeout: 180_000 });
   } catch (e) {
     throw new Error(`codemode serve --config did not start: ${String(e)}\n${stderr}`, { cause: e });
   }
@@ -245,7 +246,7 @@ async function runCodeMode(block: DocBlock): Promise<void> {
     // The docs write /data; the fixture directory stands in for it.
     const code = block.code.replaceAll("'/data", `'${data}`).replaceAll('`/data', `\`${data}`);
     const r = await client
-      .callTool({ name: 'run_code_mode', arguments: { code, language: 'typescript' } })
+      .callTool({ name: 'run_code_mode', arguments: { code, language: 'typescript' } }, { timeout: 180_000 })
       .catch((e: unknown) => {
         throw new Error(`run_code_mode failed: ${String(e)}\n${stderr}`, { cause: e });
       });
