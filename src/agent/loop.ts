@@ -42,7 +42,9 @@ import {
 import { formatObservation, missingModule, type Observation } from './feedback.js';
 import { parseTextAction } from './fence-parser.js';
 import { addUsage, type Price } from './pricing.js';
-import { checkTestSource, testKindOf, testRunnerCode } from './verify.js';
+import { SessionGit } from '../projects/git.js';
+import { runTests } from '../projects/run-tests.js';
+import { checkTestSource, judgeTestFile, testKindOf, testRunnerCode, VERIFY_RUNS } from './verify.js';
 
 /** Code Mode's tools, when upstream servers are configured (a structural view of the Code Mode service). */
 export interface CodeModeTools {
@@ -81,8 +83,19 @@ export interface RunAgentOptions {
   /** Called for each approval under the `ask` policy (and for Code Mode's requireApproval). */
   approve?: (request: ApprovalRequest) => boolean | Promise<boolean>;
   validators?: AnswerValidator[];
-  /** Also write tests, run them, and report them; tests that cannot fail do not count. */
+  /**
+   * Also write tests, run them, and report them; tests that cannot fail do not
+   * count. On a session service with run_tests (runProgram), a test file counts
+   * only when it passes VERIFY_RUNS times in a row and raises line coverage.
+   */
   verify?: boolean;
+  /**
+   * Commit the workspace (git, in the sandbox) after each step whose actions all
+   * succeeded, with the principal as author and an `Agent: codemode-agent <model>`
+   * trailer, so each step can be undone with the git tool's restore. Default true
+   * where the session service can run git (runProgram).
+   */
+  checkpoints?: boolean;
   codeMode?: CodeModeTools;
   /** Extra instructions appended to the system prompt. */
   instructions?: string;
@@ -182,6 +195,25 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
   emit({ type: 'run_start', model: modelName, mode, sessionId: session.id, language });
 
   const messages: ModelMessage[] = [{ role: 'user', content: await taskMessage(options, session, language) }];
+
+  // ---- checkpoints: one commit per step that changed something and failed nowhere ----
+  let git: SessionGit | null =
+    options.checkpoints !== false && typeof session.service.runProgram === 'function'
+      ? new SessionGit(session.service, session.id, { owner: session.owner ?? 'local', signal })
+      : null;
+  const checkpoint = async (step: number): Promise<void> => {
+    const done = actions.filter((a) => a.step === step);
+    if (!git || signal.aborted || done.length === 0 || done.some((a) => a.failed)) return;
+    try {
+      const c = await git.commit(`agent step ${step}: ${[...new Set(done.map((a) => a.tool))].join(', ')}`, {
+        Agent: `codemode-agent ${modelName}`,
+      });
+      if (c) emit({ type: 'notice', step, message: `checkpoint ${c.hash.slice(0, 12)}: step ${step} committed` });
+    } catch (e) {
+      git = null; // one failure (no git, a broken repository) turns them off for the run, said once
+      emit({ type: 'notice', step, message: `checkpoints are off for this run: ${errorMessage(e)}` });
+    }
+  };
 
   const finish = async (reason: StopReason, message: string, answer?: string): Promise<AgentResult> => {
     const result: AgentResult = {
@@ -359,6 +391,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
         if (out.final !== undefined) final = out.final;
         if (signal.aborted) break;
       }
+      await checkpoint(step);
       const verdict = assessStuck(actions, replanAt);
       if (verdict.kind === 'replan') {
         replanAt = actions.length;
@@ -381,6 +414,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
       noActionStreak = 0;
       const obs = await runCode(step, 'code', action.code);
       emit({ type: 'result', step, tool: 'code', ok: obs.ok, status: obs.status, observation: obs.text });
+      await checkpoint(step);
       feedback = `Observation:\n${obs.text}`;
       if (action.skipped.length)
         feedback += `\nNote: ${action.skipped.length} block(s) in ${[...new Set(action.skipped.map((b) => b.language))].join(', ')} were not run: this session runs ${language}.`;
@@ -800,6 +834,7 @@ async function verifyTests(
   }
   if (!tests.length) return { ok: false, tests, status: 'no test files' };
   if (tests.some((t) => !t.counted)) return { ok: false, tests, status: 'a test cannot fail' };
+  if (typeof s.service.runProgram === 'function') return verifyWithRunTests(s, tests, byKind, signal, onRun);
   const commands: string[] = [];
   const outputs: string[] = [];
   let ok = true;
@@ -817,6 +852,68 @@ async function verifyTests(
     tests,
     command: commands.join(' && '),
     status: ok ? 'tests passed' : 'tests failed',
+    ...(ok ? {} : { output: outputs.join('\n') }),
+  };
+}
+
+/**
+ * run_tests as the judge: every test file passes VERIFY_RUNS runs in a row
+ * (a flaky test proves nothing), and raises line coverage: the suite's
+ * coverage with the file is above its coverage without it.
+ */
+async function verifyWithRunTests(
+  s: AgentSession,
+  tests: VerificationReport['tests'],
+  byKind: Map<'pytest' | 'node', string[]>,
+  signal: AbortSignal,
+  onRun: (obs: Observation) => void,
+): Promise<VerificationReport> {
+  const owner = s.owner ? { owner: s.owner } : {};
+  const outputs: string[] = [];
+  const commands: string[] = [];
+  let ok = true;
+  for (const [framework, paths] of byKind) {
+    commands.push(`run_tests ${framework} ${paths.join(' ')} x${VERIFY_RUNS} (coverage)`);
+    const runs = [];
+    for (let i = 0; i < VERIFY_RUNS && !signal.aborted; i++) {
+      const r = await runTests(s.service, s.id, { framework, paths, coverage: true, signal, ...owner });
+      runs.push(r);
+      if (r.status !== 'passed') break;
+    }
+    const last = runs[runs.length - 1]!;
+    const summary = `${framework}: ${runs.filter((r) => r.status === 'passed').length}/${VERIFY_RUNS} runs passed; ${last.passed} passed, ${last.failed} failed, ${last.errors} errors${last.coverage ? `; coverage ${last.coverage.percent}%` : ''}${last.reason ? ` (${last.reason})` : ''}`;
+    const failures = last.tests
+      .filter((t) => t.outcome === 'failed' || t.outcome === 'error')
+      .map((t) => `- ${t.name}: ${t.message ?? t.outcome}`)
+      .slice(0, 20);
+    const text = [summary, ...failures].join('\n');
+    onRun({ text, images: [], ok: last.status === 'passed' });
+    outputs.push(text);
+    for (const path of paths) {
+      // Coverage without this file: the rest of the suite, or nothing at all when it is alone.
+      const others = paths.filter((p) => p !== path);
+      const without = others.length
+        ? (await runTests(s.service, s.id, { framework, paths: others, coverage: true, signal, ...owner })).coverage
+            ?.percent
+        : 0;
+      const verdict = judgeTestFile(
+        runs.map((r) => r.status),
+        last.coverage?.percent,
+        without,
+      );
+      const entry = tests.find((t) => t.path === path)!;
+      if (!verdict.counted) {
+        entry.counted = false;
+        entry.reason = verdict.reason!;
+        ok = false;
+      }
+    }
+  }
+  return {
+    ok,
+    tests,
+    command: commands.join(' && '),
+    status: ok ? 'tests passed' : tests.some((t) => !t.counted) ? 'a test did not hold' : 'tests failed',
     ...(ok ? {} : { output: outputs.join('\n') }),
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { checkTestSource, testKindOf, testRunnerCode } from './verify.js';
+import { checkTestSource, judgeTestFile, testKindOf, testRunnerCode } from './verify.js';
 
 describe('verify', () => {
   it('recognises test files', () => {
@@ -49,5 +49,15 @@ describe('verify', () => {
     );
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stdout, /1 passed, 1 failed/);
+  });
+  it('a generated test counts only when it passes every run and raises coverage', () => {
+    assert.deepEqual(judgeTestFile(['passed', 'passed', 'passed'], 80, 50), { counted: true });
+    assert.match(judgeTestFile(['passed', 'failed'], 80, 50).reason ?? '', /failed on run 2 of 3/);
+    assert.match(
+      judgeTestFile(['passed', 'passed', 'passed'], 50, 50).reason ?? '',
+      /does not raise coverage \(50% with it, 50% without\)/,
+    );
+    assert.equal(judgeTestFile(['passed', 'passed', 'passed'], 10, undefined).counted, true, 'alone: above nothing');
+    assert.equal(judgeTestFile(['passed', 'passed', 'passed'], undefined, 0).counted, false, 'no coverage measured');
   });
 });

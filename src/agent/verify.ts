@@ -97,6 +97,38 @@ print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed or not passed else 0)
 `;
 
+/** How many times in a row a generated test must pass to count. */
+export const VERIFY_RUNS = 3;
+
+/**
+ * Whether one generated test file counts: every run passed (VERIFY_RUNS of
+ * them), and line coverage with the file is above coverage without it.
+ */
+export function judgeTestFile(
+  runs: readonly string[],
+  coverageWith: number | undefined,
+  coverageWithout: number | undefined,
+): { counted: boolean; reason?: string } {
+  const passed = runs.filter((r) => r === 'passed').length;
+  if (passed < VERIFY_RUNS) {
+    return {
+      counted: false,
+      reason:
+        passed === runs.length
+          ? `passed ${passed} of ${VERIFY_RUNS} runs`
+          : `failed on run ${passed + 1} of ${VERIFY_RUNS} (a test must pass every time)`,
+    };
+  }
+  if (coverageWith === undefined) return { counted: false, reason: 'no coverage was measured' };
+  if (coverageWith <= (coverageWithout ?? 0)) {
+    return {
+      counted: false,
+      reason: `does not raise coverage (${coverageWith}% with it, ${coverageWithout ?? 0}% without): it tests nothing the others do not`,
+    };
+  }
+  return { counted: true };
+}
+
 /** Code for the session's language that runs the tests and fails when they fail. */
 export function testRunnerCode(language: Language, kind: TestKind, paths: string[]): { code: string; command: string } {
   const argv = kind === 'pytest' ? ['python3', '-c', PY_RUNNER, ...paths] : ['node', '--test', ...paths];
