@@ -139,11 +139,13 @@ describe('python sessions', () => {
     await manager.close(s.id);
   });
 
-  it('a crashing kernel reports killed, restarts on the next call and keeps workspace files', async () => {
+  it('a kernel the program ends (os._exit) reports its exit code, restarts on the next call and keeps workspace files', async () => {
     const s = await manager.create({ language: 'python' });
     await manager.execute(s.id, 'v = 5\nopen("keep.txt", "w").write("kept")');
     const crash = await manager.execute(s.id, 'import os\nos._exit(1)');
-    assert.equal(crash.status, 'killed');
+    assert.equal(crash.status, 'error');
+    assert.equal(crash.exitCode, 1);
+    assert.equal(crash.signal, null);
     assert.equal(crash.kernelRestarted, true);
     assert.match(crash.note ?? '', /variables are lost/);
     const next = await manager.execute(s.id, 'print(open("keep.txt").read())\n"v" in globals()');
