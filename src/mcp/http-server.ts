@@ -35,6 +35,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { isLoopback } from '../config/loopback.js';
 import { MAX_MESSAGE_BYTES } from '../config/settings.js';
+import type { StoreHealth } from '../store/store-status.js';
 import { BoundedEventStore } from './event-store.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH, missingParamsMessage } from './jsonrpc-checks.js';
 
@@ -73,6 +74,8 @@ export interface HttpServerOptions {
   /** Serve HTTPS with this PEM certificate chain and key (node:https). */
   tls?: { cert: string | Buffer; key: string | Buffer };
   log?: (message: string) => void;
+  /** The store's health for /healthz: "degraded" (still 200: the server answers) while writes fail or wait. */
+  storeHealth?: () => StoreHealth;
   /**
    * Everything but /mcp and /healthz (the workbench: src/mcp/http/). Called
    * after the Host/Origin check with the caller's principal, or undefined
@@ -394,7 +397,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       return;
     }
     if (url.pathname === '/healthz') {
-      sendJson(res, 200, { status: 'ok', sessions: sessions.size });
+      const store = options.storeHealth?.();
+      sendJson(res, 200, {
+        status: store?.state === 'degraded' ? 'degraded' : 'ok',
+        sessions: sessions.size,
+        ...(store === undefined ? {} : { store }),
+      });
       return;
     }
     if (url.pathname !== '/mcp' && options.web !== undefined) {

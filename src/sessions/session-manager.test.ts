@@ -534,11 +534,11 @@ describe('workspaces, isolation and ownership', () => {
 });
 
 describe('history writes', () => {
-  it('are queued after the reply; a failed write is reported to the hook and on the next result', async () => {
+  it('are queued after the reply; a write the full disk refuses is reported, kept, retried and lands', async () => {
     class FailingStore extends MemorySessionStore {
       fail = true;
       override addExecution(record: ExecutionRecord): void {
-        if (this.fail) throw new Error('disk full');
+        if (this.fail) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
         super.addExecution(record);
       }
     }
@@ -558,16 +558,31 @@ describe('history writes', () => {
       assert.equal(first.warnings, undefined);
       assert.deepEqual(failures, [], 'the write runs after the reply');
       await new Promise((r) => setImmediate(r));
-      assert.deepEqual(failures, ['addExecution: disk full']);
-      store.fail = false;
+      assert.deepEqual(failures, ['addExecution: database or disk is full']);
+      assert.equal(m.storeStatus.health().state, 'degraded');
+      // While the store fails, history shows the execution, marked unsaved.
+      const during = m.history(s.id);
+      assert.deepEqual(
+        during.map((h) => [h.code, h.unsaved]),
+        [['x = 1', 'no space left on device (SQLITE_FULL)']],
+      );
       const second = await m.execute(s.id, 'x');
       assert.equal(second.status, 'ok');
-      assert.match(second.warnings?.[0] ?? '', /history was not saved \(addExecution\): disk full/);
+      assert.match(second.warnings?.join('\n') ?? '', /history not saved: no space left on device \(SQLITE_FULL\)/);
+      store.fail = false;
       assert.deepEqual(
-        m.history(s.id).map((h) => h.code),
-        ['x'],
-        'reads see queued writes',
+        m.history(s.id).map((h) => [h.code, h.unsaved]),
+        [
+          ['x = 1', undefined],
+          ['x', undefined],
+        ],
+        'the kept writes landed, in order, once space returned',
       );
+      assert.equal(m.storeStatus.health().state, 'ok');
+      const third = await m.execute(s.id, 'x + 1');
+      assert.match(third.warnings?.join('\n') ?? '', /history saved again/);
+      const fourth = await m.execute(s.id, 'x + 2');
+      assert.equal(fourth.warnings, undefined, 'said once');
     } finally {
       await m.shutdown();
     }

@@ -23,6 +23,8 @@ import { safeRelativePath } from '../sandbox/workspace/paths.js';
 import { Workspaces, type Workspace } from '../sandbox/workspace/workspaces.js';
 import { MemorySessionStore } from '../store/memory-session-store.js';
 import { defaultStateDir, SqliteSessionStore, type SessionStore, type StoredSession } from '../store/session-store.js';
+import { StoreStatus } from '../store/store-status.js';
+import { StoreWriteQueue, type StoreWrite } from '../store/write-queue.js';
 import { SessionEvents } from './session-events.js';
 import type {
   CreateSessionOptions,
@@ -59,9 +61,15 @@ export interface SessionManagerOptions {
   store?: SessionStore | null;
   /**
    * A history or session write failed. Writes run after the reply that caused
-   * them; the failure is also attached to the session's next result as a warning.
+   * them; a failed one stays queued and is retried (src/store/write-queue.ts),
+   * and the session's next results say so in their warnings.
    */
   onStoreError?: (error: unknown, write: { operation: string; sessionId: string }) => void;
+  /** The store's health, shared with the result cache, /healthz and the logs. Default: the manager's own. */
+  storeStatus?: StoreStatus;
+  /** History writes kept in memory while the store fails, at most (count, bytes). Defaults in write-queue.ts. */
+  maxPendingWrites?: number;
+  maxPendingBytes?: number;
   /** Parent directory of session workspaces. Default: <state dir>/workspaces. */
   workspaceRoot?: string;
   /** Defaults for new sessions (merged over DEFAULT_LIMITS). */
@@ -164,9 +172,11 @@ export class SessionManager implements SessionService {
   private readonly sessions = new Map<string, Session>();
   private readonly sweeper: NodeJS.Timeout;
   private shuttingDown = false;
-  /** Store writes waiting to run after the current reply (in order). */
-  private writes: { operation: string; sessionId: string; run: () => void }[] = [];
-  private writesScheduled = false;
+  /** Store writes waiting to run after the current reply, or for the store to come back (in order). */
+  private readonly writeQueue: StoreWriteQueue;
+  readonly storeStatus: StoreStatus;
+  /** Sessions told in this outage that their history is not saved (told once, and told when it is saved again). */
+  private readonly toldUnsaved = new Set<string>();
   /** After shutdown: a late write (an execution settling after it) is dropped, not run on a closed store. */
   private storeClosed = false;
   private readonly onStoreError: SessionManagerOptions['onStoreError'];
@@ -188,6 +198,21 @@ export class SessionManager implements SessionService {
           ? new MemorySessionStore()
           : options.store;
     this.onStoreError = options.onStoreError;
+    this.storeStatus = options.storeStatus ?? new StoreStatus();
+    this.writeQueue = new StoreWriteQueue({
+      status: this.storeStatus,
+      ...(options.maxPendingWrites === undefined ? {} : { maxPendingWrites: options.maxPendingWrites }),
+      ...(options.maxPendingBytes === undefined ? {} : { maxPendingBytes: options.maxPendingBytes }),
+      onFailure: (w, cause, error) => this.storeFailed(error, cause, w),
+      onLost: (w, why) => this.addStoreWarning(w.sessionId, `history lost (${w.operation}): ${why}`),
+      onResumed: (saved) => {
+        for (const id of new Set(saved.map((w) => w.sessionId))) {
+          if (this.toldUnsaved.delete(id)) {
+            this.addStoreWarning(id, 'history saved again: the store recovered and the delayed writes were saved');
+          }
+        }
+      },
+    });
     this.workspaces = new Workspaces({
       sandbox: this.sandbox,
       root: options.workspaceRoot ?? path.join(defaultStateDir(), 'workspaces'),
@@ -394,9 +419,30 @@ export class SessionManager implements SessionService {
     this.shuttingDown = true;
     clearInterval(this.sweeper);
     await this.pool?.close();
+    // Running executions are interrupted (SIGINT, then killed after the grace) and recorded as
+    // `interrupted` before the kernels stop; queued ones do not start (enqueue checks shuttingDown).
+    const busy = [...this.sessions.values()].filter((s) => s.running || s.pending > 0);
+    for (const s of busy) {
+      s.kernel?.interrupt();
+      this.scriptKills.get(s)?.();
+    }
+    if (busy.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled(busy.map((s) => s.queue)),
+        new Promise((resolve) => (timer = setTimeout(resolve, this.graceMs + 1000))),
+      ]);
+      clearTimeout(timer);
+    }
     // Kernels stop; workspaces and history stay so sessions can be resumed after a restart.
     await Promise.allSettled([...this.sessions.values()].map((s) => this.closeSession(s, false)));
-    this.flushWrites();
+    const lost = this.writeQueue.close(); // a last try; what the store still refuses is lost, and said so
+    if (lost > 0) {
+      this.onStoreError?.(new Error(`${lost} history writes could not be saved before the stop`), {
+        operation: 'shutdown',
+        sessionId: '',
+      });
+    }
     this.storeClosed = true;
     if (this.ownsStore) this.store.close();
   }
@@ -536,9 +582,16 @@ export class SessionManager implements SessionService {
 
   // -------------------------------------------------------------- history
 
+  /** The saved executions, then those still waiting for the store (marked `unsaved`): none is hidden by a failing store. */
   history(id: string, owner?: string): ExecutionRecord[] {
     const stored = this.storedFor(id, owner); // flushes queued writes
-    return this.store.listExecutions(stored.id);
+    const saved = this.store.listExecutions(stored.id);
+    const cause = this.storeStatus.causeOf('history') ?? 'waiting for the store';
+    const waiting = this.writeQueue
+      .pendingFor(stored.id)
+      .filter((w) => w.operation === 'addExecution')
+      .map((w) => ({ ...(w.payload as ExecutionRecord), unsaved: cause }));
+    return waiting.length === 0 ? saved : [...saved, ...waiting];
   }
 
   exportNotebook(id: string, owner?: string): string {
@@ -594,7 +647,7 @@ export class SessionManager implements SessionService {
 
   private storedFor(id: string, owner?: string): StoredSession {
     this.flushWrites();
-    const stored = typeof id === 'string' ? this.store.getSession(id) : undefined;
+    const stored = typeof id === 'string' ? (this.store.getSession(id) ?? this.pendingSession(id)) : undefined;
     if (!stored || stored.owner !== (owner ?? DEFAULT_OWNER)) throw notFound(String(id));
     return stored;
   }
@@ -614,7 +667,10 @@ export class SessionManager implements SessionService {
 
   private enqueue<T>(s: Session, job: () => Promise<T>): Promise<T> {
     s.pending++;
-    const run = s.queue.then(job);
+    const run = s.queue.then(() => {
+      if (this.shuttingDown) throw new AppError('SESSION_CLOSED', 'the server is stopping: this did not start');
+      return job();
+    });
     s.queue = run.catch(() => {}).finally(() => s.pending--);
     return run;
   }
@@ -943,7 +999,8 @@ export class SessionManager implements SessionService {
     if (r.error) rec.error = r.error;
     if (r.reason) rec.reason = r.reason;
     // History is written after the reply: a full disk must not turn a finished run into a failure.
-    this.queueWrite('addExecution', s.id, () => this.store.addExecution(rec));
+    const bytes = rec.code.length + rec.stdout.length + rec.stderr.length + JSON.stringify(rec.outputs).length;
+    this.queueWrite('addExecution', s.id, () => this.store.addExecution(rec), bytes, rec);
   }
 
   private persist(s: Session): void {
@@ -959,40 +1016,30 @@ export class SessionManager implements SessionService {
       executionCount: s.executionCount,
       closedAt: null,
     };
-    this.queueWrite('saveSession', s.id, () => this.store.saveSession(stored));
+    this.queueWrite('saveSession', s.id, () => this.store.saveSession(stored), 512, stored);
   }
 
   /** Queue a store write to run after the current reply is on its way (setImmediate), in order. */
-  private queueWrite(operation: string, sessionId: string, run: () => void): void {
+  private queueWrite(operation: string, sessionId: string, run: () => void, bytes = 64, payload?: unknown): void {
     if (this.storeClosed) return;
-    this.writes.push({ operation, sessionId, run });
-    if (this.writesScheduled) return;
-    this.writesScheduled = true;
-    setImmediate(() => this.flushWrites());
+    this.writeQueue.push({ operation, sessionId, run, bytes, payload });
   }
 
   /** Run every queued store write now (before any read of the store, and at shutdown). */
   flushWrites(): void {
-    this.writesScheduled = false;
-    if (this.writes.length === 0) return;
-    const batch = this.writes;
-    this.writes = [];
-    for (const w of batch) {
-      try {
-        w.run();
-      } catch (e) {
-        this.storeFailed(e, w);
-      }
-    }
+    this.writeQueue.flush();
   }
 
-  private storeFailed(error: unknown, write: { operation: string; sessionId: string }): void {
-    const list = this.storeWarnings.get(write.sessionId) ?? [];
-    if (list.length < MAX_STORE_WARNINGS) {
-      list.push(
-        `history was not saved (${write.operation}): ${error instanceof Error ? error.message : String(error)}`,
-      );
-      this.storeWarnings.set(write.sessionId, list);
+  /** A session record still waiting for the store (its first save failed). */
+  private pendingSession(id: string): StoredSession | undefined {
+    const w = this.writeQueue.pendingFor(id).findLast((x) => x.operation === 'saveSession');
+    return w?.payload as StoredSession | undefined;
+  }
+
+  private storeFailed(error: unknown, cause: string, write: StoreWrite): void {
+    if (!this.toldUnsaved.has(write.sessionId)) {
+      this.toldUnsaved.add(write.sessionId);
+      this.addStoreWarning(write.sessionId, `history not saved: ${cause}; it is kept in memory and retried`);
     }
     try {
       this.onStoreError?.(error, { operation: write.operation, sessionId: write.sessionId });
@@ -1001,12 +1048,28 @@ export class SessionManager implements SessionService {
     }
   }
 
-  /** Store failures since the session's last result, for this result's warnings. */
+  private addStoreWarning(sessionId: string, warning: string): void {
+    const list = this.storeWarnings.get(sessionId) ?? [];
+    if (list.length < MAX_STORE_WARNINGS && !list.includes(warning)) list.push(warning);
+    this.storeWarnings.set(sessionId, list);
+  }
+
+  /**
+   * Store news for this result's warnings: failures and recoveries since the
+   * session's last result, and, while the store fails, that this very result
+   * is not saved yet (its write runs after the reply, so its own failure can
+   * only show on the next one).
+   */
   private takeStoreWarnings(r: SessionExecResult): void {
-    const list = this.storeWarnings.get(r.sessionId);
-    if (!list) return;
+    const list = this.storeWarnings.get(r.sessionId) ?? [];
     this.storeWarnings.delete(r.sessionId);
-    r.warnings = list;
+    const cause = this.storeStatus.causeOf('history');
+    if (cause !== null && this.writeQueue.pending > 0) {
+      this.toldUnsaved.add(r.sessionId);
+      const now = `history not saved yet: ${cause}; this result is kept in memory and retried`;
+      if (!list.some((w) => w.startsWith('history not saved'))) list.push(now);
+    }
+    if (list.length > 0) r.warnings = [...(r.warnings ?? []), ...list];
   }
 
   private info(s: Session): SessionInfo {

@@ -15,7 +15,13 @@ const SQLITE_HEADER = 'SQLite format 3\0';
 export type RefusalReason = 'not_sqlite' | 'damaged' | 'foreign' | 'newer';
 
 /** What the file holds: nothing yet, or codemode's schema at `version`. Throws (refuses) otherwise. */
-export function inspectDatabaseFile(file: string, knownVersions: number): { version: number } {
+export function inspectDatabaseFile(
+  file: string,
+  knownVersions: number,
+  options: { copyOnRefusal?: boolean } = {},
+): { version: number } {
+  const refuse = (f: string, reason: RefusalReason, why: string): never =>
+    refuseFile(f, reason, why, options.copyOnRefusal ?? true);
   const header = readHeader(file);
   if (header.length === 0) return { version: 0 }; // new (empty) file
   if (header.length < SQLITE_HEADER.length || header.toString('latin1', 0, 16) !== SQLITE_HEADER) {
@@ -72,13 +78,15 @@ function readHeader(file: string): Buffer {
 }
 
 /** Refuse the file: a byte-for-byte copy is made beside it (the original stays as it is), and both are named. */
-function refuse(file: string, reason: RefusalReason, why: string): never {
-  let backup: string | null = freePath(`${file}.refused-${stamp()}.bak`);
-  try {
-    copyFileSync(file, backup, constants.COPYFILE_EXCL);
-    if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${backup}-wal`, constants.COPYFILE_EXCL);
-  } catch {
-    backup = null; // no room for a copy: the original is untouched all the same
+function refuseFile(file: string, reason: RefusalReason, why: string, copy: boolean): never {
+  let backup: string | null = copy ? freePath(`${file}.refused-${stamp()}.bak`) : null;
+  if (backup !== null) {
+    try {
+      copyFileSync(file, backup, constants.COPYFILE_EXCL);
+      if (existsSync(`${file}-wal`)) copyFileSync(`${file}-wal`, `${backup}-wal`, constants.COPYFILE_EXCL);
+    } catch {
+      backup = null; // no room for a copy: the original is untouched all the same
+    }
   }
   throw new AppError(
     'INTERNAL',

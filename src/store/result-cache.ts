@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import type { ExecResult, InputFile, Language } from '../sandbox/executor.js';
 import type { Limits } from '../sandbox/limits.js';
 import { migrate, openDatabase } from './session-store.js';
+import type { StoreStatus } from './store-status.js';
 
 export interface CacheKeyInput {
   /** Who asked; part of the key, so principals never share entries. */
@@ -54,6 +55,8 @@ export interface ResultCacheOptions {
   /** Keep at most this many entries (oldest pruned). Default 10,000. */
   maxEntries?: number;
   now?: () => number;
+  /** Where failures are reported. A cache that cannot read or write misses; the run's result is never lost to it. */
+  status?: StoreStatus;
 }
 
 export class ResultCache {
@@ -62,6 +65,7 @@ export class ResultCache {
   private readonly now: () => number;
   private readonly ttlMs: number | undefined;
   private readonly maxEntries: number;
+  private readonly status: StoreStatus | undefined;
 
   /** A database file path, ':memory:', or an open database (e.g. SqliteSessionStore.db) to share. */
   constructor(db: string | Database.Database, options: ResultCacheOptions = {}) {
@@ -71,6 +75,7 @@ export class ResultCache {
     this.now = options.now ?? Date.now;
     this.ttlMs = options.ttlMs;
     this.maxEntries = options.maxEntries ?? 10_000;
+    this.status = options.status;
   }
 
   /** Only results that are the program's own doing (ok/error) are worth caching. */
@@ -78,7 +83,17 @@ export class ResultCache {
     return result.status === 'ok' || result.status === 'error';
   }
 
+  /** The cached result, or undefined (a miss, also when the database cannot be read). */
   get(key: string): ExecResult | undefined {
+    try {
+      return this.read(key);
+    } catch (e) {
+      this.status?.failed('cache', e);
+      return undefined;
+    }
+  }
+
+  private read(key: string): ExecResult | undefined {
     const row = this.db.prepare('SELECT result, expires_at FROM result_cache WHERE key = ?').get(key) as
       { result: string; expires_at: number | null } | undefined;
     if (!row) return undefined;
@@ -92,6 +107,17 @@ export class ResultCache {
   /** Store a result; returns false when it is not cacheable (a limit or event stopped it). */
   put(key: string, result: ExecResult): boolean {
     if (!ResultCache.cacheable(result)) return false;
+    try {
+      this.write(key, result);
+    } catch (e) {
+      this.status?.failed('cache', e); // not cached: the caller still has its result
+      return false;
+    }
+    this.status?.succeeded('cache');
+    return true;
+  }
+
+  private write(key: string, result: ExecResult): void {
     const now = this.now();
     this.db
       .prepare('INSERT OR REPLACE INTO result_cache (key, result, created_at, expires_at) VALUES (?, ?, ?, ?)')
@@ -101,7 +127,6 @@ export class ResultCache {
         'DELETE FROM result_cache WHERE key NOT IN (SELECT key FROM result_cache ORDER BY created_at DESC LIMIT ?)',
       )
       .run(this.maxEntries);
-    return true;
   }
 
   close(): void {

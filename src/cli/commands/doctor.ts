@@ -174,10 +174,22 @@ export const doctorCommand: Command = async (argv, io) => {
   const { activePolicy } = await import('../../analysis/compose.js');
   const policy = activePolicy(settings.analysis);
   const analysis = policy === null ? null : Object.fromEntries(policy);
+  // The store as seen from here (a running server shows its own at /healthz); it does not change readiness.
+  const { checkStore } = await import('../../store/store-check.js');
+  const store = checkStore(settings.store.path, settings.store.enabled);
   if (values.json) {
     io.stdout.write(
       JSON.stringify(
-        { ready, problems: report.problems, layers: checks, languages, limits: settings.limits, analysis, report },
+        {
+          ready,
+          problems: report.problems,
+          layers: checks,
+          languages,
+          limits: settings.limits,
+          analysis,
+          store,
+          report,
+        },
         null,
         2,
       ) + '\n',
@@ -194,6 +206,7 @@ export const doctorCommand: Command = async (argv, io) => {
   }
   io.stdout.write(`\nanalysis policy${analysis === null ? ': off (analysis.enabled is false)' : ' (rule: level)'}\n`);
   for (const [rule, level] of Object.entries(analysis ?? {})) io.stdout.write(`  ${level.padEnd(5)} ${rule}\n`);
+  io.stdout.write(`\nstore: ${store.state}\n  ${store.path}: ${store.detail}\n`);
   io.stdout.write(
     ready
       ? '\nready: untrusted code runs sandboxed on this machine\n'

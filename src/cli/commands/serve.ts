@@ -35,6 +35,7 @@ import { executorFor } from '../../sandbox/caching-executor.js';
 import type { Executor } from '../../sandbox/executor.js';
 import type { ToolHost } from '../../codemode/contract.js';
 import type { SessionStore } from '../../store/session-store.js';
+import type { StoreHealth } from '../../store/store-status.js';
 import type { SessionService } from '../../sessions/contract.js';
 import type { AgentToolConfig } from '../../mcp/tools/agent.js';
 import type { CliIO, Command } from '../io.js';
@@ -72,7 +73,28 @@ export interface ServeRuntime {
   extensions: ServerExtension[];
   /** run_agent's configuration when settings agent.enabled is on. */
   agent?: AgentToolConfig;
+  /** The store's health for /healthz (history and result-cache writes). */
+  storeHealth?: () => StoreHealth;
   close(): Promise<void>;
+}
+
+/** How long a graceful stop may take before the process exits anyway. */
+export const SHUTDOWN_DEADLINE_MS = 10_000;
+
+/**
+ * From the first stop signal on: a second SIGINT/SIGTERM, or the deadline,
+ * ends the process at once (a stuck kernel or upstream must not keep it).
+ * The one place besides the entry point that exits: nothing else can.
+ */
+function armForcedExit(log: (m: string) => void, deadlineMs = SHUTDOWN_DEADLINE_MS): void {
+  const force = (why: string, code: number) => {
+    log(`${why}: exiting now`);
+    process.exit(code);
+  };
+  process.once('SIGINT', () => force('second signal (SIGINT)', 130));
+  process.once('SIGTERM', () => force('second signal (SIGTERM)', 143));
+  // unref: a shutdown that finishes lets the process end at once; one that hangs ends here.
+  setTimeout(() => force(`shutdown took longer than ${deadlineMs / 1000} s`, 1), deadlineMs).unref();
 }
 
 export type RuntimeFactory = (options: ServeOptions, io: CliIO, log: (m: string) => void) => Promise<ServeRuntime>;
@@ -374,6 +396,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
         });
         const why = await Promise.race([shutdown, transport.closed.then(() => 'stdin closed')]);
         log(`shutting down (${why})`);
+        armForcedExit(log);
         await stdio.close().catch((e: unknown) => log(`stdio: close failed: ${errorMessage(e)}`));
         return 0;
       }
@@ -397,11 +420,13 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
         maxBodyBytes: options.settings.http.maxBodyBytes,
         maxSessionsPerPrincipal: options.settings.http.maxSessionsPerPrincipal,
         ...(tls === undefined ? {} : { tls }),
+        ...(runtime.storeHealth === undefined ? {} : { storeHealth: runtime.storeHealth }),
         log,
       });
       log(`serving MCP on ${http.url}${auth === 'anonymous' ? ' (NO authentication)' : ' (bearer token required)'}`);
       const why = await shutdownSignal(io, false);
       log(`shutting down (${why})`);
+      armForcedExit(log);
       workbench.close();
       await http.close();
       return 0;
@@ -452,13 +477,23 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   });
   let executor: Executor = processExecutor;
   let store: SessionStore | null = null;
+  // One health for history and cache writes: logged once when a cause starts and once when it ends.
+  const { StoreStatus } = await import('../../store/store-status.js');
+  const storeStatus = new StoreStatus({
+    onDegraded: (part, cause) =>
+      log(`store degraded: ${part} writes fail: ${cause}; history is kept in memory and retried (see /healthz)`),
+    onRecovered: (part) => log(`store recovered: ${part} writes work again`),
+  });
   if (options.store) {
     const { SqliteSessionStore } = await import('../../store/session-store.js');
     const { ResultCache, resultCacheKey } = await import('../../store/result-cache.js');
     const { CachingExecutor } = await import('../../sandbox/caching-executor.js');
+    const { migrationBackupOf } = await import('../../store/session-store.js');
     const sqlite = new SqliteSessionStore(options.db ?? settings.store.path);
+    const backup = migrationBackupOf(sqlite.db);
+    if (backup !== undefined) log(`store: migrated the database; the previous version is backed up at ${backup}`);
     store = sqlite;
-    const cache = new ResultCache(sqlite.db);
+    const cache = new ResultCache(sqlite.db, { status: storeStatus });
     executor = new CachingExecutor(processExecutor, {
       cache,
       keyOf: resultCacheKey,
@@ -475,6 +510,10 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     ceiling: settings.limits.max,
     idleTimeoutMs: settings.sessions.idleTimeoutMs,
     maxSessions: settings.sessions.maxSessions,
+    storeStatus,
+    onStoreError: (error, write) => {
+      if (write.operation === 'shutdown') log(`store: ${(error as Error).message}`);
+    },
     pool: { python: pool.python, node: Math.max(pool.javascript, pool.typescript), bash: pool.bash },
     ...(toolHost === undefined ? {} : { toolHost }),
     environments: (await import('../../projects/kits-session.js')).sessionEnvironments(settings, options.stateDir),
@@ -493,6 +532,7 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     sessions,
     extensions,
     ...(agent === undefined ? {} : { agent }),
+    storeHealth: () => storeStatus.health(),
     async close() {
       // In order, and every step runs even when one fails: kernels first, then the executor and Code Mode.
       let failure: unknown;

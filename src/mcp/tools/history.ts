@@ -24,6 +24,10 @@ const historyEntry = z.object({
   error: execError.optional(),
   outputs: z.array(z.object({ kind: z.enum(['result', 'display']), mime_types: z.array(z.string()) })),
   reason: z.string().optional(),
+  unsaved: z
+    .string()
+    .optional()
+    .describe('Set while the store cannot take this execution (why): it is kept in memory and retried.'),
   started_at: z.string(),
   duration_ms: z.number(),
 });
@@ -48,6 +52,7 @@ function entryJson(r: ExecutionRecord, max: number): z.output<typeof historyEntr
     ...(r.error === undefined ? {} : { error: r.error }),
     outputs: r.outputs.map((o) => ({ kind: o.kind, mime_types: Object.keys(o.data) })),
     ...(r.reason === undefined ? {} : { reason: r.reason }),
+    ...(r.unsaved === undefined ? {} : { unsaved: r.unsaved }),
     started_at: r.startedAt,
     duration_ms: r.durationMs,
   };
@@ -55,7 +60,8 @@ function entryJson(r: ExecutionRecord, max: number): z.output<typeof historyEntr
 
 function entryText(e: z.output<typeof historyEntry>): string {
   const lines = [
-    `[${e.execution_count}] ${e.kind === 'script' ? 'script ' : ''}${e.status}, ${Math.round(e.duration_ms)} ms`,
+    `[${e.execution_count}] ${e.kind === 'script' ? 'script ' : ''}${e.status}, ${Math.round(e.duration_ms)} ms` +
+      (e.unsaved === undefined ? '' : ` (NOT SAVED YET: ${e.unsaved}; kept in memory and retried)`),
   ];
   lines.push(e.code.replace(/\n$/, ''));
   if (e.stdout) lines.push(`--- stdout ---\n${e.stdout.replace(/\n$/, '')}`);
