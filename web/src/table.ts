@@ -35,6 +35,7 @@ export function renderTable(data: TableData): HTMLElement {
 
   let first = -1;
   let last = -1;
+  const pool: HTMLElement[] = [];
   const paint = () => {
     const top = viewport.scrollTop;
     const from = Math.max(0, Math.floor(top / ROW_PX) - MARGIN_ROWS);
@@ -42,17 +43,30 @@ export function renderTable(data: TableData): HTMLElement {
     if (from === first && to === last) return;
     first = from;
     last = to;
-    const frag = document.createDocumentFragment();
-    for (let i = from; i < to; i++) {
-      const row = h('div', { class: 'vt-row', 'data-row': i }, h('div', { class: 'vt-cell vt-index' }, i));
+    // Row elements are recycled: a scroll rewrites the text of the rows in view, it builds nothing.
+    while (pool.length < to - from) {
+      const row = h('div', { class: 'vt-row' }, h('div', { class: 'vt-cell vt-index' }));
+      for (let j = 0; j < columns.length; j++) row.appendChild(h('div', { class: 'vt-cell' }));
+      pool.push(row);
+      body.appendChild(row);
+    }
+    for (let k = 0; k < pool.length; k++) {
+      const row = pool[k]!;
+      const i = from + k;
+      row.hidden = i >= to;
+      if (row.hidden) continue;
+      row.dataset.row = String(i);
+      const cells = row.children;
+      cells[0]!.textContent = String(i);
       const r = rows[i] ?? [];
       for (let j = 0; j < columns.length; j++) {
         const t = cellText(r[j]);
-        row.appendChild(h('div', { class: 'vt-cell', title: t.length > 40 ? t : undefined }, t));
+        const cell = cells[j + 1] as HTMLElement;
+        cell.textContent = t;
+        if (t.length > 40) cell.title = t;
+        else cell.removeAttribute('title');
       }
-      frag.appendChild(row);
     }
-    body.replaceChildren(frag);
     body.style.transform = `translateY(${from * ROW_PX}px)`;
   };
   viewport.addEventListener('scroll', () => requestAnimationFrame(paint), { passive: true });
