@@ -5,9 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run --silent build
 npx tsc -p tsconfig.json
+npx tsc -p web/tsconfig.json
 npx eslint .
 npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
-mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+mapfile -t files < <(find src test web -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 log=$(mktemp)
 status=0
 node --no-node-snapshot --import tsx --test --test-reporter=tap "${files[@]}" | tee "$log" || status=$?

@@ -19,6 +19,7 @@ const BENCHES: Record<string, (only: SubjectFilter) => Promise<unknown>> = {
   codemode: async (only) => (await import('./codemode-bench.js')).runCodeModeBench({ only }),
   analysis: async () => (await import('./analysis-bench.js')).runAnalysisBench(),
   agent: async () => (await import('./agent-bench.js')).runAgentBench(),
+  workbench: async () => (await import('./workbench-bench.js')).runWorkbenchBench(),
 };
 
 /** Bench names and `--only` patterns from argv. */
