@@ -50,6 +50,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'kits of packages sessions can use: list, install NAME (operator only), remove NAME',
     load: async () => (await import('./commands/kits.js')).kitsCommand,
   },
+  worker: {
+    summary: 'run kernels and one-shot runs for a codemode cluster over NATS (--nats URL)',
+    load: async () => (await import('./commands/worker.js')).workerCommand,
+  },
+  cluster: {
+    summary: 'a codemode cluster: status (workers, load, sessions)',
+    load: async () => (await import('./commands/cluster.js')).clusterCommand,
+  },
   doctor: {
     summary: 'show which isolation layers and limits are in force on this machine',
     load: async () => (await import('./commands/doctor.js')).doctorCommand,

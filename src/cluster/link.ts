@@ -1,0 +1,256 @@
+/**
+ * One node's link to the cluster: the NATS connection, the KV buckets, the
+ * object stores and the history stream, plus framed request/reply. A frame
+ * larger than one message goes through the transfer object store and is
+ * replaced by a reference; the reader checks the size before fetching and
+ * deletes the object after. NATS failures become retryable AppErrors.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  connect,
+  createInbox,
+  RequestError,
+  TimeoutError,
+  type NatsConnection,
+  type Msg,
+} from '@nats-io/transport-node';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { z } from 'zod';
+import { AppError, errorMessage, isAppError } from '../errors.js';
+import {
+  BUCKETS,
+  frameToError,
+  HISTORY_STREAM,
+  INLINE_FRAME_BYTES,
+  MAX_FRAME_BYTES,
+  parseFrame,
+  PROTOCOL_VERSION,
+  replyFrameSchema,
+  unavailable,
+  type ReplyFrame,
+} from './protocol.js';
+
+export interface LinkOptions {
+  /** nats://host:port URLs (any of the cluster's servers; the client learns the rest). */
+  servers: string[];
+  /** This node's NATS user and password. */
+  credentials?: { user: string; pass: string };
+  /** Shown in the server's connection list. */
+  name: string;
+  /** Reply subjects of this node (permissions let a worker subscribe only its own). */
+  inboxPrefix?: string;
+  /** JetStream replicas of the buckets and stream (3 survives the loss of one of three servers). */
+  replicas: number;
+  /** How long a heartbeat lives in the bucket before it expires (the bucket's max_age). */
+  heartbeatTtlMs?: number;
+}
+
+export interface Link {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  workers: KV;
+  sessions: KV;
+  workspaces: ObjectStore;
+  transfer: ObjectStore;
+  /** A fresh reply subject under this node's inbox prefix (for streamed output). */
+  inbox(): string;
+  close(): Promise<void>;
+}
+
+const credentialsSchema = z.object({ user: z.string().min(1).max(256), pass: z.string().min(8).max(1024) });
+
+/** A credentials file: one line `user:password` (the password may contain colons). */
+export function readCredentials(file: string, warn: (m: string) => void = () => {}): { user: string; pass: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new AppError(
+      'INVALID_CONFIG',
+      `cannot read the NATS credentials file ${file}: ${(e as NodeJS.ErrnoException).code}`,
+    );
+  }
+  if ((statSync(file).mode & 0o077) !== 0)
+    warn(`the NATS credentials file ${file} is readable by others; chmod 600 it`);
+  const line = text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '';
+  const at = line.indexOf(':');
+  const parsed = credentialsSchema.safeParse({ user: line.slice(0, at).trim(), pass: line.slice(at + 1).trim() });
+  if (at < 1 || !parsed.success) {
+    throw new AppError(
+      'INVALID_CONFIG',
+      `the NATS credentials file ${file} must hold one line "user:password" (password of 8+ characters)`,
+    );
+  }
+  return parsed.data;
+}
+
+export async function openLink(options: LinkOptions): Promise<Link> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: options.servers,
+      name: options.name,
+      ...(options.credentials ?? {}),
+      ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      pingInterval: 5_000,
+    });
+  } catch (e) {
+    throw unavailable(`cannot connect to NATS at ${options.servers.join(', ')}: ${errorMessage(e)}`);
+  }
+  try {
+    const js = jetstream(nc, { timeout: 10_000 });
+    const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+    const kvm = new Kvm(js);
+    const objm = new Objm(js);
+    const replicas = options.replicas;
+    // Create, or open what another node created (its replicas win: a config mismatch is not ours to fix).
+    const kv = (name: string, opts: Parameters<Kvm['create']>[1]) =>
+      kvm.create(name, opts).catch((e: unknown) => {
+        if (/already in use/i.test(errorMessage(e))) return kvm.open(name);
+        throw e;
+      });
+    const obj = (name: string, opts: Parameters<Objm['create']>[1]) =>
+      objm.create(name, opts).catch((e: unknown) => {
+        if (/already in use/i.test(errorMessage(e))) return objm.open(name);
+        throw e;
+      });
+    const workers = await kv(BUCKETS.workers, { replicas, history: 1, ttl: options.heartbeatTtlMs ?? 30_000 });
+    const sessions = await kv(BUCKETS.sessions, { replicas, history: 1 });
+    const workspaces = await obj(BUCKETS.workspaces, { replicas });
+    // Transfers are read at once; an hour's max_age sweeps those whose reader died.
+    const transfer = await obj(BUCKETS.transfer, { replicas, ttl: 3600 * 1e9 });
+    await ensureHistoryStream(jsm, replicas);
+    return {
+      nc,
+      js,
+      jsm,
+      workers,
+      sessions,
+      workspaces,
+      transfer,
+      inbox: () => createInbox(options.inboxPrefix),
+      async close() {
+        await nc.drain().catch(() => nc.close()); // drain fails on a dead connection: closing is all that is left
+      },
+    };
+  } catch (e) {
+    await nc.close();
+    throw isAppError(e) ? e : unavailable(`cannot open the cluster's JetStream buckets: ${errorMessage(e)}`);
+  }
+}
+
+async function ensureHistoryStream(jsm: JetStreamManager, replicas: number): Promise<void> {
+  try {
+    await jsm.streams.info(HISTORY_STREAM);
+  } catch {
+    // Not there yet (or a racing node created it): create, and accept "already in use".
+    try {
+      await jsm.streams.add({
+        name: HISTORY_STREAM,
+        subjects: ['codemode.history.>'],
+        num_replicas: replicas,
+        max_msg_size: INLINE_FRAME_BYTES,
+      });
+    } catch (e) {
+      if (!/already in use/i.test(errorMessage(e))) throw e;
+    }
+  }
+}
+
+const refSchema = z.object({ $ref: z.string().regex(/^t-[0-9a-f]{32}$/) });
+
+/** JSON bytes of a frame, or a reference to them in the transfer store when too large for one message. */
+export async function encodeFrame(link: Pick<Link, 'transfer'>, frame: unknown): Promise<Uint8Array> {
+  const bytes = new TextEncoder().encode(JSON.stringify(frame));
+  if (bytes.length <= INLINE_FRAME_BYTES) return bytes;
+  if (bytes.length > MAX_FRAME_BYTES)
+    throw new AppError('TOO_LARGE', `a cluster frame of ${bytes.length} bytes is over the limit`);
+  const name = `t-${randomBytes(16).toString('hex')}`;
+  await link.transfer.putBlob({ name }, bytes);
+  return new TextEncoder().encode(JSON.stringify({ $ref: name }));
+}
+
+/** The JSON value of a frame from the network: size-checked, references fetched and deleted. */
+export async function decodeFrame(link: Pick<Link, 'transfer'>, data: Uint8Array): Promise<unknown> {
+  if (data.length > INLINE_FRAME_BYTES + 1024)
+    throw new AppError('TOO_LARGE', 'a cluster message over the inline limit');
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    throw new AppError('INTERNAL', 'cluster: a frame that is not JSON');
+  }
+  const ref = refSchema.safeParse(value);
+  if (!ref.success) return value;
+  const info = await link.transfer.info(ref.data.$ref);
+  if (info === null) throw new AppError('NOT_FOUND', 'cluster: a transferred frame is gone');
+  if (info.size > MAX_FRAME_BYTES) throw new AppError('TOO_LARGE', 'cluster: a transferred frame over the limit');
+  const blob = await link.transfer.getBlob(ref.data.$ref);
+  await link.transfer.delete(ref.data.$ref).catch(() => undefined); // max_age sweeps it if this fails
+  if (blob === null || blob.length > MAX_FRAME_BYTES)
+    throw new AppError('TOO_LARGE', 'cluster: a transferred frame over the limit');
+  try {
+    return JSON.parse(new TextDecoder().decode(blob));
+  } catch {
+    throw new AppError('INTERNAL', 'cluster: a transferred frame that is not JSON');
+  }
+}
+
+/**
+ * Send a request frame and return the reply's result (unvalidated: the caller
+ * parses it with its op's schema). The peer's error comes back as its AppError;
+ * NATS failures (no worker listening, a timeout, a lost connection) as
+ * retryable UPSTREAM_UNAVAILABLE with `data.reason`.
+ */
+export async function request(
+  link: Link,
+  subject: string,
+  body: unknown,
+  options: { timeoutMs: number; outputSubject?: string; signal?: AbortSignal },
+): Promise<unknown> {
+  const data = await encodeFrame(link, {
+    v: PROTOCOL_VERSION,
+    ...(options.outputSubject === undefined ? {} : { outputSubject: options.outputSubject }),
+    body,
+  });
+  let msg: Msg;
+  try {
+    msg = await link.nc.request(subject, data, { timeout: options.timeoutMs });
+  } catch (e) {
+    throw natsFailure(e, subject);
+  }
+  const frame = parseFrame(replyFrameSchema, await decodeFrame(link, msg.data), 'reply');
+  if (!frame.ok) throw frameToError(frame);
+  return frame.result;
+}
+
+export function natsFailure(e: unknown, subject: string): AppError {
+  if (isAppError(e)) return e;
+  if (e instanceof RequestError && e.isNoResponders()) {
+    return unavailable(`nothing answers on ${subject} (the worker is gone)`, { reason: 'no_responders', subject });
+  }
+  if (e instanceof TimeoutError || (e instanceof Error && e.cause instanceof TimeoutError)) {
+    return unavailable(`no reply on ${subject} in time (a worker or NATS server may have failed)`, {
+      reason: 'timeout',
+      subject,
+    });
+  }
+  return unavailable(`the request on ${subject} failed: ${errorMessage(e)}`, { reason: 'connection', subject });
+}
+
+/** Reply to a request: the result, or the error as a frame (never throws: a failed reply is logged). */
+export async function reply(link: Link, msg: Msg, frame: ReplyFrame, log: (m: string) => void): Promise<void> {
+  try {
+    msg.respond(await encodeFrame(link, frame));
+  } catch (e) {
+    log(`cluster: cannot reply on ${msg.reply ?? '?'}: ${errorMessage(e)}`);
+  }
+}
+
+export const okFrame = (result: unknown): ReplyFrame => ({ v: PROTOCOL_VERSION, ok: true, result });

@@ -1,0 +1,62 @@
+/**
+ * The NATS flags every cluster role shares (--nats, --nats-credentials,
+ * --replicas), resolved from flags then environment into LinkOptions.
+ */
+import path from 'node:path';
+import { AppError } from '../errors.js';
+import { readCredentials, type LinkOptions } from './link.js';
+import { ID_PATTERN } from './protocol.js';
+
+export const NATS_FLAGS = {
+  nats: { type: 'string', multiple: true },
+  'nats-credentials': { type: 'string' },
+  replicas: { type: 'string' },
+} as const;
+
+export const NATS_USAGE = `  --nats URL           a NATS server of the cluster (repeatable, or comma-separated; also CODEMODE_NATS)
+  --nats-credentials F this node's NATS user, one line "user:password" (also CODEMODE_NATS_CREDENTIALS)
+  --replicas N         JetStream replicas of the buckets (default: the number of --nats URLs, at most 3)`;
+
+export interface NatsFlagValues {
+  nats?: string[] | undefined;
+  'nats-credentials'?: string | undefined;
+  replicas?: string | undefined;
+}
+
+export function natsLinkOptions(
+  values: NatsFlagValues,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  name: string,
+  warn: (m: string) => void,
+): Omit<LinkOptions, 'inboxPrefix'> {
+  const servers = (values.nats ?? (env['CODEMODE_NATS'] === undefined ? [] : [env['CODEMODE_NATS']]))
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (servers.length === 0)
+    throw new AppError('INVALID_ARGUMENT', 'give the cluster: --nats nats://HOST:4222', { argument: '--nats' });
+  for (const s of servers) {
+    if (!/^(nats|tls):\/\/[^\s/]+$/.test(s)) {
+      throw new AppError('INVALID_ARGUMENT', `--nats wants nats://host:port, got ${s}`, { argument: '--nats' });
+    }
+  }
+  const replicas = values.replicas === undefined ? Math.min(3, servers.length) : Number(values.replicas);
+  if (![1, 3, 5].includes(replicas)) {
+    throw new AppError('INVALID_ARGUMENT', '--replicas must be 1, 3 or 5', { argument: '--replicas' });
+  }
+  const file = values['nats-credentials'] ?? env['CODEMODE_NATS_CREDENTIALS'];
+  return {
+    servers,
+    name,
+    replicas,
+    ...(file === undefined ? {} : { credentials: readCredentials(path.resolve(cwd, file), warn) }),
+  };
+}
+
+export function checkNodeId(id: string | undefined, flag: string): string {
+  if (id === undefined || !ID_PATTERN.test(id)) {
+    throw new AppError('INVALID_ARGUMENT', `${flag} must be 1-64 letters, digits, - or _`, { argument: flag });
+  }
+  return id;
+}
