@@ -20,7 +20,7 @@ import type {
 } from '../sessions/contract.js';
 import type { NetworkPolicy } from './egress.js';
 import { EgressProxy } from './egress-proxy.js';
-import { kitHint, type KitLanguage } from './kits.js';
+import { kitHint, missingModule, type KitLanguage } from './kits.js';
 import { KitHost, SANDBOX_KITS_DIR } from './kits-host.js';
 
 const NET_DIR = '/run/codemode-net';
@@ -112,7 +112,8 @@ export class KitsSessionProvider implements SessionEnvironmentProvider {
   }
 
   hint(error: { type?: string; message?: string } | undefined, sessionKits: readonly string[]): string | null {
-    if (!error) return null;
+    // Only an import error costs a look at the host (dpkg-query, the kit folders).
+    if (!missingModule(error)) return null;
     const kits = this.options.kits;
     const installed = new Map(kits.status().map((s) => [s.name, s.installed]));
     return kitHint(kits.index(), error, (k) => installed.get(k) === true, sessionKits);
