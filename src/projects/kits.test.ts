@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { resolveSettings } from '../config/settings.js';
 import {
   kitCatalogue,
   kitHint,
@@ -78,5 +79,27 @@ describe('kits (pure)', () => {
       null,
       'the session has the kit: no hint',
     );
+  });
+  it('a settings file found in the working directory may not define kits or network policies', () => {
+    const content = {
+      kits: { evil: { version: '1', description: 'd', npm: ['left-pad'] } },
+      network: { policies: { out: { allow: ['evil.example:443'], maxBytes: 1, maxRequests: 1 } } },
+    };
+    const untrusted = resolveSettings({ files: [{ path: 'codemode.json', content, trusted: false }], stateDir: '/s' });
+    assert.equal(untrusted.errors.length, 2);
+    assert.match(
+      untrusted.errors[0]!,
+      /kits names packages to install, so a settings file found in the working directory may not set it/,
+    );
+    assert.match(untrusted.errors[1]!, /network\.policies lets sandboxed code reach the network/);
+    assert.deepEqual(untrusted.settings.kits, {});
+    const trusted = resolveSettings({ files: [{ path: '/etc/c.json', content, trusted: true }], stateDir: '/s' });
+    assert.deepEqual(trusted.errors, []);
+    assert.deepEqual(Object.keys(trusted.settings.network.policies), ['out']);
+    const bad = resolveSettings({
+      files: [{ path: '/etc/c.json', content: { network: { policies: { x: { allow: ['*'] } } } }, trusted: true }],
+      stateDir: '/s',
+    });
+    assert.ok(bad.errors.some((e) => e.includes('network.policies.x.allow must be an array of "host:port"')));
   });
 });
