@@ -111,8 +111,11 @@ export interface ExecutionRecord {
   id: string;
   sessionId: string;
   executionCount: number;
-  /** `execute` ran code in the kernel; `script` ran a workspace file (code is the command line). */
-  kind?: 'execute' | 'script';
+  /**
+   * `execute` ran code in the kernel; `script` ran a workspace file (code is the command line); `restart`
+   * marks a fresh kernel (variables before it are gone; it shares the count of the execution before it).
+   */
+  kind?: 'execute' | 'script' | 'restart';
   language: Language;
   code: string;
   status: ExecResult['status'];

@@ -6,8 +6,8 @@
  */
 import type { Dataflow } from '../analysis/types.js';
 import type { Language } from '../sandbox/executor.js';
-import type { ExecutionRecord, SessionService } from './contract.js';
-import { SessionGraph } from './graph.js';
+import type { ExecutionRecord, ExecutionSource, SessionExecResult, SessionService } from './contract.js';
+import { planRerun, SessionGraph, type RerunPlan } from './graph.js';
 
 export type DataflowOf = (language: Language, code: string) => Promise<Dataflow>;
 
@@ -17,18 +17,59 @@ export async function sessionGraph(
   owner: string | undefined,
   dataflowOf: DataflowOf,
 ): Promise<{ graph: SessionGraph; records: ExecutionRecord[] }> {
-  const records = [...sessions.history(id, owner)].sort((a, b) => a.executionCount - b.executionCount);
+  // The store's order (count, then insertion) keeps a restart after the cell that shares its count.
+  const all = [...sessions.history(id, owner)];
   const flows = await Promise.all(
-    records.map((r) => ((r.kind ?? 'execute') === 'execute' ? dataflowOf(r.language, r.code) : null)),
+    all.map((r) => ((r.kind ?? 'execute') === 'execute' ? dataflowOf(r.language, r.code) : null)),
   );
   const graph = new SessionGraph();
-  records.forEach((r, i) =>
+  const records: ExecutionRecord[] = [];
+  all.forEach((r, i) => {
+    if (r.kind === 'restart') return graph.restart();
+    records.push(r);
     graph.add({
       executionCount: r.executionCount,
       kind: r.kind ?? 'execute',
       status: r.status,
       dataflow: flows[i] ?? null,
-    }),
-  );
+    });
+  });
   return { graph, records };
+}
+
+export interface DownstreamRun {
+  plan: RerunPlan;
+  /** One per cell run, in order; the last is the first failure, if any. */
+  runs: { cell: number; result: SessionExecResult }[];
+}
+
+/**
+ * Re-runs, in dependency order, the cells that depend on `from` (planRerun),
+ * stopping at the first failure; nothing runs when the plan is refused or on
+ * a dry run. The one implementation behind the rerun_downstream tool and the
+ * workbench's POST .../rerun-downstream.
+ */
+export async function rerunDownstream(
+  sessions: Pick<SessionService, 'history' | 'execute'>,
+  id: string,
+  owner: string | undefined,
+  from: number,
+  dataflowOf: DataflowOf,
+  options: { signal?: AbortSignal; dryRun?: boolean; source?: ExecutionSource } = {},
+): Promise<DownstreamRun> {
+  const { graph, records } = await sessionGraph(sessions, id, owner, dataflowOf);
+  const plan = planRerun(graph, from);
+  const runs: DownstreamRun['runs'] = [];
+  if (plan.refused || options.dryRun) return { plan, runs };
+  for (const cell of plan.cells) {
+    const code = records.find((r) => r.executionCount === cell)!.code;
+    const result = await sessions.execute(id, code, {
+      ...(owner === undefined ? {} : { owner }),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.source ? { source: options.source } : {}),
+    });
+    runs.push({ cell, result });
+    if (result.status !== 'ok') break;
+  }
+  return { plan, runs };
 }

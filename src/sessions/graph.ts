@@ -58,6 +58,12 @@ export class SessionGraph {
   /** Cells that mutated a name since its last definition. */
   readonly #mutatedSince = new Map<string, number[]>();
 
+  /** A fresh kernel: later cells cannot read what earlier ones defined, so no edge crosses a restart. */
+  restart(): void {
+    this.#defsOf.clear();
+    this.#mutatedSince.clear();
+  }
+
   add(cell: GraphCell): GraphNode {
     const df = cell.dataflow;
     const unknown = df?.unknown ?? [{ reason: 'a script: its names are not tracked', line: 1 }];

@@ -76,6 +76,15 @@ export function toNotebook(records: ExecutionRecord[], language: Language, sessi
   const cells: NotebookCell[] = [];
   for (const [i, r] of records.entries()) {
     const id = `cell-${i + 1}-${r.id.replace(/[^A-Za-z0-9-]/g, '').slice(0, 12)}`;
+    if (r.kind === 'restart') {
+      cells.push({
+        id,
+        cell_type: 'markdown',
+        metadata: {},
+        source: ['*Kernel restarted: variables defined above are gone.*'],
+      });
+      continue;
+    }
     if (r.kind === 'script') {
       cells.push({
         id,

@@ -378,6 +378,9 @@ export class SessionManager implements SessionService {
     s.kernel = undefined;
     if (old) await old.close(); // a running execution settles as killed
     s.lostState = false; // the caller asked for it
+    // A plain restart empties the kernel. A replaying one (restoring a checkpoint) rebuilds the state of
+    // that point from the history itself, so it leaves no marker that would hide those cells from a later replay.
+    if (options.replayUpTo === undefined) this.recordRestart(s);
     let note: string | undefined;
     await this.enqueue(s, async () => {
       const kernel = await this.ensureKernel(s);
@@ -390,9 +393,10 @@ export class SessionManager implements SessionService {
   /** Re-runs the session's successful executions (up to `upTo`) in `kernel`, unrecorded; returns a note. */
   private async replay(s: Session, kernel: Kernel, upTo = Infinity): Promise<string> {
     this.flushWrites(); // the latest executions may still be queued for the store
-    const history = this.store
-      .listExecutions(s.id)
-      .filter((r) => r.status === 'ok' && r.kind !== 'script' && r.executionCount <= upTo);
+    const upToThen = this.store.listExecutions(s.id).filter((r) => r.executionCount <= upTo);
+    // Only what ran in the kernel of that moment: nothing before the last restart up to there.
+    const fresh = upToThen.slice(upToThen.map((r) => r.kind).lastIndexOf('restart') + 1);
+    const history = fresh.filter((r) => r.status === 'ok' && (r.kind ?? 'execute') === 'execute');
     let replayed = 0;
     let failed: string | null = null;
     for (const r of history) {
@@ -979,6 +983,25 @@ export class SessionManager implements SessionService {
     if (kr.idleCpuMs !== undefined) r.idleCpuMs = kr.idleCpuMs;
     if (kr.toolCalls !== undefined) r.toolCalls = kr.toolCalls;
     return r;
+  }
+
+  /** A restart in the history, so replay and the dataflow graph know the variables before it are gone. */
+  private recordRestart(s: Session): void {
+    const rec: ExecutionRecord = {
+      id: `restart-${randomUUID()}`,
+      sessionId: s.id,
+      executionCount: s.executionCount,
+      kind: 'restart',
+      language: s.language,
+      code: '',
+      status: 'ok',
+      stdout: '',
+      stderr: '',
+      outputs: [],
+      startedAt: new Date(this.now()).toISOString(),
+      durationMs: 0,
+    };
+    this.queueWrite('addExecution', s.id, () => this.store.addExecution(rec));
   }
 
   private record(s: Session, r: SessionExecResult, code: string, startedAt: string, kind: 'execute' | 'script'): void {

@@ -207,7 +207,7 @@ function toExecution(r: ExecutionRow): ExecutionRecord {
     id: r.id,
     sessionId: r.session_id,
     executionCount: r.execution_count,
-    kind: r.kind === 'script' ? 'script' : 'execute',
+    kind: r.kind === 'script' || r.kind === 'restart' ? r.kind : 'execute',
     language: r.language as Language,
     code: r.code,
     status: r.status as ExecutionRecord['status'],

@@ -114,4 +114,21 @@ describe('git in a session workspace', () => {
     await manager.writeFile(b.id, 'junk.bundle', new TextEncoder().encode('not a bundle'), owner);
     await assert.rejects(gb.importBundle('junk.bundle'), (e) => isAppError(e, 'INVALID_ARGUMENT'));
   });
+
+  it('a restart is recorded: replay and the dataflow graph start after it, the notebook says so', async () => {
+    const s = await manager.create({ language: 'python', owner });
+    await manager.execute(s.id, 'a = 1', { owner });
+    await manager.restart(s.id, owner);
+    await manager.execute(s.id, 'b = 2', { owner });
+    await manager.execute(s.id, 'c = b + 1', { owner });
+    const kinds = manager.history(s.id, owner).map((r) => r.kind ?? 'execute');
+    assert.deepEqual(kinds, ['execute', 'restart', 'execute', 'execute']);
+    // Replaying everything rebuilds b and c, but not a: it was gone before b ran.
+    const info = await manager.restart(s.id, owner, { replayUpTo: Infinity });
+    assert.match(info.note ?? '', /Replayed 2 successful/);
+    const r = await manager.execute(s.id, 'print("a" in globals(), b, c)', { owner });
+    assert.equal(r.stdout.trim(), 'False 2 3');
+    const nb = JSON.parse(manager.exportNotebook(s.id, owner)) as { cells: { cell_type: string; source: string[] }[] };
+    assert.ok(nb.cells.some((c) => c.cell_type === 'markdown' && c.source.join('').includes('Kernel restarted')));
+  });
 });

@@ -16,7 +16,7 @@ const HISTORY_STREAM_CHARS = 2000;
 
 const historyEntry = z.object({
   execution_count: z.number(),
-  kind: z.enum(['execute', 'script']),
+  kind: z.enum(['execute', 'script', 'restart']),
   status: z.string(),
   code: z.string(),
   stdout: z.string(),
