@@ -182,6 +182,16 @@ describe('runInIsolate', () => {
     assert.equal(host.calls[0]?.signal?.aborted, true);
   });
 
+  it('counts CPU spent after an awaited tool call against the CPU limit', async () => {
+    // The isolate's own timeout bounds every entry, not only the program's synchronous start.
+    const { r } = await run('await codemode.db.get({}); await codemode.db.get({}); while (true) {}', {
+      limits: { cpuMs: 200, timeoutMs: 20_000 },
+    });
+    assert.equal(r.status, 'timeout');
+    assert.match(r.reason ?? '', /CPU limit of 200 ms/);
+    assert.equal(r.toolCalls.length, 2);
+  });
+
   it('stops a never-settling program at the wall-clock limit', async () => {
     const { r } = await run('await new Promise(() => {});', { limits: { timeoutMs: 100 } });
     assert.equal(r.status, 'timeout');

@@ -1064,6 +1064,7 @@ export class IsolateExecutor {
         setup: JSON.stringify(setup),
         memoryMb: limits.memoryMb,
         cpuMs: limits.cpuMs,
+        wallMs: limits.timeoutMs,
         maxResultBytes: limits.maxResultBytes,
         maxArgBytes: limits.maxArgBytes,
         maxLogBytes: limits.maxLogBytes,

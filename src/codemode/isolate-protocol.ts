@@ -35,6 +35,8 @@ export type HostMessage =
       setup: string;
       memoryMb: number;
       cpuMs: number;
+      /** The run's wall-clock limit (the host's watchdog enforces it; entries into the isolate stop soon after). */
+      wallMs?: number;
       maxResultBytes: number;
       maxArgBytes: number;
       maxLogBytes: number;

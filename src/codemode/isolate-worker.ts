@@ -29,9 +29,11 @@ const BOOTSTRAP = String.raw`"use strict";
 (() => {
   const call = globalThis.__cm_call;
   const log = globalThis.__cm_log;
+  const done = globalThis.__cm_done;
   const { api, maxArg, maxResult, maxLog, maxInFlight } = JSON.parse(globalThis.__cm_setup);
   delete globalThis.__cm_call;
   delete globalThis.__cm_log;
+  delete globalThis.__cm_done;
   delete globalThis.__cm_setup;
   // Captured before user code runs: replacing them later changes nothing here.
   const apply = Reflect.apply;
@@ -52,6 +54,9 @@ const BOOTSTRAP = String.raw`"use strict";
   // their arguments still in the isolate's heap. The worker and the host check too.
   let inFlight = 0;
   const waiting = [];
+  // Tool calls waiting for their reply, by id (no prototype: nothing user code changes reaches it).
+  const replies = Object.create(null);
+  let lastCall = 0;
   async function invoke(server, tool, label, args) {
     if (args === undefined) args = {};
     if (typeof args !== 'object' || args === null || isArray(args)) {
@@ -72,7 +77,13 @@ const BOOTSTRAP = String.raw`"use strict";
     inFlight++;
     let reply;
     try {
-      reply = await call.apply(undefined, [server, tool, json], { result: { promise: true } });
+      // The worker answers at once (a refusal, as JSON text) or later through the deliver function.
+      reply = await new PromiseCtor((resolve) => {
+        const id = ++lastCall;
+        const now = call(server, tool, json, id);
+        if (typeof now === 'string') resolve(now);
+        else replies[id] = resolve;
+      });
     } finally {
       inFlight--;
       if (waiting.length > 0) {
@@ -123,7 +134,7 @@ const BOOTSTRAP = String.raw`"use strict";
   };
   const logAt = (level) => (...a) => {
     const text = a.map(fmt).join(' ');
-    log.applyIgnored(undefined, [level, typeof text === 'string' ? clip(text, maxLog) : '']);
+    log(level, typeof text === 'string' ? clip(text, maxLog) : '');
   };
   Object.defineProperty(globalThis, 'console', {
     value: freeze({ log: logAt('log'), info: logAt('info'), debug: logAt('debug'), warn: logAt('warn'), error: logAt('error') }),
@@ -140,44 +151,66 @@ const BOOTSTRAP = String.raw`"use strict";
     }
     return { type: 'Error', message: clip('Uncaught ' + fmt(e), ${MAX_MESSAGE_CHARS}), stack: '' };
   };
+  const settle = (v) => {
+    let json;
+    try {
+      json = stringify(v);
+    } catch (e) {
+      return stringify({ ok: false, error: { type: 'TypeError', message: 'the return value cannot be sent as JSON: ' + StringCtor(e && e.message), stack: '' } });
+    }
+    if (json === undefined) return '{"ok":true,"value":null}';
+    if (json.length > maxResult) {
+      return stringify({ ok: false, error: { type: 'RangeError', message: 'the return value is ' + json.length + ' characters of JSON, over the ' + maxResult + ' limit; return a smaller summary', stack: '' } });
+    }
+    return '{"ok":true,"value":' + json + '}';
+  };
   globalThis.__cm_run = (fn) => {
     delete globalThis.__cm_run;
-    return apply(then, fn(), [
-      (v) => {
-        let json;
-        try {
-          json = stringify(v);
-        } catch (e) {
-          return stringify({ ok: false, error: { type: 'TypeError', message: 'the return value cannot be sent as JSON: ' + StringCtor(e && e.message), stack: '' } });
-        }
-        if (json === undefined) return '{"ok":true,"value":null}';
-        if (json.length > maxResult) {
-          return stringify({ ok: false, error: { type: 'RangeError', message: 'the return value is ' + json.length + ' characters of JSON, over the ' + maxResult + ' limit; return a smaller summary', stack: '' } });
-        }
-        return '{"ok":true,"value":' + json + '}';
-      },
-      (e) => stringify({ ok: false, error: describe(e) }),
-    ]);
+    apply(then, fn(), [(v) => done(settle(v)), (e) => done(stringify({ ok: false, error: describe(e) }))]);
+  };
+  // The bootstrap's value: how the worker hands a tool call's reply to the program.
+  return (id, json) => {
+    const resolve = replies[id];
+    if (resolve === undefined) return;
+    delete replies[id];
+    resolve(json);
   };
 })();
 `;
 
 type RunMessage = Extract<HostMessage, { t: 'run' }>;
 
+/**
+ * The program runs on this thread, in synchronous entries (its start, then one per
+ * tool-call reply), each bounded by the isolate's own timeout: no thread hop per
+ * call. A stop from the host is read between entries; so that the host's watchdog,
+ * which started first, still decides a wall-clock stop, an entry may run this long
+ * past the run's wall-clock limit (well inside the host's grace before it kills us).
+ */
+const WALL_SLACK_MS = 50;
+
 interface Run {
   id: number;
   spec: RunMessage;
   /** Null until the run's isolate is ready. */
   slot: Slot | null;
-  inFlight: number;
+  /** The bootstrap's deliver function: (isolate call id, reply JSON). */
+  deliver: ivm.Reference | null;
   nextCall: number;
-  calls: Map<number, (json: string) => void>;
+  /** Calls forwarded to the host: our call id → the isolate's id for it. */
+  calls: Map<number, unknown>;
+  /** What the program settled with (its outcome text), once it did. */
+  outcome: { text: unknown } | null;
+  /** Time spent inside the isolate so far (counted against cpuMs). */
+  usedMs: number;
+  deadline: number;
   logLines: string[];
   logChars: number;
   dropped: number;
   flushScheduled: boolean;
   stopped: boolean;
   ended: boolean;
+  end: (done: DoneMessage) => void;
 }
 
 /** An isolate with its context and compiled bootstrap, made before the run that uses it. */
@@ -199,6 +232,10 @@ interface Spare {
 const SPARES = 2;
 /** Isolates for the next runs, being made or ready. */
 const spares: Spare[] = [];
+/** Isolates of ended runs, disposed when no run is in progress. */
+const retired: Slot[] = [];
+let spareMemoryMb = Number(process.env.CODEMODE_ISOLATE_MEMORY_MB) || 64;
+let maintenanceScheduled = false;
 
 function send(message: WorkerMessage): void {
   channel.write(encodeFrame(message));
@@ -216,8 +253,12 @@ function toolError(message: string, code: string): string {
   return JSON.stringify({ ok: false, message, code });
 }
 
-/** A tool call from the isolate: measured here (after the copy), then forwarded to the host. */
-async function toolCall(slot: Slot, server: unknown, tool: unknown, args: unknown): Promise<string> {
+/**
+ * A tool call from the isolate, measured here (after the copy): a refusal now, as
+ * the JSON reply text, or undefined once forwarded to the host (the reply is
+ * delivered into the isolate when it comes).
+ */
+function toolCall(slot: Slot, server: unknown, tool: unknown, args: unknown, id: unknown): string | undefined {
   const run = slot.run;
   if (!run || run.ended) return toolError('the program has ended', 'CANCELLED');
   if (
@@ -232,18 +273,14 @@ async function toolCall(slot: Slot, server: unknown, tool: unknown, args: unknow
   if (typeof args !== 'string' || args.length > run.spec.maxArgBytes) {
     return toolError(`${name}: arguments over the ${run.spec.maxArgBytes}-character limit`, 'TOO_LARGE');
   }
-  if (run.inFlight >= run.spec.maxInFlight) {
+  if (run.calls.size >= run.spec.maxInFlight) {
     return toolError(`${name}: more than ${run.spec.maxInFlight} tool calls in flight`, 'LIMIT_EXCEEDED');
   }
-  run.inFlight++;
   const call = ++run.nextCall;
+  run.calls.set(call, id);
   flushLogs(run);
   send({ t: 'call', run: run.id, call, server, tool, args });
-  try {
-    return await new Promise<string>((resolve) => run.calls.set(call, resolve));
-  } finally {
-    run.inFlight--;
-  }
+  return undefined;
 }
 
 function logLine(slot: Slot, level: unknown, text: unknown): void {
@@ -273,8 +310,7 @@ function flushLogs(run: Run): void {
 
 /**
  * Make an isolate for a later run. Only `new Isolate` runs on this thread; the
- * context and the bootstrap's compilation run on the isolate's own thread, so a
- * run in progress (or its result) is not held up by making the next one's isolate.
+ * context and the bootstrap's compilation run on the isolate's own thread.
  */
 async function makeSlot(memoryMb: number): Promise<Slot> {
   const isolate = new ivm.Isolate({ memoryLimit: memoryMb });
@@ -283,11 +319,21 @@ async function makeSlot(memoryMb: number): Promise<Slot> {
     const bootstrap = await isolate.compileScript(BOOTSTRAP, { filename: 'codemode-bootstrap.js' });
     const slot: Slot = { isolate, context, bootstrap, memoryMb, run: null };
     const g = context.global;
+    // Called from the isolate while it runs on this thread (entries are synchronous): no hop.
     await g.set(
       '__cm_call',
-      new ivm.Reference((server: unknown, tool: unknown, args: unknown) => toolCall(slot, server, tool, args)),
+      new ivm.Callback((server: unknown, tool: unknown, args: unknown, id: unknown) =>
+        toolCall(slot, server, tool, args, id),
+      ),
     );
-    await g.set('__cm_log', new ivm.Reference((level: unknown, text: unknown) => logLine(slot, level, text)));
+    await g.set('__cm_log', new ivm.Callback((level: unknown, text: unknown) => logLine(slot, level, text)));
+    await g.set(
+      '__cm_done',
+      new ivm.Callback((text: unknown) => {
+        const run = slot.run;
+        if (run && !run.ended && run.outcome === null) run.outcome = { text };
+      }),
+    );
     return slot;
   } catch (e) {
     if (!isolate.isDisposed) isolate.dispose();
@@ -300,22 +346,36 @@ function dispose(slot: Slot): void {
 }
 
 /**
- * Keep SPARES isolates made ahead (a new Isolate costs a few ms): with two, the
- * next run finds one ready even when it arrives while the other is being made.
+ * Dispose ended runs' isolates and keep SPARES made ahead (a new Isolate costs a
+ * few ms of this thread), one step per event-loop turn so a run that arrives meanwhile
+ * waits for one step at most; never while a run is in progress (it would hold up
+ * the run's tool-call replies), so the run's end resumes it.
  */
-function refillSpares(memoryMb: number): void {
-  if (spares.some((s) => s.memoryMb !== memoryMb)) {
-    for (const old of spares.splice(0)) void old.slot.then(dispose, () => undefined);
-  }
-  while (spares.length < SPARES) {
-    const spare: Spare = { memoryMb, ready: false, slot: makeSlot(memoryMb) };
-    // A failure surfaces when a run awaits this slot (it then makes its own and reports why that failed).
-    spare.slot.then(
-      () => (spare.ready = true),
-      () => undefined,
-    );
-    spares.push(spare);
-  }
+function maintain(): void {
+  if (maintenanceScheduled) return;
+  maintenanceScheduled = true;
+  setImmediate(() => {
+    maintenanceScheduled = false;
+    if (current) return;
+    const old = retired.pop();
+    if (old) dispose(old);
+    else if (spares.some((s) => s.memoryMb !== spareMemoryMb)) {
+      for (const stale of spares.splice(0)) void stale.slot.then(dispose, () => undefined);
+    } else if (spares.length < SPARES) addSpare(spareMemoryMb);
+    else return;
+    maintain();
+  });
+}
+
+function addSpare(memoryMb: number): Spare {
+  const spare: Spare = { memoryMb, ready: false, slot: makeSlot(memoryMb) };
+  // A failure surfaces when a run awaits this slot (it then makes its own and reports why that failed).
+  spare.slot.then(
+    () => (spare.ready = true),
+    () => undefined,
+  );
+  spares.push(spare);
+  return spare;
 }
 
 async function takeSlot(memoryMb: number): Promise<Slot> {
@@ -332,36 +392,63 @@ async function takeSlot(memoryMb: number): Promise<Slot> {
   return makeSlot(memoryMb);
 }
 
-/** Run the program in `slot`; how it ended, measured in this realm. */
-async function execute(run: Run, slot: Slot): Promise<DoneMessage> {
+/** How an entry into the isolate failed, measured in this realm. */
+function failure(run: Run, slot: Slot, e: unknown): DoneMessage {
+  const message = errorText(e);
+  if (run.stopped) return { t: 'done', run: run.id, kind: 'stopped' };
+  // Only the memory limit disposes an isolate behind our back.
+  if (/memory limit/i.test(message) || slot.isolate.isDisposed) return { t: 'done', run: run.id, kind: 'memory' };
+  if (/execution timed out/i.test(message)) return { t: 'done', run: run.id, kind: 'cpu' };
+  return { t: 'done', run: run.id, kind: 'internal', message: clip(message, 16_000) };
+}
+
+function finish(run: Run, done: DoneMessage): void {
+  if (run.ended) return;
+  run.ended = true;
+  run.end(done);
+}
+
+/** Run `step` in the isolate with what is left of the run's CPU and wall-clock budget; end the run when it settled. */
+function enter(run: Run, slot: Slot, step: (timeout: number) => void): void {
+  if (run.ended) return;
+  const started = performance.now();
+  const left = Math.min(run.spec.cpuMs - run.usedMs, run.deadline - started);
+  try {
+    step(Math.max(1, Math.ceil(left)));
+  } catch (e) {
+    finish(run, failure(run, slot, e));
+    return;
+  } finally {
+    run.usedMs += performance.now() - started;
+  }
+  if (run.outcome === null) return;
+  // Measured here, after the copy out of the isolate, whatever the program did to its prototypes.
+  const reply = run.outcome.text;
+  if (typeof reply !== 'string') {
+    finish(run, { t: 'done', run: run.id, kind: 'internal', message: 'the program ended without an outcome' });
+  } else if (reply.length > run.spec.maxResultBytes + OUTCOME_SLACK_CHARS) {
+    finish(run, { t: 'done', run: run.id, kind: 'too_large', chars: reply.length });
+  } else finish(run, { t: 'done', run: run.id, kind: 'outcome', outcome: reply });
+}
+
+/** Set the program up in `slot` and make its first entry. */
+function begin(run: Run, slot: Slot): void {
   const { spec } = run;
   try {
     slot.context.global.setSync('__cm_setup', spec.setup);
-    slot.bootstrap.runSync(slot.context, { timeout: 1000 });
-    let script: ivm.Script;
-    try {
-      script = slot.isolate.compileScriptSync(spec.source, { filename: USER_FILE });
-    } catch (e) {
-      return { t: 'done', run: run.id, kind: 'compile', message: clip(errorText(e), 16_000) };
-    }
-    const reply: unknown = await script.run(slot.context, { promise: true, timeout: spec.cpuMs });
-    // Measured here, after the copy out of the isolate, whatever the program did to its prototypes.
-    if (typeof reply !== 'string') {
-      return { t: 'done', run: run.id, kind: 'internal', message: 'the program ended without an outcome' };
-    }
-    if (reply.length > spec.maxResultBytes + OUTCOME_SLACK_CHARS) {
-      return { t: 'done', run: run.id, kind: 'too_large', chars: reply.length };
-    }
-    return { t: 'done', run: run.id, kind: 'outcome', outcome: reply };
+    run.deliver = slot.bootstrap.runSync(slot.context, { timeout: 1000, reference: true }) as ivm.Reference;
   } catch (e) {
-    const message = errorText(e);
-    if (run.stopped) return { t: 'done', run: run.id, kind: 'stopped' };
-    // Only the memory limit disposes an isolate behind our back (the message may be
-    // "Promise was abandoned" when it happens after an awaited tool call).
-    if (/memory limit/i.test(message) || slot.isolate.isDisposed) return { t: 'done', run: run.id, kind: 'memory' };
-    if (/execution timed out/i.test(message)) return { t: 'done', run: run.id, kind: 'cpu' };
-    return { t: 'done', run: run.id, kind: 'internal', message: clip(message, 16_000) };
+    finish(run, failure(run, slot, e));
+    return;
   }
+  let script: ivm.Script;
+  try {
+    script = slot.isolate.compileScriptSync(spec.source, { filename: USER_FILE });
+  } catch (e) {
+    finish(run, { t: 'done', run: run.id, kind: 'compile', message: clip(errorText(e), 16_000) });
+    return;
+  }
+  enter(run, slot, (timeout) => script.runSync(slot.context, { timeout }));
 }
 
 async function start(spec: RunMessage): Promise<void> {
@@ -373,16 +460,21 @@ async function start(spec: RunMessage): Promise<void> {
     id: spec.run,
     spec,
     slot: null,
-    inFlight: 0,
+    deliver: null,
     nextCall: 0,
     calls: new Map(),
+    outcome: null,
+    usedMs: 0,
+    deadline: performance.now() + (spec.wallMs ?? Infinity) + WALL_SLACK_MS,
     logLines: [],
     logChars: 0,
     dropped: 0,
     flushScheduled: false,
     stopped: false,
     ended: false,
+    end: () => undefined,
   };
+  const ended = new Promise<DoneMessage>((resolve) => (run.end = resolve));
   current = run;
   let slot: Slot;
   try {
@@ -390,24 +482,22 @@ async function start(spec: RunMessage): Promise<void> {
   } catch (e) {
     current = null;
     send({ t: 'done', run: spec.run, kind: 'internal', message: `could not create an isolate: ${errorText(e)}` });
+    maintain();
     return;
   }
   run.slot = slot;
   slot.run = run;
-  const done: DoneMessage = run.stopped ? { t: 'done', run: run.id, kind: 'stopped' } : await execute(run, slot);
-  run.ended = true;
-  for (const resolve of run.calls.values()) resolve(toolError('the program has ended', 'CANCELLED'));
+  if (run.stopped) finish(run, { t: 'done', run: run.id, kind: 'stopped' });
+  else begin(run, slot);
+  const done = await ended;
   run.calls.clear();
   flushLogs(run);
   send(done);
   slot.run = null;
   current = null;
-  // After `done` is on its way: making the next isolate while this run is still going
-  // competes with it for the thread that carries its tool calls (measured: slower).
-  setImmediate(() => {
-    dispose(slot);
-    refillSpares(spec.memoryMb);
-  });
+  retired.push(slot);
+  spareMemoryMb = spec.memoryMb;
+  maintain();
 }
 
 function onHostMessage(message: HostMessage): void {
@@ -418,12 +508,17 @@ function onHostMessage(message: HostMessage): void {
   const run = current;
   if (!run || run.id !== message.run) return; // for a run that already ended
   if (message.t === 'reply') {
-    const resolve = run.calls.get(message.call);
+    const id = run.calls.get(message.call);
+    const { slot, deliver } = run;
+    if (id === undefined || !slot || !deliver) return;
     run.calls.delete(message.call);
-    resolve?.(message.json);
+    enter(run, slot, (timeout) => deliver.applySync(undefined, [id, message.json], { timeout }));
   } else if (message.t === 'stop') {
     run.stopped = true;
-    if (run.slot) dispose(run.slot);
+    if (run.slot) {
+      dispose(run.slot);
+      finish(run, { t: 'done', run: run.id, kind: 'stopped' });
+    }
   }
 }
 
@@ -440,9 +535,10 @@ channel.on('data', (chunk: Buffer) => reader.push(chunk));
 channel.on('end', () => process.exit(0));
 channel.on('error', () => process.exit(0));
 
-refillSpares(Number(process.env.CODEMODE_ISOLATE_MEMORY_MB) || 64);
-// Ready once the first isolate is made (or failed: the first run then reports why).
-void (spares[0] as Spare).slot.then(
-  () => send({ t: 'ready', pid: process.pid }),
-  () => send({ t: 'ready', pid: process.pid }),
-);
+// Ready once the first isolate is made (or failed: the first run then reports why); the second follows.
+void addSpare(spareMemoryMb)
+  .slot.then(
+    () => send({ t: 'ready', pid: process.pid }),
+    () => send({ t: 'ready', pid: process.pid }),
+  )
+  .finally(maintain);
