@@ -95,6 +95,8 @@ export class KitsSessionProvider implements SessionEnvironmentProvider {
         https_proxy: url,
         NO_PROXY: '',
         no_proxy: '',
+        // Node's own fetch reads the proxy variables only from Node 24.5 on, and only with this switch.
+        NODE_USE_ENV_PROXY: '1',
       });
     }
     this.remember(req.sessionId, { kits: records, network: req.network ?? null });

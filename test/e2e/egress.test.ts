@@ -130,6 +130,24 @@ describe('egress proxy (sessions with a network policy)', () => {
     await manager.close(s.id, owner);
   });
 
+  it('a JavaScript session reaches an allowed host by sending its request to the proxy', async () => {
+    const s = await manager.create({ language: 'javascript', owner, network: 'web' });
+    const r = await manager.execute(
+      s.id,
+      [
+        "const http = require('node:http');",
+        'const body = await new Promise((resolve, reject) =>',
+        `  http.get({ host: '127.0.0.1', port: 3128, path: 'http://localhost:${allowedPort}/' }, (res) => {`,
+        "    let b = ''; res.on('data', (c) => (b += c)); res.on('end', () => resolve(b));",
+        "  }).on('error', reject));",
+        'console.log(body);',
+      ].join('\n'),
+      { owner },
+    );
+    assert.equal(r.stdout.trim(), 'hello from the allowed origin', r.stderr + JSON.stringify(r.error));
+    await manager.close(s.id, owner);
+  });
+
   it('the byte cap cuts a connection off', async () => {
     const s = await manager.create({ language: 'python', owner, network: 'tiny' });
     const r = await manager.execute(s.id, py(`http://localhost:${allowedPort}/big`), { owner });

@@ -157,4 +157,27 @@ describe('kits', () => {
     const u = await unknown;
     if (u.status === 'error') assert.match(u.note ?? '', /kit "docs", which is not installed on this host/);
   });
+  it('a resumed session gets the kits it was created with back (recorded on the host, not in the workspace)', async () => {
+    const store = new MemorySessionStore();
+    const make = () =>
+      new SessionManager({
+        sandbox,
+        store,
+        workspaceRoot: path.join(root, 'ws-resume'),
+        pool: false,
+        environments: new KitsSessionProvider({
+          kits: new KitHost({ stateDir: home, kits: kitSettings() }),
+          dir: path.join(home, 'session-env'),
+        }),
+      });
+    const first = make();
+    const s = await first.create({ language: 'python', owner, kits: ['plot'] });
+    await first.shutdown(); // suspended: resumable
+    const second = make();
+    managers.push(second);
+    const resumed = await second.create({ language: 'python', owner, resumeId: s.id });
+    assert.deepEqual(resumed.kits, s.kits);
+    const r = await second.execute(s.id, 'import matplotlib\nprint(matplotlib.get_backend())', { owner });
+    assert.equal(r.stdout.trim().toLowerCase(), 'agg', 'the start-up code ran again');
+  });
 });
