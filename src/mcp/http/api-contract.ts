@@ -253,7 +253,7 @@ export interface ExecuteRequest {
 export interface ExecutionRecordJson {
   execution_id: string;
   execution_count: number;
-  kind: 'execute' | 'script';
+  kind: 'execute' | 'script' | 'restart';
   language: Language;
   code: string;
   status: ExecStatus;
@@ -303,6 +303,68 @@ export interface ImportNotebookResponse {
   results: ExecResultJson[];
   /** Code cells not run because an earlier one failed. */
   skipped: number;
+}
+
+// ------------------------------------------------------------------- dataflow graph (docs/graph.md)
+
+/** One execution as a graph node. */
+export interface GraphNodeJson {
+  /** The execution count (In [n]). */
+  execution_count: number;
+  execution_id: string;
+  kind: 'execute' | 'script';
+  status: string;
+  /** The first line of the code (at most 120 characters). */
+  code_head: string;
+  defs: string[];
+  uses: string[];
+  /** Objects the cell changed in place. */
+  mutates: string[];
+  /** What the analysis cannot know (exec, star import, globals(), mutation). */
+  unknown: { reason: string; line: number; name?: string }[];
+  /** The cell may read or define names nobody can list. */
+  opaque: boolean;
+  /** A name it read was defined again after it ran (or it read from a stale cell). */
+  stale: boolean;
+  stale_because: string[];
+}
+
+/** `from` last defined `name` before `to` read it; `uncertain`: `from` only changed it in place. */
+export interface GraphEdgeJson {
+  from: number;
+  to: number;
+  name: string;
+  uncertain?: boolean;
+}
+
+/** GET /sessions/:id/graph */
+export interface GraphResponse {
+  session_id: string;
+  nodes: GraphNodeJson[];
+  edges: GraphEdgeJson[];
+  /** Execution counts of the stale nodes. */
+  stale: number[];
+}
+
+/** POST /sessions/:id/rerun-downstream */
+export interface RerunDownstreamRequest {
+  execution_count: number;
+  /** Only plan: say which cells would run. */
+  dry_run?: boolean;
+}
+
+/**
+ * The cells that depend on `execution_count` ran again in order (as new
+ * executions, which also stream as events), stopping at the first failure.
+ * `refused` says why nothing ran (a cycle, an opaque cell); `unknown` lists
+ * cells that may depend on it but were not run.
+ */
+export interface RerunDownstreamResponse {
+  session_id: string;
+  planned: number[];
+  unknown: { cell: number; reason: string }[];
+  refused?: string;
+  runs: { cell: number; result: ExecResultJson }[];
 }
 
 // ------------------------------------------------------------------- agent
@@ -385,7 +447,7 @@ export interface ApiEventData {
   'execution.started': {
     execution_id: string;
     execution_count: number;
-    kind: 'execute' | 'script';
+    kind: 'execute' | 'script' | 'restart';
     /** The code, or the command line for a script. */
     code: string;
     source: ExecutionSource;

@@ -8,10 +8,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
+import { sharedAnalyzer } from '../../analysis/analyzer.js';
 import { AppError } from '../../errors.js';
 import { LANGUAGES } from '../../sandbox/executor.js';
 import type { LimitOverrides, Limits } from '../../sandbox/limits.js';
 import type { SessionService } from '../../sessions/contract.js';
+import { rerunDownstream, sessionGraph, type DataflowOf } from '../../sessions/graph-session.js';
 import type { OutputStore } from '../output-store.js';
 import { limitOverridesFrom, limitsJson, limitsSchema } from '../tools/schemas.js';
 import type { AgentRuns } from './agent-runs.js';
@@ -27,7 +29,9 @@ import {
   type SessionResponse,
   type WriteFileResponse,
   type ExecResultJson,
+  type GraphResponse,
   type LimitsJson,
+  type RerunDownstreamResponse,
 } from './api-contract.js';
 import type { LiveHub } from './live.js';
 import { SECURITY_HEADERS } from './static.js';
@@ -123,6 +127,9 @@ function attachmentName(p: string): string {
   return base === '' || base === '.' || base === '..' ? 'download' : base.slice(0, 200);
 }
 
+const dataflowOf: DataflowOf = (language, code) => sharedAnalyzer().dataflow(language, code);
+const CODE_HEAD_CHARS = 120;
+
 const COMMENT: Record<string, string> = { python: '#', bash: '#', javascript: '//', typescript: '//' };
 
 export function createApiRouter(options: ApiRouterOptions) {
@@ -143,6 +150,10 @@ export function createApiRouter(options: ApiRouterOptions) {
     max_steps: z.number().int().positive().max(200).optional(),
   });
   const approvalBody = z.strictObject({ approve: z.boolean() });
+  const rerunBody = z.strictObject({
+    execution_count: z.number().int().min(1),
+    dry_run: z.boolean().optional(),
+  });
   const notebookBody = z.looseObject({
     nbformat: z.number().int().min(4).max(4).optional(),
     cells: z
@@ -255,6 +266,53 @@ export function createApiRouter(options: ApiRouterOptions) {
       if (n <= 0) streams.delete(owner);
       else streams.set(owner, n);
     });
+  }
+
+  async function graphOf(id: string, owner: string): Promise<GraphResponse> {
+    const { graph, records } = await sessionGraph(sessions, id, owner, dataflowOf);
+    const byCount = new Map(records.map((r) => [r.executionCount, r]));
+    const view = graph.view();
+    return {
+      session_id: id,
+      nodes: view.nodes.map((n) => ({
+        execution_count: n.id,
+        execution_id: byCount.get(n.id)?.id ?? '',
+        kind: n.kind,
+        status: n.status,
+        code_head: (byCount.get(n.id)?.code ?? '').trimStart().split('\n', 1)[0]!.slice(0, CODE_HEAD_CHARS),
+        defs: n.defs,
+        uses: n.uses,
+        mutates: n.mutates,
+        unknown: n.unknown.map((u) => ({ reason: u.reason, line: u.line, ...(u.name ? { name: u.name } : {}) })),
+        opaque: n.opaque,
+        stale: n.stale,
+        stale_because: n.staleBecause,
+      })),
+      edges: view.edges.map((e) => ({
+        from: e.from,
+        to: e.to,
+        name: e.name,
+        ...(e.uncertain ? { uncertain: true } : {}),
+      })),
+      stale: view.nodes.filter((n) => n.stale).map((n) => n.id),
+    };
+  }
+
+  async function rerun(req: IncomingMessage, id: string, owner: string): Promise<RerunDownstreamResponse> {
+    hub.channel(id, owner); // before reading the body: another principal learns nothing from a 400
+    const body = await readJson(req, maxBody, rerunBody);
+    // The same code path as the rerun_downstream MCP tool; each run streams on the event stream as usual.
+    const { plan, runs } = await rerunDownstream(sessions, id, owner, body.execution_count, dataflowOf, {
+      dryRun: body.dry_run === true,
+      source: 'web',
+    });
+    return {
+      session_id: id,
+      planned: plan.cells,
+      unknown: plan.unknown,
+      ...(plan.refused ? { refused: plan.refused } : {}),
+      runs: runs.map((r) => ({ cell: r.cell, result: wire.toJson(r.result, owner) })),
+    };
   }
 
   function scriptOf(id: string, owner: string): string {
@@ -463,6 +521,13 @@ export function createApiRouter(options: ApiRouterOptions) {
           res.end(scriptOf(id, owner));
           return;
         }
+        case 'graph':
+          if (method !== 'GET') notAllowed();
+          hub.channel(id, owner);
+          return sendJson(res, 200, await graphOf(id, owner));
+        case 'rerun-downstream':
+          if (method !== 'POST') notAllowed();
+          return sendJson(res, 200, await rerun(req, id, owner));
         case 'import-notebook':
           if (method !== 'POST') notAllowed();
           hub.channel(id, owner);

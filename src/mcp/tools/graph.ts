@@ -6,8 +6,8 @@
  */
 import { z } from 'zod';
 import { sharedAnalyzer } from '../../analysis/analyzer.js';
-import { planRerun, toDot, toMermaid } from '../../sessions/graph.js';
-import { sessionGraph } from '../../sessions/graph-session.js';
+import { toDot, toMermaid } from '../../sessions/graph.js';
+import { rerunDownstream as runDownstream, sessionGraph } from '../../sessions/graph-session.js';
 import { defineTool } from './define-tool.js';
 import { text, type ToolEnv } from './env.js';
 import { sessionId } from './schemas.js';
@@ -99,17 +99,20 @@ export const rerunDownstream = defineTool({
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async handler(args, call, env: ToolEnv) {
-    const { graph, records } = await sessionGraph(env.sessions, args.session_id, env.owner, dataflowOf);
-    const plan = planRerun(graph, args.execution_count);
-    const runs: { cell: number; execution_count: number; status: string; stdout: string }[] = [];
-    if (!plan.refused && !args.dry_run) {
-      for (const cell of plan.cells) {
-        const code = records.find((r) => r.executionCount === cell)!.code;
-        const r = await env.sessions.execute(args.session_id, code, { owner: env.owner, signal: call.signal });
-        runs.push({ cell, execution_count: r.executionCount, status: r.status, stdout: r.stdout.slice(0, 2000) });
-        if (r.status !== 'ok') break;
-      }
-    }
+    const { plan, runs: done } = await runDownstream(
+      env.sessions,
+      args.session_id,
+      env.owner,
+      args.execution_count,
+      dataflowOf,
+      { signal: call.signal, dryRun: args.dry_run === true },
+    );
+    const runs = done.map(({ cell, result: r }) => ({
+      cell,
+      execution_count: r.executionCount,
+      status: r.status,
+      stdout: r.stdout.slice(0, 2000),
+    }));
     const lines = [
       plan.refused
         ? `nothing ran: ${plan.refused}`

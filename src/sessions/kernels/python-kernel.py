@@ -57,6 +57,42 @@ signal.signal(signal.SIGINT, _on_sigint)
 # ---------------------------------------------------------------- rich output
 
 
+_TABLE_MIME = 'application/vnd.dataresource+json'
+# A DataFrame also goes out as table-schema JSON (the workbench's virtualised
+# table), bounded so the frame stays far below the host's 16 MiB frame cap.
+_TABLE_MAX_ROWS = 10000
+_TABLE_MAX_BYTES = 4 * 1024 * 1024
+
+
+def _table_resource(obj):
+    """A pandas DataFrame as bounded table-schema JSON text, or None."""
+    pd = sys.modules.get('pandas')
+    frame_type = getattr(pd, 'DataFrame', None) if pd is not None else None
+    if frame_type is None or not isinstance(obj, frame_type) or not obj.columns.is_unique:
+        return None
+    total = len(obj)
+    rows = min(total, _TABLE_MAX_ROWS)
+    try:
+        while True:
+            text = obj.head(rows).to_json(orient='table', default_handler=str)
+            if len(text) <= _TABLE_MAX_BYTES or rows <= 1:
+                break
+            rows = rows // 2
+        if len(text) > _TABLE_MAX_BYTES:
+            return None
+        value = json.loads(text)
+    except Exception:  # duplicate or nested columns and the like: the HTML stays
+        return None
+    if rows < total:
+        value['truncated'] = {
+            'rows_shown': rows,
+            'rows_total': total,
+            'note': 'first %d of %d rows (at most %d rows and %d bytes are sent)'
+            % (rows, total, _TABLE_MAX_ROWS, _TABLE_MAX_BYTES),
+        }
+    return json.dumps(value, allow_nan=False, default=str)
+
+
 def _mime_bundle(obj):
     """A Jupyter MIME bundle for obj, using the _repr_*_ protocol."""
     data = {}
@@ -109,6 +145,10 @@ def _mime_bundle(obj):
         if isinstance(value, bytes):
             value = base64.b64encode(value).decode('ascii')
         data[mime] = str(value)
+    if _TABLE_MIME not in data:
+        table = _table_resource(obj)
+        if table is not None:
+            data[_TABLE_MIME] = table
     if 'text/plain' not in data:
         try:
             data['text/plain'] = repr(obj)
