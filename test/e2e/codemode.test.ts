@@ -382,10 +382,10 @@ describe('MCP tools (registerCodeModeTools) over the real SDK client', () => {
       arguments: { language: 'javascript', code: 'return (await codemode.everything.get_sum({ a: 2, b: 3 }));' },
     });
     assert.equal(res.isError, undefined);
-    const structured = res.structuredContent as { status: string; value: unknown; toolCallsMade: boolean };
+    const structured = res.structuredContent as { status: string; value: unknown; tool_calls_made: boolean };
     assert.equal(structured.status, 'ok');
     assert.equal(structured.value, 'The sum of 2 and 3 is 5.');
-    assert.equal(structured.toolCallsMade, true);
+    assert.equal(structured.tool_calls_made, true);
     const text = (res.content as { text: string }[])[0]?.text ?? '';
     assert.match(text, /^status: ok \(\d+ ms, 1 tool call\)\nvalue: "The sum of 2 and 3 is 5\."$/);
   });

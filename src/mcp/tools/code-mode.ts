@@ -60,13 +60,13 @@ const RUN_OUTPUT = z.object({
     ),
   value: z.unknown().describe('The returned value (JSON), or null.'),
   logs: z.array(z.string()).describe('console output.'),
-  toolCalls: z
-    .array(z.object({ name: z.string(), durationMs: z.number(), ok: z.boolean(), error: z.string().optional() }))
+  tool_calls: z
+    .array(z.object({ name: z.string(), duration_ms: z.number(), ok: z.boolean(), error: z.string().optional() }))
     .describe('Every upstream tool call the program made, in order of completion.'),
-  toolCallsMade: z.boolean().describe('True when upstream tools were already called: a retry repeats their effects.'),
+  tool_calls_made: z.boolean().describe('True when upstream tools were already called: a retry repeats their effects.'),
   error: execError.optional(),
   reason: z.string().optional(),
-  durationMs: z.number(),
+  duration_ms: z.number(),
   findings: z.array(finding).optional(),
 });
 
@@ -141,9 +141,9 @@ function blockedReply(findings: Parameters<typeof findingLine>[0][]): CallToolRe
       status: 'blocked',
       value: null,
       logs: [],
-      toolCalls: [],
-      toolCallsMade: false,
-      durationMs: 0,
+      tool_calls: [],
+      tool_calls_made: false,
+      duration_ms: 0,
       reason,
       findings,
     },
@@ -206,9 +206,14 @@ export function registerCodeModeTools(
           status: r.status,
           value: r.value ?? null,
           logs: r.logs,
-          toolCalls: r.toolCalls,
-          toolCallsMade: r.toolCallsMade,
-          durationMs: r.durationMs,
+          tool_calls: r.toolCalls.map((c) => ({
+            name: c.name,
+            duration_ms: c.durationMs,
+            ok: c.ok,
+            ...(c.error === undefined ? {} : { error: c.error }),
+          })),
+          tool_calls_made: r.toolCallsMade,
+          duration_ms: r.durationMs,
           ...(r.error ? { error: r.error } : {}),
           ...(r.reason ? { reason: r.reason } : {}),
           ...(checked?.findings.length ? { findings: checked.findings } : {}),
