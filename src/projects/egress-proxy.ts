@@ -32,6 +32,10 @@ export interface EgressProxyOptions {
 }
 
 const MAX_HEAD = 16 * 1024;
+/** Open connections at once, per session: more are refused (503) instead of held. */
+const MAX_OPEN = 64;
+/** A request head must arrive within this long; a silent connection is closed. */
+const HEAD_TIMEOUT_MS = 30_000;
 const KEEP_LOG = 1000;
 
 export class EgressProxy {
@@ -98,6 +102,17 @@ export class EgressProxy {
 
   private accept(client: net.Socket): void {
     this.track(client);
+    if (this.sockets.size > MAX_OPEN * 2) {
+      // Each allowed connection holds two sockets (client and upstream).
+      return this.refuse(
+        client,
+        503,
+        `at most ${MAX_OPEN} connections at once`,
+        { method: '?', host: '', port: 0 },
+        'bad_request',
+      );
+    }
+    client.setTimeout(HEAD_TIMEOUT_MS, () => client.destroy());
     let head = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       head = Buffer.concat([head, chunk]);
@@ -110,6 +125,7 @@ export class EgressProxy {
         return;
       }
       client.off('data', onData);
+      client.setTimeout(0);
       client.pause();
       this.route(client, head.subarray(0, end + 4), head.subarray(end + 4));
     };
@@ -239,6 +255,7 @@ export class EgressProxy {
         403: 'Forbidden',
         429: 'Too Many Requests',
         431: 'Request Header Fields Too Large',
+        503: 'Service Unavailable',
         502: 'Bad Gateway',
       }[status] ?? 'Error';
     const body = `codemode egress: ${why}\n`;

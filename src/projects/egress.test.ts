@@ -74,4 +74,26 @@ describe('EgressProxy', () => {
       origin.close();
     }
   });
+  it('refuses connections beyond the open-connection cap instead of holding them', async () => {
+    const proxy = await EgressProxy.start({ policyName: 'p', policy: { allow: [], maxBytes: 1, maxRequests: 1 } });
+    const sockets: net.Socket[] = [];
+    const replies: string[] = [];
+    try {
+      // 140 silent connections at once: the proxy holds 128 sockets at most and answers the rest 503.
+      for (let k = 0; k < 140; k++) {
+        const c = net.connect(proxy.socketPath);
+        sockets.push(c);
+        c.once('data', (d) => replies.push(String(d)));
+        c.on('error', () => {}); // the refused ones are closed by the proxy
+      }
+      for (let i = 0; i < 1000 && proxy.log().length < 12; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(proxy.log().length, 12, 'each refusal is logged');
+      assert.ok(proxy.log().every((e) => e.error === 'at most 64 connections at once'));
+      for (let i = 0; i < 1000 && replies.length < 12; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(replies.filter((r) => r.startsWith('HTTP/1.1 503 Service Unavailable')).length, 12);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await proxy.close();
+    }
+  });
 });
