@@ -17,6 +17,7 @@ import { AgentPanel } from './agent-panel.js';
 import { Api, ApiError, enc, type StreamState } from './api.js';
 import { clear, h } from './dom.js';
 import { FilesPanel } from './files-panel.js';
+import { GraphPanel } from './graph-panel.js';
 import { HistoryPanel } from './history-panel.js';
 import { Notebook } from './notebook.js';
 import { forgetToken, saveToken, takeToken } from './token.js';
@@ -28,10 +29,11 @@ interface Open {
   history: HistoryPanel;
   files: FilesPanel;
   agent: AgentPanel;
+  graph: GraphPanel;
   abort: AbortController;
 }
 
-type Tab = 'history' | 'files' | 'agent';
+type Tab = 'history' | 'files' | 'agent' | 'graph';
 
 class App {
   #open: Open | undefined;
@@ -178,6 +180,7 @@ class App {
 
   async openSession(session: SessionJson): Promise<void> {
     this.#open?.abort.abort();
+    this.#open?.graph.destroy();
     const notebook = new Notebook(this.api, session);
     const open: Open = {
       session,
@@ -185,6 +188,7 @@ class App {
       history: new HistoryPanel(this.api, notebook),
       files: new FilesPanel(this.api, session.id),
       agent: new AgentPanel(this.api, session.id, this.info, () => notebook.ensureDraft().editor.focus()),
+      graph: new GraphPanel(this.api, notebook),
       abort: new AbortController(),
     };
     this.#open = open;
@@ -193,12 +197,20 @@ class App {
     const act = (label: string, cls: string, fn: () => Promise<unknown>) =>
       h('button', { class: cls, onclick: () => void fn().catch((e: unknown) => this.say(e)) }, label);
     const sid = enc(session.id);
+    const reactive = h('input', { type: 'checkbox', class: 'session-reactive' });
+    reactive.addEventListener('change', () => (notebook.reactive = reactive.checked));
     this.#main.replaceChildren(
       h(
         'header',
         { class: 'session-head' },
         h('h2', {}, `${session.language} session `, h('code', {}, session.id)),
         state,
+        h(
+          'label',
+          { class: 'reactive-toggle', title: 'After a cell runs here, re-run the cells that depend on it' },
+          reactive,
+          ' Reactive',
+        ),
         act('Interrupt', 'session-interrupt', () => this.api.post(`/sessions/${sid}/interrupt`)),
         act('Restart', 'session-restart', async () => {
           await this.api.post(`/sessions/${sid}/restart`);
@@ -207,6 +219,7 @@ class App {
         act('Close', 'session-close', async () => {
           await this.api.json('DELETE', `/sessions/${sid}`);
           this.#open?.abort.abort();
+          this.#open?.graph.destroy();
           this.#open = undefined;
           this.#main.replaceChildren(h('p', { class: 'empty' }, 'Session closed.'));
           this.#side.replaceChildren();
@@ -218,7 +231,10 @@ class App {
     this.#renderSide();
     try {
       const hist = await this.api.get<HistoryResponse>(`/sessions/${sid}/history`);
-      if (this.#open === open) notebook.loadHistory(hist.executions);
+      if (this.#open === open) {
+        notebook.loadHistory(hist.executions);
+        open.graph.schedule();
+      }
     } catch (e) {
       this.say(e);
       notebook.ensureDraft();
@@ -244,6 +260,8 @@ class App {
         state.dataset.state = 'closed';
       }
       if (ev.type === 'execution.finished') {
+        // Stale marks in the cell list follow every run, whichever tab is shown.
+        open.graph.schedule();
         state.textContent = 'idle';
         state.dataset.state = 'idle';
       }
@@ -263,6 +281,7 @@ class App {
       ['files', 'Files'],
       ['history', 'History'],
       ['agent', 'Agent'],
+      ['graph', 'Graph'],
     ];
     const bar = h('nav', { class: 'tabs' });
     for (const [t, label] of tabs) {
@@ -276,6 +295,7 @@ class App {
               this.#renderSide();
               if (t === 'files') void open.files.refresh();
               if (t === 'history') void open.history.refresh();
+              if (t === 'graph') open.graph.shown();
             },
           },
           label,

@@ -10,7 +10,9 @@ import type {
   ExecResultJson,
   ExecutionRecordJson,
   ExecutionSource,
+  GraphResponse,
   Language,
+  RerunDownstreamResponse,
   SessionJson,
 } from '../../src/mcp/http/api-contract.js';
 import { Api, ApiError, enc } from './api.js';
@@ -24,8 +26,12 @@ export class Cell {
   readonly el: HTMLElement;
   readonly editor: CellEditor;
   executionId: string | undefined;
+  /** The execution count of the run shown (In [n]). */
+  count: number | undefined;
   state: CellState = 'draft';
   #count: HTMLElement;
+  #stale: HTMLElement;
+  #downBtn: HTMLButtonElement;
   #status: HTMLElement;
   #source: HTMLElement;
   #outputs: HTMLElement;
@@ -43,12 +49,36 @@ export class Cell {
     this.#runBtn = h('button', { class: 'cell-run', title: 'Run (Shift+Enter)', onclick: () => nb.run(this) }, '▶ Run');
     this.#stopBtn = h('button', { class: 'cell-stop', title: 'Interrupt', onclick: () => nb.interrupt() }, '■ Stop');
     this.#stopBtn.hidden = true;
+    this.#downBtn = h(
+      'button',
+      {
+        class: 'cell-rerun-downstream',
+        title: 'Re-run the cells that depend on this one',
+        onclick: () => {
+          if (this.count !== undefined) void nb.rerunDownstream(this.count);
+        },
+      },
+      '↻ Downstream',
+    );
+    this.#downBtn.hidden = true;
+    this.#stale = h('span', { class: 'stale-badge cell-stale' }, 'stale');
+    this.#stale.hidden = true;
     const editorHost = h('div', { class: 'cell-editor' });
     this.#outputs = h('div', { class: 'cell-outputs' });
     this.el = h(
       'section',
       { class: 'cell', 'data-state': 'draft' },
-      h('div', { class: 'cell-bar' }, this.#count, this.#runBtn, this.#stopBtn, this.#status, this.#source),
+      h(
+        'div',
+        { class: 'cell-bar' },
+        this.#count,
+        this.#runBtn,
+        this.#stopBtn,
+        this.#downBtn,
+        this.#status,
+        this.#stale,
+        this.#source,
+      ),
       editorHost,
       this.#outputs,
     );
@@ -60,6 +90,7 @@ export class Cell {
     this.el.dataset.state = state;
     this.#stopBtn.hidden = state !== 'running' && state !== 'queued';
     this.#runBtn.disabled = state === 'running' || state === 'queued';
+    this.#downBtn.hidden = state !== 'done' || this.count === undefined;
     if (status !== undefined) this.#status.textContent = status;
   }
 
@@ -74,6 +105,7 @@ export class Cell {
   begin(executionId: string, count: number, source: ExecutionSource, mine: boolean): void {
     this.executionId = executionId;
     this.el.dataset.executionId = executionId;
+    this.count = count;
     this.#count.textContent = `[${count}]`;
     this.#source.textContent = mine ? '' : source === 'web' ? 'other tab' : source;
     this.#source.className = `cell-source src-${source}`;
@@ -100,6 +132,7 @@ export class Cell {
     if (this.state === 'done' && this.executionId === r.execution_id) return;
     this.executionId = r.execution_id;
     this.el.dataset.executionId = r.execution_id;
+    this.count = r.execution_count;
     this.#count.textContent = `[${r.execution_count}]`;
     this.#renderOutputs({
       stdout: r.stdout,
@@ -121,6 +154,7 @@ export class Cell {
   fromRecord(r: ExecutionRecordJson, source?: string): void {
     this.executionId = r.execution_id;
     this.el.dataset.executionId = r.execution_id;
+    this.count = r.execution_count;
     this.#count.textContent = `[${r.execution_count}]`;
     if (source) this.#source.textContent = source;
     this.#renderOutputs({
@@ -133,6 +167,20 @@ export class Cell {
     });
     this.#setState('done', `${r.status} · ${formatMs(r.duration_ms)}`);
     this.el.dataset.status = r.status;
+  }
+
+  /** Marks the cell stale (a name it read was redefined after it ran), or not. */
+  setStale(stale: boolean, because: string[] = []): void {
+    this.el.classList.toggle('stale', stale);
+    this.#stale.hidden = !stale;
+    this.#stale.title = because.join(', ');
+  }
+
+  highlight(): void {
+    this.el.scrollIntoView({ block: 'center' });
+    this.el.classList.remove('highlight');
+    void this.el.offsetWidth; // restart the highlight animation
+    this.el.classList.add('highlight');
   }
 
   failed(message: string): void {
@@ -202,6 +250,9 @@ export class Notebook {
   /** Runs sent from this tab, waiting for their execution.started event. */
   #pending: Cell[] = [];
   #list: HTMLElement;
+  #notice = h('div', { class: 'nb-notice', role: 'status' });
+  /** Opt-in: after a cell run here succeeds, its dependents are re-run (rerun-downstream). */
+  reactive = false;
 
   constructor(
     private readonly api: Api,
@@ -212,6 +263,7 @@ export class Notebook {
     this.el = h(
       'div',
       { class: 'notebook', 'data-session': session.id },
+      this.#notice,
       this.#list,
       h('button', { class: 'add-cell', onclick: () => this.addCell('').editor.focus() }, '+ Cell'),
     );
@@ -273,6 +325,7 @@ export class Notebook {
       this.#unpend(cell);
       this.#byExec.set(r.execution_id, cell);
       cell.finish(r);
+      if (this.reactive && r.status === 'ok') await this.rerunDownstream(r.execution_count);
     } catch (e) {
       this.#unpend(cell);
       cell.failed(e instanceof ApiError ? `${e.code}: ${e.message}${e.hint ? ` (${e.hint})` : ''}` : String(e));
@@ -282,6 +335,51 @@ export class Notebook {
   #unpend(cell: Cell): void {
     const i = this.#pending.indexOf(cell);
     if (i !== -1) this.#pending.splice(i, 1);
+  }
+
+  /** The cell showing execution `count`, if this notebook has it. */
+  cellOf(count: number): Cell | undefined {
+    return this.#cells.find((c) => c.count === count);
+  }
+
+  focusExecution(count: number): void {
+    this.cellOf(count)?.highlight();
+  }
+
+  /** Marks the cells the graph calls stale (by execution id) and clears the others. */
+  markStale(graph: GraphResponse): void {
+    const stale = new Map(graph.nodes.filter((n) => n.stale).map((n) => [n.execution_id, n.stale_because]));
+    for (const c of this.#cells) {
+      const because = c.executionId === undefined ? undefined : stale.get(c.executionId);
+      c.setStale(because !== undefined, because);
+    }
+  }
+
+  /** Re-runs the cells that depend on execution `count`; the runs arrive as cells through the event stream. */
+  async rerunDownstream(count: number): Promise<RerunDownstreamResponse | undefined> {
+    this.#say(`re-running what depends on [${count}]…`);
+    try {
+      const r = await this.api.post<RerunDownstreamResponse>(`/sessions/${enc(this.session.id)}/rerun-downstream`, {
+        execution_count: count,
+      });
+      const ran = r.runs.map((x) => `[${x.cell}] → [${x.result.execution_count}] ${x.result.status}`);
+      this.#say(
+        r.refused
+          ? `nothing re-ran: ${r.refused}`
+          : `from [${count}]: ${ran.length ? ran.join(', ') : 'no cell depends on it'}` +
+              (r.unknown.length ? `; not re-run: ${r.unknown.map((u) => `[${u.cell}] ${u.reason}`).join(', ')}` : ''),
+        r.refused !== undefined || r.runs.some((x) => x.result.status !== 'ok'),
+      );
+      return r;
+    } catch (e) {
+      this.#say(e instanceof ApiError ? `${e.code}: ${e.message}` : String(e), true);
+      return undefined;
+    }
+  }
+
+  #say(text: string, error = false): void {
+    this.#notice.textContent = text;
+    this.#notice.dataset.kind = error ? 'error' : 'info';
   }
 
   async interrupt(): Promise<void> {

@@ -114,7 +114,13 @@ export function renderBundle(data: Record<string, string>): HTMLElement {
   if (resource !== undefined) {
     const parsed = parseJson(resource);
     const table = parsed.ok ? fromDataResource(parsed.value) : undefined;
-    if (table) return renderTable(table);
+    if (table) {
+      const el = renderTable(table);
+      // The kernel caps a DataFrame's rows and bytes and says so (python-kernel.py _table_resource).
+      const note = (parsed.ok ? (parsed.value as { truncated?: { note?: unknown } }).truncated?.note : undefined) ?? '';
+      if (typeof note === 'string' && note !== '') el.appendChild(h('div', { class: 'out-table-note' }, note));
+      return el;
+    }
   }
   const json = data['application/json'];
   if (json !== undefined) {
