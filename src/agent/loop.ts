@@ -201,6 +201,12 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
     options.checkpoints !== false && typeof session.service.runProgram === 'function'
       ? new SessionGit(session.service, session.id, { owner: session.owner ?? 'local', signal })
       : null;
+  /**
+   * The last step's checkpoint runs while the model thinks about the next one:
+   * every session action (and the end of the run) waits for it first, so the
+   * commit holds exactly that step's workspace.
+   */
+  let pendingCheckpoint: Promise<void> = Promise.resolve();
   const checkpoint = async (step: number): Promise<void> => {
     const done = actions.filter((a) => a.step === step);
     if (!git || signal.aborted || done.length === 0 || done.some((a) => a.failed)) return;
@@ -216,6 +222,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
   };
 
   const finish = async (reason: StopReason, message: string, answer?: string): Promise<AgentResult> => {
+    await pendingCheckpoint; // the last step's commit lands before the session may close
     const result: AgentResult = {
       ok: reason === 'final_answer',
       stopReason: reason,
@@ -380,6 +387,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
     }
     usage = addUsage(usage, reply.inputTokens, reply.outputTokens, price);
     messages.push(...reply.messages);
+    await pendingCheckpoint;
 
     let final: string | undefined;
     if (reply.toolCalls.length) {
@@ -391,7 +399,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
         if (out.final !== undefined) final = out.final;
         if (signal.aborted) break;
       }
-      await checkpoint(step);
+      pendingCheckpoint = checkpoint(step);
       const verdict = assessStuck(actions, replanAt);
       if (verdict.kind === 'replan') {
         replanAt = actions.length;
@@ -414,7 +422,7 @@ export async function runAgent(options: RunAgentOptions): Promise<AgentResult> {
       noActionStreak = 0;
       const obs = await runCode(step, 'code', action.code);
       emit({ type: 'result', step, tool: 'code', ok: obs.ok, status: obs.status, observation: obs.text });
-      await checkpoint(step);
+      pendingCheckpoint = checkpoint(step);
       feedback = `Observation:\n${obs.text}`;
       if (action.skipped.length)
         feedback += `\nNote: ${action.skipped.length} block(s) in ${[...new Set(action.skipped.map((b) => b.language))].join(', ')} were not run: this session runs ${language}.`;
