@@ -29,6 +29,8 @@ export interface EgressProxyOptions {
   uid?: number;
   /** Append every log entry to this file (JSON lines). */
   logFile?: string;
+  /** What the session used before (a resumed session keeps counting from there). */
+  used?: { requests: number; bytes: number };
 }
 
 const MAX_HEAD = 16 * 1024;
@@ -51,6 +53,8 @@ export class EgressProxy {
     this.socketDir = mkdtempSync(path.join(os.tmpdir(), 'codemode-egress-'));
     this.socketPath = path.join(this.socketDir, 'egress.sock');
     this.server = net.createServer((c) => this.accept(c));
+    this.requests = options.used?.requests ?? 0;
+    this.bytes = options.used?.bytes ?? 0;
   }
 
   static async start(options: EgressProxyOptions): Promise<EgressProxy> {

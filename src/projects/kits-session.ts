@@ -75,14 +75,20 @@ export class KitsSessionProvider implements SessionEnvironmentProvider {
     const env: Record<string, string> = {};
     if (nodePath.length) env.NODE_PATH = nodePath.join(':');
     let proxy: EgressProxy | undefined;
+    // The caps hold over the session's life: a suspended session resumes with what it used.
+    let saveUsage = () => {};
     if (policy && req.network !== undefined) {
       mkdirSync(this.options.dir, { recursive: true, mode: 0o700 });
+      const usageFile = path.join(this.options.dir, `${req.sessionId}.egress-usage.json`);
       proxy = await EgressProxy.start({
         policyName: req.network,
         policy,
         uid: req.uid,
         logFile: path.join(this.options.dir, `${req.sessionId}.egress.jsonl`),
+        used: readUsage(usageFile),
       });
+      const p = proxy;
+      saveUsage = () => writeFileSync(usageFile, JSON.stringify(p.usage()));
       roBinds.push(
         { host: proxy.socketDir, sandbox: NET_DIR },
         { host: forwarderPath(), sandbox: FORWARDER_IN_SANDBOX },
@@ -108,6 +114,7 @@ export class KitsSessionProvider implements SessionEnvironmentProvider {
       sandbox: sandboxFor,
       egressLog: () => proxy?.log() ?? [],
       close: async () => {
+        saveUsage();
         await proxy?.close();
       },
     };
@@ -135,6 +142,7 @@ export class KitsSessionProvider implements SessionEnvironmentProvider {
 
   forget(sessionId: string): void {
     rmSync(this.recordFile(sessionId), { force: true });
+    rmSync(path.join(this.options.dir, `${sessionId}.egress-usage.json`), { force: true });
   }
 
   private remember(sessionId: string, record: { kits: KitRecord[]; network: string | null }): void {
@@ -202,4 +210,15 @@ export function sessionEnvironments(
     policies: settings.network.policies,
     dir: path.join(stateDir, 'session-env'),
   });
+}
+
+function readUsage(file: string): { requests: number; bytes: number } | undefined {
+  try {
+    const u = JSON.parse(readFileSync(file, 'utf8')) as { requests?: unknown; bytes?: unknown };
+    return typeof u.requests === 'number' && typeof u.bytes === 'number'
+      ? { requests: u.requests, bytes: u.bytes }
+      : undefined;
+  } catch {
+    return undefined; // never suspended: nothing used yet
+  }
 }

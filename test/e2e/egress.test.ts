@@ -9,6 +9,7 @@ import { isAppError } from '../../src/errors.js';
 import { KitHost } from '../../src/projects/kits-host.js';
 import { KitsSessionProvider } from '../../src/projects/kits-session.js';
 import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
+import type { Sandbox } from '../../src/sandbox/sandbox.js';
 import { SessionManager } from '../../src/sessions/session-manager.js';
 import { MemorySessionStore } from '../../src/store/memory-session-store.js';
 
@@ -16,6 +17,7 @@ const owner = 'net-user';
 let root: string;
 let envDir: string;
 let manager: SessionManager;
+let sandbox: Sandbox;
 let allowedPort: number;
 let deniedPort: number;
 const servers: http.Server[] = [];
@@ -57,8 +59,9 @@ before(async () => {
   envDir = path.join(root, 'session-env');
   allowedPort = await origin('allowed');
   deniedPort = await origin('denied');
+  sandbox = await createProcessSandbox();
   manager = new SessionManager({
-    sandbox: await createProcessSandbox(),
+    sandbox,
     store: new MemorySessionStore(),
     workspaceRoot: path.join(root, 'ws'),
     pool: false,
@@ -155,6 +158,36 @@ describe('egress proxy (sessions with a network policy)', () => {
     assert.match(r.stdout, /FAILED|HTTP 429/);
     assert.ok(egressLog(s.id).some((e) => e.decision === 'byte_cap'));
     await manager.close(s.id, owner);
+  });
+
+  it('the caps hold over the whole session: a resumed session keeps counting', async () => {
+    const store = new MemorySessionStore();
+    const make = () =>
+      new SessionManager({
+        sandbox,
+        store,
+        workspaceRoot: path.join(root, 'ws-resume'),
+        pool: false,
+        environments: new KitsSessionProvider({
+          kits: new KitHost({ stateDir: root }),
+          policies: { once: { allow: [`localhost:${allowedPort}`], maxBytes: 1024 * 1024, maxRequests: 1 } },
+          dir: envDir,
+        }),
+      });
+    const first = make();
+    const s = await first.create({ language: 'python', owner, network: 'once' });
+    const ok = await first.execute(s.id, py(`http://localhost:${allowedPort}/`), { owner });
+    assert.equal(ok.stdout.trim(), 'hello from the allowed origin');
+    await first.shutdown(); // suspended, resumable
+    const second = make();
+    try {
+      const resumed = await second.create({ language: 'python', owner, resumeId: s.id });
+      assert.equal(resumed.network, 'once');
+      const again = await second.execute(s.id, py(`http://localhost:${allowedPort}/`), { owner });
+      assert.match(again.stdout, /^HTTP 429 codemode egress: network policy "once" allows 1 connections per session/);
+    } finally {
+      await second.shutdown();
+    }
   });
 
   it('blocks outbound connections without a policy, and refuses an unknown policy', async () => {
