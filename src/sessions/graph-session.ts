@@ -45,7 +45,7 @@ export interface DownstreamRun {
 
 /**
  * Re-runs, in dependency order, the cells that depend on `from` (planRerun),
- * stopping at the first failure; nothing runs when the plan is refused or on
+ * each distinct code once, stopping at the first failure; nothing runs when the plan is refused or on
  * a dry run. The one implementation behind the rerun_downstream tool and the
  * workbench's POST .../rerun-downstream.
  */
@@ -58,12 +58,17 @@ export async function rerunDownstream(
   options: { signal?: AbortSignal; dryRun?: boolean; source?: ExecutionSource } = {},
 ): Promise<DownstreamRun> {
   const { graph, records } = await sessionGraph(sessions, id, owner, dataflowOf);
-  const plan = planRerun(graph, from);
+  const planned = planRerun(graph, from);
+  const codeOf = (cell: number) => records.find((r) => r.executionCount === cell)!.code;
+  // A cell re-run before has a twin with the same code later in the plan. Running the code once, at the
+  // first place, is enough: the plan has no cycle, so a later twin would read the same inputs again.
+  const firstOfCode = new Map<string, number>();
+  for (const c of planned.cells) if (!firstOfCode.has(codeOf(c))) firstOfCode.set(codeOf(c), c);
+  const plan = { ...planned, cells: planned.cells.filter((c) => firstOfCode.get(codeOf(c)) === c) };
   const runs: DownstreamRun['runs'] = [];
   if (plan.refused || options.dryRun) return { plan, runs };
   for (const cell of plan.cells) {
-    const code = records.find((r) => r.executionCount === cell)!.code;
-    const result = await sessions.execute(id, code, {
+    const result = await sessions.execute(id, codeOf(cell), {
       ...(owner === undefined ? {} : { owner }),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.source ? { source: options.source } : {}),

@@ -191,6 +191,12 @@ describe('workbench API: the dataflow graph', () => {
     const g = await api<GraphResponse>('GET', `/sessions/${sid}/graph`);
     assert.deepEqual(g.json.stale, [2, 3], 'the old cells stay stale; their re-runs are fresh');
     assert.equal(g.json.nodes.length, 7);
+    // The re-runs (6, 7) have the same code as 2 and 3: the next plan runs each code once.
+    const again = await api<RerunDownstreamResponse>('POST', `/sessions/${sid}/rerun-downstream`, {
+      execution_count: 5,
+      dry_run: true,
+    });
+    assert.deepEqual(again.json.planned, [2, 3]);
     const hist = await api('GET', `/sessions/${sid}/history`);
     assert.ok(
       !hist.json.executions.some(
