@@ -7,7 +7,7 @@
  * search_tools and a sample instead of hard-coding it. Every task is reported.
  * Also measures an isolate plus one tool call beside the tool call alone.
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -429,24 +429,44 @@ export async function runCodeModeBench(options: CodeModeBenchOptions = {}): Prom
       samples,
       3,
     );
+    // CPU time of the subject alone: this process around each run, the workers over the whole series
+    // (it includes disposing each run's isolate and making the next one, off the request path).
+    let hostCpuUs = 0;
+    let subjectRuns = 0;
+    const workerCpu0 = workerCpuMs(runtime);
     const withCall = await interleave(
       async () => {
+        const cpu0 = process.cpuUsage();
         const r = await runtime.run({
           language: 'javascript',
           code: 'return await codemode.memory.open_nodes({ names: ["x"] });',
         });
+        const cpu = process.cpuUsage(cpu0);
+        hostCpuUs += cpu.user + cpu.system;
+        subjectRuns++;
         if (r.status !== 'ok') throw new Error(`cold-start run failed: ${JSON.stringify(r.error)}`);
       },
       () => runtime.upstream.callTool('memory', 'open_nodes', toolCall),
       samples,
       3,
     );
+    const workerCpuRun = workerCpuSince(workerCpu0, workerCpuMs(runtime));
+    const cpuPerRun = {
+      hostCpuMsPerRun: Math.round(hostCpuUs / 10 / subjectRuns) / 100,
+      workerCpuMsPerRun: workerCpuRun === null ? null : Math.round((workerCpuRun * 100) / subjectRuns) / 100,
+    };
+    log(
+      `isolate + one tool call, CPU per run: server ${cpuPerRun.hostCpuMsPerRun} ms, isolate worker ${String(cpuPerRun.workerCpuMsPerRun)} ms`,
+    );
     const coldMedian = median(withCall.subject);
     const rows: ReportRow[] = [
-      makeRow('isolate + one tool call (floor: the tool call alone)', withCall.subject, withCall.floor, {
-        kind: 'under',
-        ms: COLD_START_TARGET_MS,
-      }),
+      makeRow(
+        'isolate + one tool call (floor: the tool call alone)',
+        withCall.subject,
+        withCall.floor,
+        { kind: 'under', ms: COLD_START_TARGET_MS },
+        cpuPerRun,
+      ),
       makeRow('isolate alone', isolateOnly.subject, null, { kind: 'info' }),
       // Tokens, not ms: floor = direct tool calling, median = Code Mode (every call counted).
       ...runs.map((t) =>
@@ -485,6 +505,30 @@ export async function runCodeModeBench(options: CodeModeBenchOptions = {}): Prom
     rmSync(root, { recursive: true, force: true });
   }
 }
+
+/** CPU time (user + system, ms) of each of the executor's worker processes so far; null where /proc is not readable. */
+function workerCpuMs(runtime: CodeModeRuntime): Map<number, number> | null {
+  const byPid = new Map<number, number>();
+  for (const w of runtime.isolates.stats().workers) {
+    try {
+      const fields = readFileSync(`/proc/${w.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      byPid.set(w.pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS);
+    } catch {
+      return null;
+    }
+  }
+  return byPid;
+}
+
+/** Worker CPU between two readings (a worker started in between counts whole; one gone in between is missed). */
+function workerCpuSince(before: Map<number, number> | null, after: Map<number, number> | null): number | null {
+  if (before === null || after === null) return null;
+  let total = 0;
+  for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
+  return total;
+}
+/** USER_HZ, 100 on Linux. */
+const CLOCK_TICKS = 100;
 
 function printReport(r: CodeModeBenchReport, log: (line: string) => void): void {
   const col = (v: string | number, n = 12) => String(v).padStart(n);

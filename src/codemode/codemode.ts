@@ -153,6 +153,7 @@ export class CodeModeRuntime implements ToolHost {
   #catalog: Catalog | null = null;
   #catalogKey: unknown[] = [];
   #declarations = new Map<string, string>();
+  #shape: { catalog: Catalog; shape: CodeModeApiShape } | null = null;
 
   constructor(config: CodeModeConfig, options: CodeModeRuntimeOptions = {}) {
     this.#configs = new Map(config.servers.map((s) => [s.name, s]));
@@ -341,6 +342,8 @@ export class CodeModeRuntime implements ToolHost {
   /** The shape of `codemode` inside the isolate. */
   async apiShape(): Promise<CodeModeApiShape> {
     const catalog = await this.catalog();
+    // Made once per catalog: every run sends it.
+    if (this.#shape?.catalog === catalog) return this.#shape.shape;
     const servers: CodeModeApiShape['servers'] = catalog.api.map((s) => ({
       identifier: s.identifier,
       tools: s.tools.map((t) => t.identifier),
@@ -351,7 +354,9 @@ export class CodeModeRuntime implements ToolHost {
       if (!taken.has(identifier) && identifier !== 'search_tools')
         servers.push({ identifier, tools: [], unavailable: true });
     }
-    return { servers };
+    const shape = { servers };
+    this.#shape = { catalog, shape };
+    return shape;
   }
 
   /**

@@ -828,7 +828,8 @@ export class IsolateExecutor {
     if (keep) this.#toIdle(worker);
     else worker.kill('stopped: replaced after its run');
     this.#releaseSlot();
-    this.#warm();
+    // Spawning a worker blocks this thread for a while: not before the caller sees its result.
+    if (!keep) setImmediate(() => this.#warm());
   }
 
   #supervise(

@@ -60,8 +60,8 @@ const DoneSchema = z.discriminatedUnion('kind', [
   z.object({ t: z.literal('done'), run: runId, kind: z.literal('internal'), message: z.string().max(16_384) }),
 ]);
 
-/** Worker → host: checked with this schema before the host acts on any of it. */
-export const WorkerMessageSchema = z.union([
+/** Worker → host: checked with this schema before the host acts on any of it (dispatched on `t`). */
+export const WorkerMessageSchema = z.discriminatedUnion('t', [
   z.object({ t: z.literal('ready'), pid: z.number().int().positive() }),
   z.object({
     t: z.literal('call'),
