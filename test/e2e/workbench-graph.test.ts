@@ -70,6 +70,7 @@ describe('workbench: dataflow graph and DataFrames', () => {
     await page.locator('.nb-notice', { hasText: 'from [4]: [2] → [5] ok' }).waitFor();
     await cellOf(5).and(page.locator('[data-state="done"]')).waitFor();
     assert.match(await cellOf(5).locator('.cell-outputs').innerText(), /y is 6/);
+    assert.equal(await cellOf(5).locator('.cell-source').innerText(), 're-run');
     assert.equal(await cellsWith('w is 10'), 1, 'the independent cell did not run');
     assert.equal(await page.locator('.notebook .cell[data-state="done"]').count(), 5);
     // The panel's button, for a node nothing depends on, runs nothing.

@@ -102,12 +102,13 @@ export class Cell {
     this.#setState('queued', 'queued');
   }
 
-  begin(executionId: string, count: number, source: ExecutionSource, mine: boolean): void {
+  /** `label` overrides where the run came from (e.g. a re-run this tab asked for). */
+  begin(executionId: string, count: number, source: ExecutionSource, mine: boolean, label?: string): void {
     this.executionId = executionId;
     this.el.dataset.executionId = executionId;
     this.count = count;
     this.#count.textContent = `[${count}]`;
-    this.#source.textContent = mine ? '' : source === 'web' ? 'other tab' : source;
+    this.#source.textContent = label ?? (mine ? '' : source === 'web' ? 'other tab' : source);
     this.#source.className = `cell-source src-${source}`;
     clear(this.#outputs);
     this.#live = undefined;
@@ -253,6 +254,8 @@ export class Notebook {
   #notice = h('div', { class: 'nb-notice', role: 'status' });
   /** Opt-in: after a cell run here succeeds, its dependents are re-run (rerun-downstream). */
   reactive = false;
+  /** Re-run requests from this tab in flight: their runs are labelled as re-runs, not as another tab's. */
+  #rerunning = 0;
 
   constructor(
     private readonly api: Api,
@@ -358,6 +361,7 @@ export class Notebook {
   /** Re-runs the cells that depend on execution `count`; the runs arrive as cells through the event stream. */
   async rerunDownstream(count: number): Promise<RerunDownstreamResponse | undefined> {
     this.#say(`re-running what depends on [${count}]…`);
+    this.#rerunning++;
     try {
       const r = await this.api.post<RerunDownstreamResponse>(`/sessions/${enc(this.session.id)}/rerun-downstream`, {
         execution_count: count,
@@ -374,6 +378,8 @@ export class Notebook {
     } catch (e) {
       this.#say(e instanceof ApiError ? `${e.code}: ${e.message}` : String(e), true);
       return undefined;
+    } finally {
+      this.#rerunning--;
     }
   }
 
@@ -401,7 +407,8 @@ export class Notebook {
         const mine = i !== -1;
         const cell = mine ? this.#pending.splice(i, 1)[0]! : this.#foreignCell(d.code);
         this.#byExec.set(d.execution_id, cell);
-        cell.begin(d.execution_id, d.execution_count, d.source, mine);
+        const rerun = !mine && d.source === 'web' && this.#rerunning > 0;
+        cell.begin(d.execution_id, d.execution_count, d.source, mine, rerun ? 're-run' : undefined);
         break;
       }
       case 'output':
