@@ -72,7 +72,7 @@ const byName = (s: Surface) => [...s.tools].sort((a, b) => a.name.localeCompare(
 describe('the codemode surface seen by both SDK clients', () => {
   it('lists the same tools with the same input schemas, output schemas and annotations', async () => {
     const [v1, v2] = await Promise.all([v1Surface(), v2Surface()]);
-    assert.equal(v1.tools.length, 16);
+    assert.equal(v1.tools.length, 21);
     assert.deepEqual(
       byName(v2).map((t) => t.name),
       byName(v1).map((t) => t.name),

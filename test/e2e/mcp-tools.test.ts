@@ -80,6 +80,7 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       'export_archive',
       'export_notebook',
       'get_history',
+      'git',
       'import_archive',
       'interrupt_session',
       'list_files',
@@ -89,6 +90,7 @@ describe('codemode MCP tools over Streamable HTTP', () => {
       'rerun_downstream',
       'restart_session',
       'run_script',
+      'run_tests',
       'session_graph',
       'write_file',
     ]);
