@@ -148,6 +148,7 @@ export function execStructured(
     out['execution_count'] = result.executionCount;
     if (result.kernelRestarted !== undefined) out['kernel_restarted'] = result.kernelRestarted;
     if (result.note !== undefined) out['note'] = result.note;
+    if (result.warnings?.length) out['warnings'] = [...result.warnings];
     if (result.cpuMs !== undefined) out['cpu_ms'] = Math.round(result.cpuMs);
     if (result.idleCpuMs !== undefined) out['idle_cpu_ms'] = Math.round(result.idleCpuMs);
     if (result.toolCalls !== undefined) out['tool_calls'] = result.toolCalls;
@@ -193,6 +194,8 @@ export function buildExecReply(result: ExecResult | SessionExecResult, options: 
     lines.push(`error: ${result.error.type}: ${result.error.message}${at}`);
   }
   if ('note' in result && result.note !== undefined) lines.push(`note: ${result.note}`);
+  // Problems beside the result (e.g. the history store is failing): the result itself stands.
+  if ('warnings' in result) for (const w of result.warnings ?? []) lines.push(`warning: ${w}`);
   const hint = execHint(result, options.pythonPackages);
   if (hint !== undefined) lines.push(`hint: ${hint}`);
   const content: CallToolResult['content'] = [{ type: 'text', text: lines.join('\n') }];

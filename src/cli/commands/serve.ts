@@ -78,6 +78,15 @@ export interface ServeRuntime {
   close(): Promise<void>;
 }
 
+/**
+ * First step of a stop, before the transports close: running executions are
+ * interrupted and recorded as `interrupted` (closing a transport first would
+ * cancel them instead), and their replies can still reach the clients.
+ */
+async function stopSessions(runtime: ServeRuntime, log: (m: string) => void): Promise<void> {
+  await runtime.sessions.shutdown().catch((e: unknown) => log(`shutdown: ${errorMessage(e)}`));
+}
+
 /** How long a graceful stop may take before the process exits anyway. */
 export const SHUTDOWN_DEADLINE_MS = 10_000;
 
@@ -397,6 +406,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
         const why = await Promise.race([shutdown, transport.closed.then(() => 'stdin closed')]);
         log(`shutting down (${why})`);
         armForcedExit(log);
+        await stopSessions(runtime, log);
         await stdio.close().catch((e: unknown) => log(`stdio: close failed: ${errorMessage(e)}`));
         return 0;
       }
@@ -427,6 +437,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       const why = await shutdownSignal(io, false);
       log(`shutting down (${why})`);
       armForcedExit(log);
+      await stopSessions(runtime, log);
       workbench.close();
       await http.close();
       return 0;
@@ -445,6 +456,23 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   const closers: (() => Promise<void> | void)[] = [];
   let toolHost: ToolHost | undefined;
   let agent: AgentToolConfig | undefined;
+  const { settings } = options;
+  ensureStateDirs(settings, options.stateDir);
+  // One health for history and cache writes: logged once when a cause starts and once when it ends.
+  const { StoreStatus } = await import('../../store/store-status.js');
+  const storeStatus = new StoreStatus({
+    onDegraded: (part, cause) =>
+      log(`store degraded: ${part} writes fail: ${cause}; history is kept in memory and retried (see /healthz)`),
+    onRecovered: (part) => log(`store recovered: ${part} writes work again`),
+  });
+  // The store before anything starts: a database that must be refused stops here, with nothing to undo.
+  let sqlite: import('../../store/session-store.js').SqliteSessionStore | undefined;
+  if (options.store) {
+    const { SqliteSessionStore, migrationBackupOf } = await import('../../store/session-store.js');
+    sqlite = new SqliteSessionStore(options.db ?? settings.store.path);
+    const backup = migrationBackupOf(sqlite.db);
+    if (backup !== undefined) log(`store: migrated the database; the previous version is backed up at ${backup}`);
+  }
   const runtime =
     options.config === undefined
       ? undefined
@@ -466,8 +494,6 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
   const { ProcessExecutor } = await import('../../sandbox/process/process-executor.js');
   const { SessionManager } = await import('../../sessions/session-manager.js');
-  const { settings } = options;
-  ensureStateDirs(settings, options.stateDir);
   const { hideHostPaths } = await import('../../mcp/tool-errors.js');
   hideHostPaths([options.stateDir, settings.workspaces.root, path.dirname(settings.store.path)]);
   const sandbox = await createProcessSandbox({ unsandboxed: options.unsandboxed });
@@ -477,21 +503,9 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   });
   let executor: Executor = processExecutor;
   let store: SessionStore | null = null;
-  // One health for history and cache writes: logged once when a cause starts and once when it ends.
-  const { StoreStatus } = await import('../../store/store-status.js');
-  const storeStatus = new StoreStatus({
-    onDegraded: (part, cause) =>
-      log(`store degraded: ${part} writes fail: ${cause}; history is kept in memory and retried (see /healthz)`),
-    onRecovered: (part) => log(`store recovered: ${part} writes work again`),
-  });
-  if (options.store) {
-    const { SqliteSessionStore } = await import('../../store/session-store.js');
+  if (sqlite !== undefined) {
     const { ResultCache, resultCacheKey } = await import('../../store/result-cache.js');
     const { CachingExecutor } = await import('../../sandbox/caching-executor.js');
-    const { migrationBackupOf } = await import('../../store/session-store.js');
-    const sqlite = new SqliteSessionStore(options.db ?? settings.store.path);
-    const backup = migrationBackupOf(sqlite.db);
-    if (backup !== undefined) log(`store: migrated the database; the previous version is backed up at ${backup}`);
     store = sqlite;
     const cache = new ResultCache(sqlite.db, { status: storeStatus });
     executor = new CachingExecutor(processExecutor, {
@@ -499,7 +513,8 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
       keyOf: resultCacheKey,
       resolveLimits: (o) => processExecutor.limitsFor(o),
     });
-    closers.push(() => sqlite.close());
+    const db = sqlite;
+    closers.push(() => db.close());
   }
   const pool = settings.sessions.pool;
   const manager = new SessionManager({

@@ -147,6 +147,10 @@ export const EXEC_OUTPUT = z.object({
     .optional()
     .describe('Static-analysis findings: "warn" ones beside a run, "block" ones on a blocked run (nothing ran).'),
   note: z.string().optional(),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('Problems beside the result, e.g. "history not saved: no space left on device"; the result stands.'),
   limits: limitsOut,
   isolation: z.object({
     backend: z.string(),
