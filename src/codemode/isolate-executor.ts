@@ -52,7 +52,7 @@ export interface CodeModeError {
 export interface CodeModeLimits {
   /** Wall-clock limit of the whole run, enforced by a host watchdog. Default 30 s. */
   timeoutMs: number;
-  /** CPU limit of the program's synchronous start (the isolate's own timeout). Default = timeoutMs. */
+  /** Time the program may spend running in its isolate, summed over its start and every resumption after a tool call (the isolate's own timeout). Default = timeoutMs. */
   cpuMs: number;
   /** Isolate heap limit in MiB. Default 64. */
   memoryMb: number;
