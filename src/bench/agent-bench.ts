@@ -136,6 +136,7 @@ export async function runAgentBench(options: AgentBenchOptions = {}): Promise<{ 
         env: env(server),
         session,
         budgets: { maxSteps: steps + 2 },
+        checkpoints: false, // the loop's own cost: a git commit per step is a feature, not loop overhead
         onEvent: timer.onEvent,
       });
       if (!r.ok) throw new Error(`bench run failed: ${r.message}`);
@@ -183,6 +184,7 @@ export async function runAgentBench(options: AgentBenchOptions = {}): Promise<{ 
           env: env(server),
           sessionService: instantSession(),
           budgets: { maxSteps: steps + 1 },
+          checkpoints: false,
           onEvent: timer.onEvent,
         });
         const cpu = process.cpuUsage(cpu0);
@@ -236,6 +238,7 @@ export async function runAgentBench(options: AgentBenchOptions = {}): Promise<{ 
         model,
         sessionService: instantSession(),
         budgets: { maxSteps: steps + 1 },
+        checkpoints: false,
         onEvent: timer.onEvent,
       });
       if (!result.ok) throw new Error(`bench run failed: ${result.message}`);
