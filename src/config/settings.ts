@@ -50,6 +50,8 @@ export interface Settings {
   kits: Record<string, Omit<KitDefinition, 'name'>>;
   /** Egress policies sessions may name (create_session network); none by default: no session reaches out. */
   network: { policies: Record<string, NetworkPolicy> };
+  /** What the server process itself may hold (src/mcp/output-budget.ts). */
+  server: { maxOutputInFlightBytes: number };
 }
 
 /** One parsed settings file. */
@@ -112,6 +114,7 @@ export function defaultSettings(stateDir: string): Settings {
     analysis: { enabled: true, rules: {}, sessionMinimum: {} },
     kits: {},
     network: { policies: {} },
+    server: { maxOutputInFlightBytes: 256 * 1024 * 1024 },
   };
 }
 
@@ -231,6 +234,13 @@ export const FIELDS: Record<string, FieldSpec> = {
     path: true,
     description: `An mcpServers JSON file (e.g. claude_desktop_config.json) for Code Mode.${TRUSTED_ONLY}`,
     trusted: { why: 'names commands to run', instead: '--config FILE or CODEMODE_MCP_SERVERS' },
+  },
+  'server.maxOutputInFlightBytes': {
+    kind: 'number',
+    min: 1024 * 1024,
+    integer: true,
+    description:
+      'Output all running executions may hold at once (each counts its output limit, stdout and stderr); past it, new runs get a retryable "server busy" error',
   },
   'agent.enabled': {
     kind: 'boolean',

@@ -539,8 +539,14 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     { executor, sessions: manager, resolveLimits: (r) => processExecutor.limitsFor(r.limits) },
     settings.analysis,
   );
-  executor = analysed.executor;
-  const sessions = analysed.sessions;
+  // The server's own memory: running executions hold at most settings.server.maxOutputInFlightBytes of output.
+  const { OutputBudget, withOutputBudget } = await import('../../mcp/output-budget.js');
+  const budgeted = withOutputBudget(
+    { ...analysed, resolveLimits: (r) => processExecutor.limitsFor(r.limits) },
+    new OutputBudget(settings.server.maxOutputInFlightBytes),
+  );
+  executor = budgeted.executor;
+  const sessions = budgeted.sessions;
   if (settings.agent.enabled) agent ??= { models: settings.agent.models, env: io.env };
   return {
     executor,
