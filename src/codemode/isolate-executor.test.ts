@@ -491,6 +491,23 @@ describe('isolate executor: the trust boundary (issue 8, finding 5)', () => {
     }
   });
 
+  it('starts the replacement of a worker before its last run, and retires it after', async () => {
+    const executor = new IsolateExecutor({ maxRunsPerWorker: 2, idleWorkerMs: 200 });
+    const request = { language: 'javascript' as const, code: 'return 7;', host: scriptedHost(), api };
+    try {
+      await until(() => executor.stats().workers.length === 1);
+      const first = executor.stats().workers[0]?.pid;
+      assert.equal((await executor.run(request)).value, 7);
+      // One run left on the first worker: its replacement is already being started.
+      await until(() => executor.stats().workers.length === 2);
+      assert.equal((await executor.run(request)).value, 7);
+      assert.equal((await executor.run(request)).value, 7);
+      await until(() => !executor.stats().workers.some((w) => w.pid === first));
+    } finally {
+      await executor.close();
+    }
+  });
+
   it('a crashing worker fails its run only and the next run works', async () => {
     const gated = gatedHost();
     const executor = new IsolateExecutor({ maxConcurrentRuns: 2 });

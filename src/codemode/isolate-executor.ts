@@ -772,8 +772,15 @@ export class IsolateExecutor {
   }
 
   /** Keep one worker started and idle, off the path of the next run. */
-  #warm(): void {
-    if (this.#closed || this.#idle.length > 0 || this.#warming || this.#workers.size >= this.#maxConcurrent) return;
+  /** `replacing`: an idle worker is about to be retired, so start one even beside it. */
+  #warm(replacing = false): void {
+    if (
+      this.#closed ||
+      (!replacing && this.#idle.length > 0) ||
+      this.#warming ||
+      this.#workers.size >= this.#maxConcurrent
+    )
+      return;
     const worker = this.#spawn();
     this.#warming = worker;
     void worker.ready.then((why) => {
@@ -824,12 +831,15 @@ export class IsolateExecutor {
 
   /** A run ended on `worker`: keep the worker for the next run, or replace it. */
   #after(worker: WorkerProcess, reusable: boolean): void {
-    const keep = reusable && !worker.dead && !this.#closed && worker.runs < (this.#options.maxRunsPerWorker ?? 100);
+    const maxRuns = this.#options.maxRunsPerWorker ?? 100;
+    const keep = reusable && !worker.dead && !this.#closed && worker.runs < maxRuns;
     if (keep) this.#toIdle(worker);
     else worker.kill('stopped: replaced after its run');
     this.#releaseSlot();
     // Spawning a worker blocks this thread for a while: not before the caller sees its result.
     if (!keep) setImmediate(() => this.#warm());
+    // Its last run is next: start the replacement now, so the run after that does not wait for one to start.
+    else if (worker.runs === maxRuns - 1) setImmediate(() => this.#warm(true));
   }
 
   #supervise(
