@@ -15,28 +15,35 @@ export interface WorkerState {
   alive: boolean;
 }
 
-/** The live worker with the most free session slots that runs `language` (none: null). */
+/**
+ * The live worker with the most free session slots that runs `language` (none: null);
+ * among equals, one at random, so gateways placing at the same moment spread.
+ */
 export function placeSession(
   workers: readonly WorkerState[],
   language: Language,
   exclude: ReadonlySet<string> = new Set(),
+  random: () => number = Math.random,
 ): WorkerState | null {
-  let best: WorkerState | null = null;
-  for (const w of workers) {
-    if (!w.alive || exclude.has(w.heartbeat.id) || !w.heartbeat.languages.includes(language)) continue;
-    const free = w.heartbeat.maxSessions - w.heartbeat.sessions;
-    if (free <= 0) continue;
-    if (best === null || free > best.heartbeat.maxSessions - best.heartbeat.sessions) best = w;
-  }
-  return best;
+  const free = (w: WorkerState) => w.heartbeat.maxSessions - w.heartbeat.sessions;
+  const fit = workers.filter(
+    (w) => w.alive && !exclude.has(w.heartbeat.id) && w.heartbeat.languages.includes(language) && free(w) > 0,
+  );
+  if (fit.length === 0) return null;
+  const most = Math.max(...fit.map(free));
+  const best = fit.filter((w) => free(w) === most);
+  return best[Math.floor(random() * best.length)] ?? null;
 }
+
+/** A placement counts against its worker until heartbeats have surely caught up with it. */
+const PLACEMENT_MEMORY_MS = 3000;
 
 export class ClusterView {
   readonly #workers = new Map<string, { heartbeat: Heartbeat; seenAt: number; revision: number }>();
   readonly #sessions = new Map<string, { record: SessionRecord; revision: number }>();
   readonly #stops: (() => void)[] = [];
-  /** Sessions placed by this gateway since the last heartbeat of each worker (so bursts spread). */
-  readonly #placedSince = new Map<string, number>();
+  /** When this gateway placed sessions on each worker lately (heartbeats lag behind a burst). */
+  readonly #placed = new Map<string, number[]>();
   onRecord: ((record: SessionRecord) => void) | undefined;
 
   constructor(
@@ -45,11 +52,29 @@ export class ClusterView {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async start(): Promise<void> {
+  /**
+   * Watch both buckets, and re-read them now and then as well: a watch is a consumer on one
+   * NATS server, and when that server dies it can stall while everything else has failed over.
+   */
+  async start(resyncMs = { workers: 500, sessions: 5000 }): Promise<void> {
+    const { workers, sessions } = this.buckets;
     await Promise.all([
-      this.#follow(this.buckets.workers, (e) => this.#onWorker(e)),
-      this.#follow(this.buckets.sessions, (e) => this.#onSession(e)),
+      this.#follow(workers, (e) => this.#onWorker(e)),
+      this.#follow(sessions, (e) => this.#onSession(e)),
     ]);
+    const every = (ms: number, kv: KV, apply: (e: KvEntry) => void) => {
+      let busy = false;
+      const timer = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        this.#load(kv, apply)
+          .catch(() => undefined) // NATS is failing over: the next round reads again
+          .finally(() => (busy = false));
+      }, ms);
+      this.#stops.push(() => clearInterval(timer));
+    };
+    every(resyncMs.workers, workers, (e) => this.#onWorker(e));
+    every(resyncMs.sessions, sessions, (e) => this.#onSession(e));
   }
 
   stop(): void {
@@ -63,6 +88,10 @@ export class ClusterView {
     void (async () => {
       for await (const e of watch) apply(e);
     })();
+    await this.#load(kv, apply);
+  }
+
+  async #load(kv: KV, apply: (e: KvEntry) => void): Promise<void> {
     for await (const key of await kv.keys()) {
       const e = await kv.get(key);
       if (e !== null) apply(e);
@@ -79,7 +108,6 @@ export class ClusterView {
     const parsed = heartbeatSchema.safeParse(safeJson(e));
     if (!parsed.success || parsed.data.id !== e.key) return; // a malformed heartbeat is no worker
     this.#workers.set(e.key, { heartbeat: parsed.data, seenAt: e.created.getTime(), revision: e.revision });
-    this.#placedSince.delete(e.key);
   }
 
   #onSession(e: KvEntry): void {
@@ -102,19 +130,30 @@ export class ClusterView {
   }
 
   notePlaced(workerId: string): void {
-    this.#placedSince.set(workerId, (this.#placedSince.get(workerId) ?? 0) + 1);
+    this.#placed.set(workerId, [...this.#recent(workerId), this.now()]);
+  }
+
+  #recent(workerId: string): number[] {
+    const cutoff = this.now() - PLACEMENT_MEMORY_MS;
+    return (this.#placed.get(workerId) ?? []).filter((t) => t > cutoff);
   }
 
   workers(): WorkerState[] {
     const now = this.now();
     return [...this.#workers.values()].map((w) => {
-      const placed = this.#placedSince.get(w.heartbeat.id) ?? 0;
+      const placed = this.#recent(w.heartbeat.id).length;
       return {
         heartbeat: { ...w.heartbeat, sessions: w.heartbeat.sessions + placed },
         seenAt: w.seenAt,
         alive: now - w.seenAt < this.livenessMs,
       };
     });
+  }
+
+  /** How long since the worker's last heartbeat (Infinity: never seen). */
+  silentFor(workerId: string): number {
+    const w = this.#workers.get(workerId);
+    return w === undefined ? Infinity : this.now() - w.seenAt;
   }
 
   isAlive(workerId: string): boolean {

@@ -4,9 +4,9 @@
  * directory (random loopback ports), and `codemode worker` child processes.
  * Not used in production: there, operators run nats-server and the roles.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,7 +169,11 @@ export async function startLocalCluster(options: {
       return link;
     },
     async stop() {
-      for (const l of links) await l.close().catch(() => undefined); // a link to a stopped server may fail to drain
+      for (const l of links) {
+        // A link to a stopped server may fail to drain, or take long: close it, bounded.
+        await Promise.race([l.close().catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+        if (!l.nc.isClosed()) await l.nc.close().catch(() => undefined);
+      }
       const exits = [...workers.values(), ...servers].map(
         (c) =>
           new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))),
@@ -178,7 +182,14 @@ export async function startLocalCluster(options: {
       await Promise.race([Promise.all(exits.slice(0, workers.size)), new Promise((r) => setTimeout(r, 10_000))]);
       for (const c of [...workers.values(), ...servers]) c.kill('SIGKILL');
       await Promise.all(exits);
-      rmSync(dir, { recursive: true, force: true });
+      // A killed worker leaves its workspace mounts behind: detach them (deepest first) before removing the directory.
+      const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .map((l) => l.split(' ')[4] ?? '')
+        .filter((m) => m.startsWith(`${dir}/`))
+        .sort((a, b) => b.length - a.length);
+      for (const m of mounts) spawnSync('umount', ['-l', m]);
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
   return cluster;

@@ -15,7 +15,7 @@ export const NATS_FLAGS = {
 
 export const NATS_USAGE = `  --nats URL           a NATS server of the cluster (repeatable, or comma-separated; also CODEMODE_NATS)
   --nats-credentials F this node's NATS user, one line "user:password" (also CODEMODE_NATS_CREDENTIALS)
-  --replicas N         JetStream replicas of the buckets (default: the number of --nats URLs, at most 3)`;
+  --replicas N         JetStream replicas of the buckets (default 3 with 3+ --nats URLs, else 1)`;
 
 export interface NatsFlagValues {
   nats?: string[] | undefined;
@@ -41,7 +41,7 @@ export function natsLinkOptions(
       throw new AppError('INVALID_ARGUMENT', `--nats wants nats://host:port, got ${s}`, { argument: '--nats' });
     }
   }
-  const replicas = values.replicas === undefined ? Math.min(3, servers.length) : Number(values.replicas);
+  const replicas = values.replicas === undefined ? (servers.length >= 3 ? 3 : 1) : Number(values.replicas);
   if (![1, 3, 5].includes(replicas)) {
     throw new AppError('INVALID_ARGUMENT', '--replicas must be 1, 3 or 5', { argument: '--replicas' });
   }

@@ -156,6 +156,8 @@ const code = z.string().max(8 * 1024 * 1024);
 
 /** Session requests, one per SessionService call, addressed to the owning worker. */
 export const sessionRequestSchema = z.discriminatedUnion('op', [
+  /** Is this worker there? (A gateway asks before declaring it lost.) */
+  z.object({ op: z.literal('ping') }),
   z.object({ op: z.literal('create'), record: sessionRecordSchema }),
   /** Take over a lost session: workspace from its checkpoint, variables by replaying its history. */
   z.object({ op: z.literal('resume'), record: sessionRecordSchema }),

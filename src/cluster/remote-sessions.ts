@@ -32,7 +32,7 @@ import type {
 } from '../sessions/contract.js';
 import { toNotebook } from '../sessions/notebook.js';
 import { ClusterView, placeSession } from './cluster-view.js';
-import { request, type Link } from './link.js';
+import { natsFailure, request, type Link } from './link.js';
 import {
   bytesSchema,
   executionRecordSchema,
@@ -90,7 +90,7 @@ export class RemoteSessionService implements SessionService {
     this.#link = options.link;
     this.#o = {
       link: options.link,
-      livenessMs: options.livenessMs ?? 3000,
+      livenessMs: options.livenessMs ?? 5000,
       maxWallMs: options.maxWallMs,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       log: options.log ?? (() => {}),
@@ -133,6 +133,17 @@ export class RemoteSessionService implements SessionService {
     return s;
   }
 
+  /** Like #mine, but a record this gateway has not seen yet (made through another gateway a moment ago) is read from the bucket. */
+  async #mineFresh(id: string, owner: string | undefined): Promise<{ record: SessionRecord; revision: number }> {
+    if (this.view.session(id) === undefined) {
+      const entry = await this.#link.sessions.get(id).catch(() => null); // unreadable now: NOT_FOUND below, as before
+      const parsed =
+        entry?.operation === 'PUT' ? sessionRecordSchema.safeParse(safeJson(() => entry.json())) : undefined;
+      if (entry && parsed?.success && parsed.data.id === id) this.view.noteRecord(parsed.data, entry.revision);
+    }
+    return this.#mine(id, owner);
+  }
+
   async create(options: CreateSessionOptions): Promise<SessionInfo> {
     if (options.resumeId !== undefined) {
       throw new AppError('INVALID_ARGUMENT', 'in a cluster, sessions resume by themselves when their worker is lost');
@@ -162,10 +173,15 @@ export class RemoteSessionService implements SessionService {
         previousWorkers: [],
       };
       const json = JSON.stringify(record);
-      revision =
-        revision === 0
-          ? await this.#link.sessions.create(id, json)
-          : await this.#link.sessions.update(id, json, revision);
+      try {
+        revision =
+          revision === 0
+            ? await this.#link.sessions.create(id, json)
+            : await this.#link.sessions.update(id, json, revision);
+      } catch (e) {
+        await this.#link.sessions.delete(id).catch(() => undefined); // the write may have landed: no half-made record
+        throw natsFailure(e, 'the sessions bucket');
+      }
       this.view.noteRecord(record, revision);
       this.view.notePlaced(worker.heartbeat.id);
       try {
@@ -218,7 +234,7 @@ export class RemoteSessionService implements SessionService {
     timeoutMs: number,
     outputSubject?: string,
   ): Promise<unknown> {
-    let { record } = this.#mine(id, owner);
+    let { record } = await this.#mineFresh(id, owner);
     const deadline = Date.now() + this.#o.livenessMs + 2000;
     for (;;) {
       if (record.state !== 'live' || !this.view.isAlive(record.worker)) record = await this.#failover(id);
@@ -243,25 +259,49 @@ export class RemoteSessionService implements SessionService {
     }
   }
 
-  /** Fail the request once its worker stops heartbeating, instead of waiting for the full timeout. */
+  /**
+   * Fail the request once its worker is gone: its heartbeat lapsed and it does not answer a ping
+   * (a worker that is only slow to heartbeat, under load, keeps its requests).
+   */
   async #watched<T>(work: Promise<T>, workerId: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
+    let probing = false;
     const lost = new Promise<never>((_, reject) => {
       timer = setInterval(() => {
-        if (!this.view.isAlive(workerId)) {
-          reject(
-            unavailable(`worker ${workerId} was lost during the request; it may or may not have run`, {
-              reason: 'worker_lost',
-              worker: workerId,
-            }),
-          );
-        }
+        if (probing || this.view.isAlive(workerId)) return;
+        probing = true;
+        void this.#gone(workerId).then((gone) => {
+          probing = false;
+          if (gone) {
+            reject(
+              unavailable(`worker ${workerId} was lost during the request; it may or may not have run`, {
+                reason: 'worker_lost',
+                worker: workerId,
+              }),
+            );
+          }
+        });
       }, 500);
     });
     try {
       return await Promise.race([work, lost]);
     } finally {
       clearInterval(timer);
+    }
+  }
+
+  /**
+   * Whether a worker is gone: nothing subscribes to its subject (its connection closed), or it has
+   * neither heartbeated for three liveness periods nor answered a ping. A worker that is only busy
+   * (its event loop held up by a burst of sessions) keeps its sessions.
+   */
+  async #gone(workerId: string): Promise<boolean> {
+    try {
+      await request(this.#link, SUBJECTS.worker(workerId), { op: 'ping' }, { timeoutMs: 2000 });
+      return false;
+    } catch (e) {
+      if (isAppError(e) && e.data?.['reason'] === 'no_responders') return true;
+      return this.view.silentFor(workerId) > 3 * this.#o.livenessMs;
     }
   }
 
@@ -276,11 +316,15 @@ export class RemoteSessionService implements SessionService {
 
   async #doFailover(id: string): Promise<SessionRecord> {
     for (let tries = 0; tries < 20; tries++) {
-      const entry = await this.#link.sessions.get(id);
+      const entry = await this.#link.sessions.get(id).catch((e: unknown) => {
+        throw natsFailure(e, 'the sessions bucket');
+      });
       if (entry === null || entry.operation !== 'PUT') throw new AppError('NOT_FOUND', `no session ${id}`);
       const current = parseFrame(sessionRecordSchema, entry.json(), 'session record');
       if (current.state === 'closed') throw new AppError('NOT_FOUND', `no session ${id}`);
-      if (current.state === 'live' && this.view.isAlive(current.worker)) return current; // someone already moved it
+      // Someone already moved it, or its worker is only slow to heartbeat: nothing to move.
+      if (current.state === 'live' && (this.view.isAlive(current.worker) || !(await this.#gone(current.worker))))
+        return current;
       const target = placeSession(this.view.workers(), current.language, new Set([current.worker]));
       if (target === null)
         throw unavailable(`session ${id}'s worker is lost and no live worker has room to resume it`, {
@@ -296,7 +340,7 @@ export class RemoteSessionService implements SessionService {
       try {
         revision = await this.#link.sessions.update(id, JSON.stringify(moved), entry.revision);
       } catch (e) {
-        if (!/wrong last sequence/i.test(errorMessage(e))) throw e;
+        if (!/wrong last sequence/i.test(errorMessage(e))) throw natsFailure(e, 'the sessions bucket');
         await sleep(200); // another gateway is moving it: read its record again
         continue;
       }

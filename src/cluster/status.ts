@@ -17,7 +17,8 @@ export async function clusterStatus(
 ): Promise<ClusterStatus> {
   const perWorker = new Map<string, number>();
   const sessions = { live: 0, lost: 0, closed: 0 };
-  for await (const key of await link.sessions.keys()) {
+  // keys() walks a consumer: a key written meanwhile can come twice, hence the sets.
+  for (const key of await keysOf(link.sessions)) {
     const e = await link.sessions.get(key);
     if (e === null || e.operation !== 'PUT') continue;
     const r = sessionRecordSchema.safeParse(safeJson(() => e.json()));
@@ -26,7 +27,7 @@ export async function clusterStatus(
     if (r.data.state === 'live') perWorker.set(r.data.worker, (perWorker.get(r.data.worker) ?? 0) + 1);
   }
   const workers: ClusterStatus['workers'] = [];
-  for await (const key of await link.workers.keys()) {
+  for (const key of await keysOf(link.workers)) {
     const e = await link.workers.get(key);
     if (e === null || e.operation !== 'PUT') continue;
     const hb = heartbeatSchema.safeParse(safeJson(() => e.json()));
@@ -55,6 +56,12 @@ export function formatStatus(s: ClusterStatus): string {
     `sessions: ${s.sessions.live} live, ${s.sessions.lost} lost (resume at next use), ${s.sessions.closed} closed`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+async function keysOf(kv: Link['sessions']): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for await (const k of await kv.keys()) keys.add(k);
+  return keys;
 }
 
 function safeJson(read: () => unknown): unknown {

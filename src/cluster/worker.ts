@@ -61,6 +61,8 @@ interface Hosted {
   unsubscribe: () => void;
   /** Set while this worker closes or hands over the session on purpose. */
   closing: boolean;
+  /** How the session came here (a resume), shown in its info. */
+  note?: string;
 }
 
 /** History records keep this much of each stream: replay needs the code, not the output. */
@@ -190,6 +192,8 @@ export class ClusterWorker {
   async #handle(req: SessionRequest, outputSubject: string | undefined): Promise<unknown> {
     const s = this.#o.sessions;
     switch (req.op) {
+      case 'ping':
+        return { id: this.#o.id };
       case 'create':
       case 'resume':
         return this.#open(req.record, req.op === 'resume');
@@ -223,7 +227,15 @@ export class ClusterWorker {
         const record = recorded
           ? this.#record(req.sessionId, h, result, req.op === 'execute' ? 'execute' : 'script', code)
           : undefined;
-        await this.#checkpoint(req.sessionId, h, record);
+        try {
+          await this.#checkpoint(req.sessionId, h, record);
+        } catch (e) {
+          // The run happened: report it, and say that a failover now would lose it.
+          result.warnings = [
+            ...(result.warnings ?? []),
+            `the cluster checkpoint after this execution was not saved (${errorMessage(e)}): if worker ${this.#o.id} is lost before the next one, this execution is not restored`,
+          ];
+        }
         return { result, ...(record === undefined ? {} : { record }) };
       }
       case 'interrupt':
@@ -313,10 +325,9 @@ export class ClusterWorker {
     };
     this.#hosted.set(record.id, h);
     try {
-      let note: string | undefined;
-      if (resume) note = await this.#restore(record, h);
+      if (resume) h.note = await this.#restore(record, h);
       h.unsubscribe = this.#o.sessions.subscribe(local.id, record.owner, (e) => this.#onEvent(record.id, h, e));
-      return await this.#publishInfo(record.id, h, note);
+      return await this.#publishInfo(record.id, h);
     } catch (e) {
       this.#drop(record.id);
       await this.#o.sessions.close(local.id, record.owner).catch(() => undefined); // failed start: nothing to keep
@@ -356,13 +367,13 @@ export class ClusterWorker {
   }
 
   /** The local session's info as the cluster sees it, written to the record. */
-  async #publishInfo(sessionId: string, h: Hosted, note?: string): Promise<SessionInfo> {
+  async #publishInfo(sessionId: string, h: Hosted): Promise<SessionInfo> {
     const local = this.#o.sessions.get(h.localId, h.owner);
     const info: SessionInfo = {
       ...local,
       id: sessionId,
       executionCount: local.executionCount + h.offset,
-      ...(note === undefined ? {} : { note }),
+      ...(h.note === undefined ? {} : { note: h.note }),
     };
     await this.#updateRecord(sessionId, (r) => ({ ...r, state: 'live', info: info as SessionRecord['info'] }));
     return info;

@@ -63,6 +63,8 @@ export interface ServeOptions {
   unsandboxed: boolean;
   /** Everything else: limits, sessions, workspaces (flags > env > settings file > defaults). */
   settings: Settings;
+  /** --nats: serve as a cluster gateway (src/cluster/gateway.ts); the flags as given. */
+  cluster?: import('../../cluster/gateway.js').GatewayFlags;
 }
 
 /** What the server runs on; built by a RuntimeFactory so tests can swap it. */
@@ -112,6 +114,7 @@ export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [-
                       [--allow-host NAME]... [--tls-cert FILE --tls-key FILE]
                       [--config mcp.json] [--no-store] [--db PATH]
                       [--settings FILE] [--unsandboxed-i-know-this-is-unsafe]
+                      [--nats URL [--nats-credentials FILE] [--gateway-id NAME] [--replicas N]]
 
   (default)        serve MCP over stdio
   --http           serve Streamable HTTP at http://HOST:PORT/mcp (health: /healthz)
@@ -127,7 +130,8 @@ export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [-
   --no-store       keep sessions in memory only
   --db PATH        session store database (default $CODEMODE_HOME/codemode.db)
   --settings FILE  settings file (default ~/.config/codemode/config.json, then ./codemode.json
-                   when present, which may not set commands, host, tokens, auth or paths)`;
+                   when present, which may not set commands, host, tokens, auth or paths)
+  --nats URL       be a cluster gateway: sessions and runs go to \`codemode worker\`s (docs/cluster.md)`;
 
 /** Parse argv and env; throws AppError INVALID_ARGUMENT naming the bad flag. */
 export function parseServeArgs(
@@ -157,11 +161,21 @@ export function parseServeArgs(
         db: { type: 'string' },
         settings: { type: 'string' },
         'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
+        nats: { type: 'string', multiple: true },
+        'nats-credentials': { type: 'string' },
+        replicas: { type: 'string' },
+        'gateway-id': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
   } catch (e) {
     throw new AppError('INVALID_ARGUMENT', errorMessage(e));
+  }
+  const clusterFlags = ['nats-credentials', 'replicas', 'gateway-id'] as const;
+  if (values.nats === undefined && clusterFlags.some((f) => values[f] !== undefined)) {
+    throw new AppError('INVALID_ARGUMENT', '--nats-credentials, --replicas and --gateway-id only apply with --nats', {
+      argument: '--nats',
+    });
   }
   if (values.help) throw new AppError('INVALID_ARGUMENT', 'help requested', { help: true });
   const port = values.port === undefined ? undefined : Number(values.port);
@@ -235,6 +249,16 @@ export function parseServeArgs(
     db: settings.store.path,
     unsandboxed: values['unsandboxed-i-know-this-is-unsafe'],
     settings,
+    ...(values.nats === undefined
+      ? {}
+      : {
+          cluster: {
+            nats: values.nats,
+            'nats-credentials': values['nats-credentials'],
+            replicas: values.replicas,
+            'gateway-id': values['gateway-id'],
+          },
+        }),
   };
 }
 
@@ -569,4 +593,8 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   };
 };
 
-export const serveCommand: Command = createServeCommand(defaultRuntime);
+export const serveCommand: Command = createServeCommand(async (options, io, log) =>
+  options.cluster === undefined
+    ? defaultRuntime(options, io, log)
+    : (await import('../../cluster/gateway.js')).gatewayRuntime(options.cluster)(options, io, log),
+);
