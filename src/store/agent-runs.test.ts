@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { TranscriptRecorder, secretsFromEnv, type AgentRunRecord } from '../agent/transcript.js';
 import { SqliteAgentRunStore } from './agent-runs.js';
 import { SqliteSessionStore } from './session-store.js';
+import { StoreStatus } from './store-status.js';
 
 function run(id: string, owner: string, createdAt: string): AgentRunRecord {
   return {
@@ -123,5 +124,30 @@ describe('SqliteAgentRunStore', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('SqliteAgentRunStore on a full database', () => {
+  it('a run the full database refuses waits in memory, is readable, and lands when space returns', () => {
+    const causes: string[] = [];
+    const status = new StoreStatus({ onDegraded: (part, cause) => causes.push(`${part}: ${cause}`) });
+    const store = new SqliteAgentRunStore(':memory:', status);
+    store.save(run('run_fill', 'alice', '2026-01-01T00:00:00.000Z'));
+    // SQLite's own page cap: past it every write fails with SQLITE_FULL, as on a full disk.
+    const pages = store.db.pragma('page_count', { simple: true }) as number;
+    store.db.pragma(`max_page_count = ${pages}`);
+    const big = { ...run('run_big', 'alice', '2026-01-02T00:00:00.000Z'), task: 'x'.repeat(200_000) };
+    store.save(big); // does not throw at the agent whose run just ended
+    assert.deepEqual(causes, ['runs: no space left on device (SQLITE_FULL)']);
+    assert.equal(status.health().state, 'degraded');
+    assert.equal(store.get('run_big', 'alice')?.task.length, 200_000, 'readable while it waits');
+    store.db.pragma('max_page_count = 1073741823');
+    assert.deepEqual(
+      store.list({ owner: 'alice' }).map((r) => r.id),
+      ['run_big', 'run_fill'],
+      'written once space returned',
+    );
+    assert.equal(status.health().state, 'ok');
+    store.close();
   });
 });

@@ -8,6 +8,10 @@ import type Database from 'better-sqlite3';
 import type { AgentRunRecord, AgentRunStore, AgentRunSummary } from '../agent/transcript.js';
 import { AppError } from '../errors.js';
 import { migrate, openDatabase } from './session-store.js';
+import { isTransientStoreError, type StoreStatus } from './store-status.js';
+
+/** Runs kept in memory while the database refuses them (disk full, locked), at most. */
+const MAX_PENDING_RUNS = 100;
 
 interface RunRow {
   id: string;
@@ -55,9 +59,19 @@ export class SqliteAgentRunStore implements AgentRunStore {
   readonly db: Database.Database;
   private readonly ownsDb: boolean;
   private readonly stmts;
+  /** Runs the database refused for a passing reason: retried at the next save, get or list. */
+  private pending: AgentRunRecord[] = [];
 
-  /** A file path, ':memory:', or an open database to share (e.g. the session store's). */
-  constructor(file: string | Database.Database) {
+  /**
+   * A file path, ':memory:', or an open database to share (e.g. the session
+   * store's). `status` hears about failures; a run the database refuses (disk
+   * full, locked) is kept in memory and retried, not lost, and not thrown at
+   * the agent whose run just ended.
+   */
+  constructor(
+    file: string | Database.Database,
+    private readonly status?: StoreStatus,
+  ) {
     this.ownsDb = typeof file === 'string';
     this.db = typeof file === 'string' ? openDatabase(file) : file;
     if (!this.ownsDb) migrate(this.db);
@@ -75,7 +89,42 @@ export class SqliteAgentRunStore implements AgentRunStore {
     };
   }
 
+  /** Insert a run (append-only: saving an id twice throws). Refused for a passing reason, it waits in memory. */
   save(run: AgentRunRecord): void {
+    this.retry();
+    if (this.pending.length === 0) {
+      try {
+        this.insert(run);
+        return;
+      } catch (e) {
+        if (!isTransientStoreError(e)) throw e;
+        this.status?.failed('runs', e);
+      }
+    }
+    this.pending.push(run);
+    if (this.pending.length > MAX_PENDING_RUNS) {
+      this.pending.shift();
+      if (this.status) this.status.lostWrites++;
+    }
+  }
+
+  /** Write the waiting runs, oldest first; stop at the first passing failure. */
+  private retry(): void {
+    if (this.pending.length === 0) return;
+    while (this.pending.length > 0) {
+      try {
+        this.insert(this.pending[0]!);
+      } catch (e) {
+        this.status?.failed('runs', e);
+        if (isTransientStoreError(e)) return;
+        if (this.status) this.status.lostWrites++; // can never be written: given up, counted
+      }
+      this.pending.shift();
+    }
+    this.status?.succeeded('runs');
+  }
+
+  private insert(run: AgentRunRecord): void {
     this.stmts.insert.run({
       id: run.id,
       sessionId: run.sessionId,
@@ -97,6 +146,9 @@ export class SqliteAgentRunStore implements AgentRunStore {
 
   get(idOrPrefix: string, owner?: string): AgentRunRecord | undefined {
     if (!idOrPrefix) return undefined;
+    this.retry();
+    const waiting = this.pending.find((r) => r.id === idOrPrefix && (owner === undefined || r.owner === owner));
+    if (waiting) return waiting;
     const rows = this.stmts.get.all({
       id: idOrPrefix,
       prefix: `${idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`,
@@ -114,6 +166,7 @@ export class SqliteAgentRunStore implements AgentRunStore {
   }
 
   list(options: { owner?: string; limit?: number } = {}): AgentRunSummary[] {
+    this.retry();
     const rows = this.db
       .prepare(
         `SELECT ${SUMMARY_COLUMNS} FROM agent_runs WHERE (@owner IS NULL OR owner = @owner)
