@@ -172,18 +172,7 @@ export class TranscriptRecorder {
         this.mode = e.mode;
         break;
       case 'step_start':
-        this.steps.push({
-          step: e.step,
-          text: '',
-          toolCalls: [],
-          actions: [],
-          notices: [],
-          retries: 0,
-          inputTokens: 0,
-          outputTokens: 0,
-          durationMs: 0,
-          completed: false,
-        });
+        this.steps.push(emptyStep(e.step));
         break;
       case 'text_delta':
         this.step(e.step).text += e.text;
@@ -311,18 +300,7 @@ export class TranscriptRecorder {
   private step(n: number): TranscriptStep {
     let s = this.steps.find((x) => x.step === n);
     if (!s) {
-      s = {
-        step: n,
-        text: '',
-        toolCalls: [],
-        actions: [],
-        notices: [],
-        retries: 0,
-        inputTokens: 0,
-        outputTokens: 0,
-        durationMs: 0,
-        completed: false,
-      };
+      s = emptyStep(n);
       this.steps.push(s);
     }
     return s;
@@ -333,6 +311,21 @@ export class TranscriptRecorder {
     const a = this.step(step).actions.at(-1);
     return a && a.tool === tool && a.status === undefined ? a : undefined;
   }
+}
+
+function emptyStep(step: number): TranscriptStep {
+  return {
+    step,
+    text: '',
+    toolCalls: [],
+    actions: [],
+    notices: [],
+    retries: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    durationMs: 0,
+    completed: false,
+  };
 }
 
 function inputFile(f: { path: string; content: string | Uint8Array }): InputFile | undefined {
