@@ -35,8 +35,12 @@ export function placeSession(
   return best[Math.floor(random() * best.length)] ?? null;
 }
 
-/** A placement counts against its worker until heartbeats have surely caught up with it. */
-const PLACEMENT_MEMORY_MS = 3000;
+/**
+ * A placement counts against its worker until a heartbeat sent after it arrives (the worker counts
+ * sessions it is starting); the margin covers the request's trip to the worker.
+ */
+const PLACEMENT_TRIP_MS = 50;
+const PLACEMENT_MEMORY_MS = 10_000;
 
 export class ClusterView {
   readonly #workers = new Map<string, { heartbeat: Heartbeat; seenAt: number; revision: number }>();
@@ -141,7 +145,7 @@ export class ClusterView {
   workers(): WorkerState[] {
     const now = this.now();
     return [...this.#workers.values()].map((w) => {
-      const placed = this.#recent(w.heartbeat.id).length;
+      const placed = this.#recent(w.heartbeat.id).filter((t) => t > w.seenAt - PLACEMENT_TRIP_MS).length;
       return {
         heartbeat: { ...w.heartbeat, sessions: w.heartbeat.sessions + placed },
         seenAt: w.seenAt,

@@ -104,8 +104,8 @@ export async function openLink(options: LinkOptions): Promise<Link> {
     throw unavailable(`cannot connect to NATS at ${options.servers.join(', ')}: ${errorMessage(e)}`);
   }
   try {
-    const js = jetstream(nc, { timeout: 10_000 });
-    const jsm = await jetstreamManager(nc, { timeout: 10_000 });
+    const js = jetstream(nc, { timeout: 5_000 });
+    const jsm = await jetstreamManager(nc, { timeout: 5_000 });
     const kvm = new Kvm(js);
     const objm = new Objm(js);
     const replicas = options.replicas;

@@ -79,6 +79,12 @@ export async function startLocalCluster(options: {
     gateways: options.gatewayIds.map((id) => ({ id, user: `gateway-${id}`, pass: secret() })),
     operators: [{ user: 'operator', pass: secret() }],
   };
+  // Workers without a warm pool: kernels start on demand, which keeps the test's CPU for the test.
+  const settingsFile = path.join(dir, 'worker-settings.json');
+  writeFileSync(
+    settingsFile,
+    JSON.stringify({ sessions: { pool: { python: 0, javascript: 0, typescript: 0, bash: 0 } } }),
+  );
   const creds = new Map<string, string>();
   for (const u of [...users.workers, ...users.gateways, { id: 'operator', ...users.operators![0]! }]) {
     const file = path.join(dir, `${u.id}.creds`);
@@ -146,7 +152,7 @@ export async function startLocalCluster(options: {
         ],
         {
           stdio: ['ignore', 'ignore', 'pipe'],
-          env: { ...process.env, CODEMODE_HOME: path.join(dir, `home-${id}`), ...env },
+          env: { ...process.env, CODEMODE_HOME: path.join(dir, `home-${id}`), CODEMODE_SETTINGS: settingsFile, ...env },
         },
       );
       workers.set(id, child);

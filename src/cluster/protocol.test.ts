@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { AppError, isAppError } from '../errors.js';
+import type { Language } from '../sandbox/executor.js';
 import { placeSession, type WorkerState } from './cluster-view.js';
 import { gatewayPermissions, natsServerConfig, workerPermissions } from './nats-config.js';
 import {
@@ -12,7 +13,12 @@ import {
   sessionRequestSchema,
 } from './protocol.js';
 
-const worker = (id: string, sessions: number, alive = true, languages = ['python', 'bash'] as const): WorkerState => ({
+const worker = (
+  id: string,
+  sessions: number,
+  alive = true,
+  languages: readonly Language[] = ['python', 'bash'],
+): WorkerState => ({
   heartbeat: {
     v: PROTOCOL_VERSION,
     id,

@@ -3,7 +3,7 @@
  * and load, and the sessions per worker and state, read once from the buckets.
  */
 import { heartbeatSchema, sessionRecordSchema, type Heartbeat } from './protocol.js';
-import type { Link } from './link.js';
+import { natsFailure, type Link } from './link.js';
 
 export interface ClusterStatus {
   workers: (Heartbeat & { alive: boolean; lastSeenMs: number; liveSessions: number })[];
@@ -11,6 +11,18 @@ export interface ClusterStatus {
 }
 
 export async function clusterStatus(
+  link: Pick<Link, 'workers' | 'sessions'>,
+  livenessMs: number,
+  now = Date.now(),
+): Promise<ClusterStatus> {
+  try {
+    return await readStatus(link, livenessMs, now);
+  } catch (e) {
+    throw natsFailure(e, 'the cluster buckets');
+  }
+}
+
+async function readStatus(
   link: Pick<Link, 'workers' | 'sessions'>,
   livenessMs: number,
   now = Date.now(),

@@ -76,6 +76,8 @@ export class ClusterWorker {
   readonly #subs: Subscription[] = [];
   #timer: NodeJS.Timeout | undefined;
   readonly #startedAt = new Date().toISOString();
+  /** Sessions being started: counted in the heartbeat so gateways placing meanwhile see them. */
+  #opening = 0;
 
   constructor(options: ClusterWorkerOptions) {
     this.#o = options;
@@ -115,7 +117,7 @@ export class ClusterWorker {
     return {
       v: PROTOCOL_VERSION,
       id: this.#o.id,
-      sessions: this.#hosted.size,
+      sessions: this.#hosted.size + this.#opening,
       maxSessions: this.#o.maxSessions,
       runsInFlight: this.#runs.size,
       freeMemoryBytes: freemem(),
@@ -308,13 +310,16 @@ export class ClusterWorker {
     if (this.#hosted.size >= this.#o.maxSessions || mine >= this.#o.maxSessionsPerOwner) {
       throw new AppError('LIMIT_EXCEEDED', `worker ${this.#o.id} is full`, { retryable: true, full: true });
     }
-    const local = await this.#o.sessions.create({
-      language: record.language,
-      owner: record.owner,
-      ...(record.limits === undefined ? {} : { limits: record.limits }),
-      ...(record.kits === undefined ? {} : { kits: record.kits }),
-      ...(record.network === undefined ? {} : { network: record.network }),
-    });
+    this.#opening++;
+    const local = await this.#o.sessions
+      .create({
+        language: record.language,
+        owner: record.owner,
+        ...(record.limits === undefined ? {} : { limits: record.limits }),
+        ...(record.kits === undefined ? {} : { kits: record.kits }),
+        ...(record.network === undefined ? {} : { network: record.network }),
+      })
+      .finally(() => this.#opening--);
     const h: Hosted = {
       localId: local.id,
       owner: record.owner,
