@@ -129,16 +129,8 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
       }
     });
 
-  // The session service: injected (tests), or this process's own on the real sandbox.
-  const noStore = Boolean(values['no-store']);
-  let sessions = deps.sessions;
-  let shutdown = async () => {};
-  if (!sessions) {
-    const runtime = await openSessionRuntime(noStore ? { ...io, env: { ...io.env, CODEMODE_STORE: 'off' } } : io);
-    sessions = runtime.sessions;
-    shutdown = () => runtime.close();
-  }
-  const runs = deps.runs ?? (await openRunStore(io, noStore));
+  const { sessions, runs, close } = await openAgentRuntime(io, deps, Boolean(values['no-store']));
+  let shutdown = close;
 
   // Code Mode: the runtime `serve --config` builds, its tools given to the model (mcp/tools/agent.ts).
   let codeMode: import('../../agent/loop.js').CodeModeTools | undefined;
@@ -171,20 +163,16 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
     ...(maxWallMs !== undefined ? { maxWallMs } : {}),
     ...(maxCostUsd !== undefined ? { maxCostUsd } : {}),
   };
-  const recorder = new TranscriptRecorder(
-    recorderOptions({
-      task,
-      model,
-      env: io.env,
-      language,
-      mode,
-      approval,
-      verify: Boolean(values.verify),
-      budgets,
-      files,
-    }),
-    runs,
-  );
+  const recorder = cliRecorder(io, runs, {
+    task,
+    model,
+    language,
+    mode,
+    approval,
+    verify: Boolean(values.verify),
+    budgets,
+    files,
+  });
   const printer = values.json ? null : new LivePrinter(io, recorder.id);
   try {
     let sessionOption = {};
@@ -214,7 +202,6 @@ export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCom
   } finally {
     printer?.stop();
     process.removeListener('SIGINT', onSigint);
-    if (!deps.runs) runs.close();
     await shutdown();
   }
 }
@@ -229,26 +216,56 @@ export async function openRunStore(io: Pick<CliIO, 'env' | 'cwd'>, noStore = fal
   return new SqliteAgentRunStore(settings.store.path);
 }
 
-/** What a CLI run's recorder needs; the secrets are the model's key and every key-like variable. */
-export function recorderOptions(o: {
-  task: string;
-  model: string;
-  env: Record<string, string | undefined>;
-  language: Language;
-  mode: ActionMode;
-  approval: ApprovalPolicy;
-  verify: boolean;
-  budgets: RecorderOptions['budgets'];
-  files: RecorderOptions['files'];
-}): RecorderOptions {
-  const secrets = secretsFromEnv(o.env);
+/**
+ * The sessions and run store of a command that runs the agent (agent, fix): the injected ones (tests) or
+ * this process's own on the real sandbox; close() ends only what was opened here.
+ */
+export async function openAgentRuntime(
+  io: CliIO,
+  deps: AgentCommandDeps,
+  noStore: boolean,
+): Promise<{ sessions: SessionService; runs: AgentRunStore; close: () => Promise<void> }> {
+  let sessions = deps.sessions;
+  let shutdown = async () => {};
+  if (!sessions) {
+    const runtime = await openSessionRuntime(noStore ? { ...io, env: { ...io.env, CODEMODE_STORE: 'off' } } : io);
+    sessions = runtime.sessions;
+    shutdown = () => runtime.close();
+  }
+  const runs = deps.runs ?? (await openRunStore(io, noStore));
+  return {
+    sessions,
+    runs,
+    close: async () => {
+      if (!deps.runs) runs.close();
+      await shutdown();
+    },
+  };
+}
+
+/** A CLI run's recorder; the secrets are the model's key and every key-like variable. */
+export function cliRecorder(
+  io: Pick<CliIO, 'env'>,
+  runs: AgentRunStore,
+  o: {
+    task: string;
+    model: string;
+    language: Language;
+    mode: ActionMode;
+    approval: ApprovalPolicy;
+    verify: boolean;
+    budgets: RecorderOptions['budgets'];
+    files: RecorderOptions['files'];
+  },
+): TranscriptRecorder {
+  const secrets = secretsFromEnv(io.env);
   try {
-    const key = apiKeyFor(parseModelString(o.model, o.env), o.env);
+    const key = apiKeyFor(parseModelString(o.model, io.env), io.env);
     if (key) secrets.push(key);
   } catch {
     // A bad model string or a missing key fails the run itself, with its own message.
   }
-  return {
+  const options: RecorderOptions = {
     task: o.task,
     owner: CLI_OWNER,
     language: o.language,
@@ -259,6 +276,7 @@ export function recorderOptions(o: {
     ...(o.files ? { files: o.files } : {}),
     secrets,
   };
+  return new TranscriptRecorder(options, runs);
 }
 
 /** The owner of local CLI runs (the session manager's default owner). */

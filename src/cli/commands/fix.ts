@@ -15,15 +15,12 @@ import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AgentEvent, AgentResult } from '../../agent/contract.js';
 import { formatObservation } from '../../agent/feedback.js';
-import { TranscriptRecorder } from '../../agent/transcript.js';
 import { AppError, errorMessage } from '../../errors.js';
-import type { SessionExecResult, SessionService } from '../../sessions/contract.js';
+import type { SessionExecResult } from '../../sessions/contract.js';
 import { numberFlag, parse } from '../args.js';
 import { languageOfFile } from '../file-language.js';
 import type { CliIO, Command } from '../io.js';
-import { openSessionRuntime } from '../session-runtime.js';
-import { LivePrinter, openRunStore, recorderOptions, runRecorded } from './agent.js';
-import type { AgentRunStore } from '../../agent/transcript.js';
+import { cliRecorder, LivePrinter, openAgentRuntime, runRecorded, type AgentCommandDeps } from './agent.js';
 
 const HELP = `usage: codemode fix FILE [--test CMD] [--model MODEL] [--write] [--max-steps N]
 
@@ -46,11 +43,7 @@ passes, 1 when it still fails.
 /** The check script the --test command is written to (rewritten before each check). */
 const CHECK_SCRIPT = '.codemode-fix-check.sh';
 
-export interface FixCommandDeps {
-  sessions?: SessionService;
-  fetch?: typeof globalThis.fetch;
-  runs?: AgentRunStore;
-}
+export type FixCommandDeps = AgentCommandDeps;
 
 export const fixCommand: Command = (argv, io) => fixCommandWith(argv, io);
 
@@ -87,17 +80,8 @@ export async function fixCommandWith(argv: string[], io: CliIO, deps: FixCommand
   const originalText = decodeText(original, hostFile);
   const command = values.test ?? `run ${name}`;
 
-  const noStore = Boolean(values['no-store']);
-  let sessions = deps.sessions;
-  let shutdown = async () => {};
-  if (!sessions) {
-    const runtime = await openSessionRuntime(noStore ? { ...io, env: { ...io.env, CODEMODE_STORE: 'off' } } : io);
-    sessions = runtime.sessions;
-    shutdown = () => runtime.close();
-  }
-  const runs = deps.runs ?? (await openRunStore(io, noStore));
-  const info = await sessions.create({ language });
-  const service = sessions;
+  const { sessions: service, runs, close } = await openAgentRuntime(io, deps, Boolean(values['no-store']));
+  const info = await service.create({ language });
   const check = async (): Promise<SessionExecResult> => {
     if (!values.test) return service.runScript(info.id, name, []);
     // Written again before every check, so the agent cannot weaken the check by editing it.
@@ -122,20 +106,16 @@ export async function fixCommandWith(argv: string[], io: CliIO, deps: FixCommand
       `Fix ${name} so that the check passes: find the cause, change the file itself (write_file, or code that writes it), and run the check to confirm.`,
       'Keep the change small and keep what the file is for. Then give a one-line final answer saying what you changed.',
     ].join('\n');
-    const recorder = new TranscriptRecorder(
-      recorderOptions({
-        task,
-        model,
-        env: io.env,
-        language,
-        mode: 'auto',
-        approval: 'auto',
-        verify: false,
-        budgets: { maxSteps },
-        files: [{ path: name, content: original }],
-      }),
-      runs,
-    );
+    const recorder = cliRecorder(io, runs, {
+      task,
+      model,
+      language,
+      mode: 'auto',
+      approval: 'auto',
+      verify: false,
+      budgets: { maxSteps },
+      files: [{ path: name, content: original }],
+    });
     const printer = values.json ? null : new LivePrinter({ ...io, stdout: io.stderr }, recorder.id);
     let result: AgentResult;
     try {
@@ -180,8 +160,7 @@ export async function fixCommandWith(argv: string[], io: CliIO, deps: FixCommand
     await service.close(info.id).catch(() => {
       // The session may have died with the run; closing it changes nothing for the result.
     });
-    if (!deps.runs) runs.close();
-    await shutdown();
+    await close();
   }
 }
 
