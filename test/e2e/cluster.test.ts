@@ -20,6 +20,13 @@ import { RemoteSessionService } from '../../src/cluster/remote-sessions.js';
 import { isAppError } from '../../src/errors.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { PassThrough } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { parseServeArgs } from '../../src/cli/commands/serve.js';
+import { gatewayRuntime } from '../../src/cluster/gateway.js';
+import { startHttpServer } from '../../src/mcp/http-server.js';
+import { createCodemodeServer } from '../../src/mcp/server.js';
+import { OutputStore } from '../../src/mcp/output-store.js';
 
 const WORKERS = ['w1', 'w2', 'w3'];
 /**
@@ -68,7 +75,7 @@ function captureIO(): { io: CliIO; out: () => string } {
 
 describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
   before(async () => {
-    cluster = await startLocalCluster({ workerIds: WORKERS, gatewayIds: ['g1', 'g2'] });
+    cluster = await startLocalCluster({ workerIds: WORKERS, gatewayIds: ['g1', 'g2', 'g3'] });
     await Promise.all(WORKERS.map((id) => cluster.startWorker(id)));
     g1 = await RemoteSessionService.open({
       link: await cluster.gatewayLink('g1'),
@@ -196,6 +203,66 @@ describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
     } finally {
       await nc.close();
     }
+  });
+
+  it('serve --nats: the MCP server works unchanged on a gateway runtime that holds no kernels', async () => {
+    const args = [
+      '--http',
+      '--no-store',
+      '--nats',
+      cluster.urls.join(','),
+      '--gateway-id',
+      'g3',
+      '--nats-credentials',
+      cluster.credentialFile('g3'),
+    ];
+    const env = { CODEMODE_HOME: `${cluster.dir}/home-g3` };
+    const options = parseServeArgs(args, env, process.cwd());
+    assert.equal(options.cluster?.['gateway-id'], 'g3');
+    let log = '';
+    const { io } = captureIO();
+    const runtime = await gatewayRuntime(options.cluster!)(options, { ...io, env }, (m) => (log += `${m}\n`));
+    const http = await startHttpServer({
+      createServer: (principal) =>
+        createCodemodeServer({
+          executor: runtime.executor,
+          sessions: runtime.sessions,
+          principal,
+          outputs: new OutputStore(),
+          ceiling: options.settings.limits.max,
+          extensions: runtime.extensions,
+        }),
+      port: 0,
+      allowAnonymous: true,
+    });
+    const client = new Client({ name: 'cluster-test', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+    try {
+      const created = await client.callTool({ name: 'create_session', arguments: { language: 'python' } });
+      const sessionId = /"session_id":\s*"([^"]+)"|\b(c[0-9a-f]{24})\b/
+        .exec(JSON.stringify(created))
+        ?.slice(1)
+        .find(Boolean);
+      assert.ok(sessionId, JSON.stringify(created));
+      await waitUntil(() => g1.view.session(sessionId) !== undefined, 'the session record at another gateway');
+      assert.ok(WORKERS.includes(g1.view.session(sessionId)!.record.worker), 'the session runs on a worker');
+      const r = await client.callTool({
+        name: 'execute_code',
+        arguments: { session_id: sessionId, code: 'y = 6 * 7\nprint(y)' },
+      });
+      assert.match(JSON.stringify(r), /42\\n/);
+      const one = await client.callTool({
+        name: 'execute_code',
+        arguments: { language: 'bash', code: 'echo one-shot' },
+      });
+      assert.match(JSON.stringify(one), /one-shot\\n/);
+      await client.callTool({ name: 'close_session', arguments: { session_id: sessionId } });
+    } finally {
+      await client.close();
+      await http.close();
+      await runtime.close();
+    }
+    assert.match(log, /gateway g3: sessions and runs go to the cluster's workers/);
   });
 
   it('codemode cluster status lists the workers, their load and the sessions', async () => {
