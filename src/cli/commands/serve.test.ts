@@ -153,7 +153,7 @@ function fakeRuntime(onClose: () => void): ServeRuntime {
   };
   return {
     executor,
-    sessions: { list: () => [] } as unknown as SessionService,
+    sessions: { list: () => [], shutdown: async () => {} } as unknown as SessionService,
     extensions: [],
     async close() {
       onClose();

@@ -97,15 +97,23 @@ export const SHUTDOWN_DEADLINE_MS = 10_000;
  * ends the process at once (a stuck kernel or upstream must not keep it).
  * The one place besides the entry point that exits: nothing else can.
  */
-function armForcedExit(log: (m: string) => void, deadlineMs = SHUTDOWN_DEADLINE_MS): void {
+function armForcedExit(log: (m: string) => void, deadlineMs = SHUTDOWN_DEADLINE_MS): () => void {
   const force = (why: string, code: number) => {
     log(`${why}: exiting now`);
     process.exit(code);
   };
-  process.once('SIGINT', () => force('second signal (SIGINT)', 130));
-  process.once('SIGTERM', () => force('second signal (SIGTERM)', 143));
+  const onInt = () => force('second signal (SIGINT)', 130);
+  const onTerm = () => force('second signal (SIGTERM)', 143);
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
   // unref: a shutdown that finishes lets the process end at once; one that hangs ends here.
-  setTimeout(() => force(`shutdown took longer than ${deadlineMs / 1000} s`, 1), deadlineMs).unref();
+  const timer = setTimeout(() => force(`shutdown took longer than ${deadlineMs / 1000} s`, 1), deadlineMs).unref();
+  // Disarmed once the stop is complete: a process that embeds the server (a test) lives on.
+  return () => {
+    clearTimeout(timer);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+  };
 }
 
 export type RuntimeFactory = (options: ServeOptions, io: CliIO, log: (m: string) => void) => Promise<ServeRuntime>;
@@ -414,6 +422,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       log,
     });
 
+    let disarm = () => {};
     try {
       if (!options.http) {
         log('serving MCP on stdio (protocol revisions 2026-07-28, 2025-11-25, 2025-06-18 and older)');
@@ -429,7 +438,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
         });
         const why = await Promise.race([shutdown, transport.closed.then(() => 'stdin closed')]);
         log(`shutting down (${why})`);
-        armForcedExit(log);
+        disarm = armForcedExit(log);
         await stopSessions(runtime, log);
         await stdio.close().catch((e: unknown) => log(`stdio: close failed: ${errorMessage(e)}`));
         return 0;
@@ -460,7 +469,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       log(`serving MCP on ${http.url}${auth === 'anonymous' ? ' (NO authentication)' : ' (bearer token required)'}`);
       const why = await shutdownSignal(io, false);
       log(`shutting down (${why})`);
-      armForcedExit(log);
+      disarm = armForcedExit(log);
       await stopSessions(runtime, log);
       workbench.close();
       await http.close();
@@ -470,6 +479,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       return 1;
     } finally {
       await runtime.close().catch((e: unknown) => log(`shutdown: ${errorMessage(e)}`));
+      disarm();
     }
   };
 }
