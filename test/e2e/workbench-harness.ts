@@ -3,7 +3,6 @@
  * when its sources changed, starts `codemode serve --http` (real sandbox,
  * real store) on a random loopback port, and drives Debian's chromium with
  * playwright-core, kept off the network (a dead proxy for all but loopback).
- * The same steps as workbench.test.ts, as functions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -55,15 +54,19 @@ export function cspViolations(p: Page): Promise<string[]> {
 }
 
 export interface Workbench {
-  base: string;
+  /** The server's address; a restart() changes it. */
+  readonly base: string;
   token: string;
   home: string;
   browser: Browser;
   newContext(): Promise<BrowserContext>;
-  /** Opens the workbench with the token in the fragment and waits for the app. */
-  open(p: Page): Promise<void>;
-  api(method: string, route: string, body?: unknown): Promise<Response>;
+  /** Opens the workbench with `fragment` (default: the token) and waits for the app. */
+  open(p: Page, fragment?: string): Promise<void>;
+  /** A call to the REST API with `token` (default: the server's; '' for none). */
+  api(method: string, route: string, body?: unknown, token?: string): Promise<Response>;
   log(): string;
+  /** Stops the server and starts it again on the same home and store. */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -75,43 +78,57 @@ export async function startWorkbench(
   const home = mkdtempSync(path.join(os.tmpdir(), 'codemode-e2e-wbh-'));
   await buildWeb();
   let log = '';
-  const server: ChildProcess = spawn(
-    process.execPath,
-    [
-      '--no-node-snapshot',
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--http',
-      '--port',
-      '0',
-      '--db',
-      path.join(home, 'codemode.db'),
-    ],
-    {
-      cwd: ROOT,
-      env: { ...process.env, CODEMODE_HOME: home, CODEMODE_TOKEN: token, ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const base = await new Promise<string>((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      log += b.toString();
-      const m = /serving MCP on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) resolve(m[1]!);
-    };
-    server.stdout!.on('data', onData);
-    server.stderr!.on('data', onData);
-    server.on('exit', (code) => reject(new Error(`server exited (${code}):\n${log}`)));
-  });
+  let server: ChildProcess;
+  const startServer = (): Promise<string> => {
+    log = '';
+    const child = spawn(
+      process.execPath,
+      [
+        '--no-node-snapshot',
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'serve',
+        '--http',
+        '--port',
+        '0',
+        '--db',
+        path.join(home, 'codemode.db'),
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, CODEMODE_HOME: home, CODEMODE_TOKEN: token, ...options.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    server = child;
+    return new Promise<string>((resolve, reject) => {
+      const onData = (b: Buffer) => {
+        log += b.toString();
+        const m = /serving MCP on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+        if (m) resolve(m[1]!);
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.on('exit', (code) => reject(new Error(`server exited (${code}):\n${log}`)));
+    });
+  };
+  const stopServer = async (): Promise<void> => {
+    if (server.exitCode !== null) return;
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+  };
+  let base = await startServer();
   const browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--proxy-server=127.0.0.1:9', '--proxy-bypass-list=127.0.0.1;localhost'],
   });
   return {
-    base,
+    get base() {
+      return base;
+    },
     token,
     home,
     browser,
@@ -120,28 +137,28 @@ export async function startWorkbench(
       await c.addInitScript(CSP_RECORDER);
       return c;
     },
-    async open(p) {
-      await p.goto(`${base}/#token=${token}`);
+    async open(p, fragment = `token=${token}`) {
+      await p.goto(`${base}/#${fragment}`);
       await p.locator('.new-session').waitFor();
     },
-    api(method, route, body) {
+    api(method, route, body, as = token) {
       return fetch(`${base}/api/v1${route}`, {
         method,
         headers: {
-          authorization: `Bearer ${token}`,
+          ...(as ? { authorization: `Bearer ${as}` } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     },
     log: () => log,
+    async restart() {
+      await stopServer();
+      base = await startServer();
+    },
     async close() {
       await browser.close();
-      if (server.exitCode === null) {
-        const exited = new Promise((r) => server.once('exit', r));
-        server.kill('SIGTERM');
-        await exited;
-      }
+      await stopServer();
       rmSync(home, { recursive: true, force: true });
     },
   };

@@ -1,155 +1,29 @@
 /**
- * The workbench in a real browser: Debian's chromium driven by playwright-core
- * against `codemode serve --http` (real sandbox, real store) on a random
- * loopback port, with the page built by Vite. The browser is kept off the
- * network (a dead proxy for everything but loopback). The agent talks to the
- * scripted model server (src/agent/scripted-server.ts).
+ * The workbench in a real browser (harness: workbench-harness.ts): Debian's
+ * chromium driven by playwright-core against `codemode serve --http` (real
+ * sandbox, real store) on a random loopback port, with the page built by Vite.
+ * The agent talks to the scripted model server (src/agent/scripted-server.ts).
  *
  * Screenshots of the main views land in test-artifacts/ (gitignored).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { startScriptedServer, type ScriptedServer } from '../../src/agent/scripted-server.js';
 import { connectHttpClient } from './mcp-harness.js';
+import { cspViolations, inPage, runCell, shot, startWorkbench, type Workbench } from './workbench-harness.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const ARTIFACTS = path.join(ROOT, 'test-artifacts');
 const TOKEN = 'wb-e2e-token-0123456789abcdef0123';
 const MODEL = 'openai:gpt-4.1';
 
-let home: string;
-let server: ChildProcess;
-let base: string;
+let wb: Workbench;
 let model: ScriptedServer;
-let browser: Browser;
 let ctx: BrowserContext;
 let page: Page;
 /** A second browser (its own storage): the token tests and the live-view test. */
 let other: BrowserContext;
-let serverLog = '';
-
-/** Newest modification time under dir (ms). */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) t = Math.max(t, statSync(path.join(e.parentPath, e.name)).mtimeMs);
-  }
-  return t;
-}
-
-/** Builds the page with Vite unless dist/web is newer than every source it is built from. */
-async function buildWeb(): Promise<void> {
-  const built = path.join(ROOT, 'dist/web/index.html');
-  const sources = Math.max(
-    newest(path.join(ROOT, 'web')),
-    statSync(path.join(ROOT, 'src/mcp/http/api-contract.ts')).mtimeMs,
-  );
-  if (existsSync(built) && statSync(built).mtimeMs > sources) return;
-  const { build } = await import('vite');
-  await build({ configFile: path.join(ROOT, 'web/vite.config.ts'), logLevel: 'warn' });
-}
-
-async function startServer(): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--no-node-snapshot',
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--http',
-      '--port',
-      '0',
-      '--db',
-      path.join(home, 'codemode.db'),
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        CODEMODE_HOME: home,
-        CODEMODE_TOKEN: TOKEN,
-        CODEMODE_AGENT_MODELS: MODEL,
-        OPENAI_API_KEY: 'sk-scripted-0123456789',
-        OPENAI_BASE_URL: model.openaiBaseURL,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  server = child;
-  return new Promise((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      serverLog += b.toString();
-      const m = /serving MCP on (http:\/\/127\.0\.0\.1:\d+)/.exec(serverLog);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited (${code}):\n${serverLog}`)));
-  });
-}
-
-/** CSP violations reported in the top document (a sandboxed frame's own blocks do not count). */
-async function cspViolations(p: Page): Promise<string[]> {
-  return inPage<string[]>(p, 'window.__csp ?? []');
-}
-
-/**
- * Runs a JavaScript expression in the page. Browser-side code is written as
- * text because this file is type-checked without the DOM library.
- */
-function inPage<T>(p: Page, expression: string): Promise<T> {
-  return p.evaluate(expression) as Promise<T>;
-}
-
-const CSP_RECORDER = `if (window.top === window) {
-  window.__csp = [];
-  document.addEventListener('securitypolicyviolation', (e) =>
-    window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber));
-}`;
-
-async function newContext(): Promise<BrowserContext> {
-  const c = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
-  await c.addInitScript(CSP_RECORDER);
-  return c;
-}
-
-async function openWorkbench(p: Page, fragment = `token=${TOKEN}`): Promise<void> {
-  await p.goto(`${base}/#${fragment}`);
-  await p.locator('.new-session').waitFor();
-}
-
-/** Types code into the notebook's last cell and runs it with Shift+Enter; resolves when the cell is done. */
-async function runCell(p: Page, code: string, opts: { wait?: boolean } = {}) {
-  const cell = p.locator('.notebook .cell').last();
-  await cell.locator('.cm-content').click();
-  await p.keyboard.insertText(code);
-  await p.keyboard.press('Shift+Enter');
-  const ran = p.locator('.notebook .cell').nth((await p.locator('.notebook .cell').count()) - 2);
-  if (opts.wait !== false) await ran.and(p.locator('[data-state="done"]')).waitFor({ timeout: 30_000 });
-  return ran;
-}
-
-async function shot(p: Page, name: string): Promise<void> {
-  await p.screenshot({ path: path.join(ARTIFACTS, `workbench-${name}.png`), fullPage: false });
-}
-
-async function api(method: string, route: string, body?: unknown, token = TOKEN): Promise<Response> {
-  return fetch(`${base}/api/v1${route}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
 
 function sessionId(p: Page): Promise<string> {
   return p
@@ -159,40 +33,32 @@ function sessionId(p: Page): Promise<string> {
 }
 
 before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  home = mkdtempSync(path.join(os.tmpdir(), 'codemode-e2e-wb-'));
   model = await startScriptedServer();
-  await buildWeb();
-  base = await startServer();
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    // Off the network: everything but loopback (bypassed) goes to a dead proxy.
-    args: ['--no-sandbox', '--proxy-server=127.0.0.1:9', '--proxy-bypass-list=127.0.0.1;localhost'],
+  wb = await startWorkbench({
+    token: TOKEN,
+    env: {
+      CODEMODE_AGENT_MODELS: MODEL,
+      OPENAI_API_KEY: 'sk-scripted-0123456789',
+      OPENAI_BASE_URL: model.openaiBaseURL,
+    },
   });
-  ctx = await newContext();
+  ctx = await wb.newContext();
   page = await ctx.newPage();
   page.setDefaultTimeout(20_000);
-  other = await newContext();
+  other = await wb.newContext();
 });
 
 after(async () => {
-  await browser?.close();
-  if (server && server.exitCode === null) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-  }
+  await wb?.close();
   await model?.close();
-  rmSync(home, { recursive: true, force: true });
 });
 
 describe('workbench in chromium', () => {
   it('no token: the API refuses (401) and the page asks for one; a wrong token is refused', async () => {
-    assert.equal((await api('GET', '/info', undefined, '')).status, 401);
-    assert.equal((await api('GET', '/sessions', undefined, 'not-the-token')).status, 401);
+    assert.equal((await wb.api('GET', '/info', undefined, '')).status, 401);
+    assert.equal((await wb.api('GET', '/sessions', undefined, 'not-the-token')).status, 401);
     const p = await other.newPage();
-    await p.goto(`${base}/`);
+    await p.goto(`${wb.base}/`);
     await p.locator('.token-form').waitFor();
     await p.locator('.token-input').fill('wrong-token');
     await p.locator('.token-form button').click();
@@ -202,7 +68,7 @@ describe('workbench in chromium', () => {
   });
 
   it('takes the token from the fragment, removes it from the address bar, keeps it in sessionStorage', async () => {
-    await openWorkbench(page);
+    await wb.open(page);
     assert.ok(!page.url().includes(TOKEN), `the token is gone from ${page.url()}`);
     assert.equal(await inPage(page, "sessionStorage.getItem('codemode.token')"), TOKEN);
   });
@@ -218,7 +84,7 @@ describe('workbench in chromium', () => {
     const cell = await runCell(page, code, { wait: false });
     // Shown while still running: the run waits for a file only the test writes.
     await cell.and(page.locator('[data-state="running"]')).locator('.out-live', { hasText: 'waiting' }).waitFor();
-    const put = await fetch(`${base}/api/v1/sessions/${sid}/files/content?path=go`, {
+    const put = await fetch(`${wb.base}/api/v1/sessions/${sid}/files/content?path=go`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${TOKEN}` },
       body: 'x',
@@ -343,7 +209,7 @@ describe('workbench in chromium', () => {
   it('a second browser sees the first one’s run live', async () => {
     const sid = await sessionId(page);
     const p2 = await other.newPage();
-    await openWorkbench(p2, `token=${TOKEN}&session=${sid}`);
+    await wb.open(p2, `token=${TOKEN}&session=${sid}`);
     await p2.locator(`.notebook[data-session="${sid}"]`).waitFor();
     await p2.locator('.stream-state[data-state="live"]').waitFor();
     const before = await p2.locator('.notebook .cell[data-execution-id]').count();
@@ -353,7 +219,7 @@ describe('workbench in chromium', () => {
     assert.equal(await seen.locator('.cell-source').innerText(), 'other tab');
     assert.equal(await p2.locator('.notebook .cell[data-execution-id]').count(), before + 1);
     // An MCP client using the same token runs code in the session: both pages show it as it happens.
-    const mcp = await connectHttpClient(`${base}/mcp`, TOKEN);
+    const mcp = await connectHttpClient(`${wb.base}/mcp`, TOKEN);
     try {
       await mcp.callTool({ name: 'execute_code', arguments: { session_id: sid, code: "print('from an MCP client')" } });
     } finally {
@@ -393,7 +259,7 @@ describe('workbench in chromium', () => {
 
   it('exports the session as a valid nbformat 4 notebook', async () => {
     const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('.export-ipynb').click()]);
-    const file = path.join(home, 'export.ipynb');
+    const file = path.join(wb.home, 'export.ipynb');
     await dl.saveAs(file);
     const nb = JSON.parse(readFileSync(file, 'utf8')) as {
       nbformat: number;
@@ -423,7 +289,7 @@ describe('workbench in chromium', () => {
     const shown = (await cell.locator('.out-stdout').first().innerText()).length;
     assert.ok(shown < 300_000, `shown ${shown} characters`);
     const [dl] = await Promise.all([page.waitForEvent('download'), capped.locator('a.full-output').click()]);
-    const file = path.join(home, 'full.txt');
+    const file = path.join(wb.home, 'full.txt');
     await dl.saveAs(file);
     const full = readFileSync(file, 'utf8');
     assert.ok(full.includes('x'.repeat(300_000)), `full copy: ${full.length} characters`);
@@ -460,13 +326,13 @@ describe('workbench in chromium', () => {
     const row = page.locator('.file[data-path="data.csv"]');
     await row.waitFor();
     const [dl] = await Promise.all([page.waitForEvent('download'), row.locator('.file-download').click()]);
-    const file = path.join(home, 'dl.csv');
+    const file = path.join(wb.home, 'dl.csv');
     await dl.saveAs(file);
     assert.equal(readFileSync(file, 'utf8'), 'a,b\n1,2\n3,4\n');
     page.once('dialog', (d) => void d.accept());
     await row.locator('.file-delete').click();
     await row.waitFor({ state: 'detached' });
-    const listed = (await (await api('GET', `/sessions/${await sessionId(page)}/files`)).json()) as {
+    const listed = (await (await wb.api('GET', `/sessions/${await sessionId(page)}/files`)).json()) as {
       files: { path: string }[];
     };
     assert.ok(!listed.files.some((f) => f.path === 'data.csv'));
@@ -505,7 +371,7 @@ describe('workbench in chromium', () => {
     await run.locator('.agent-deny').click();
     await run.and(page.locator('[data-state="finished"]')).waitFor({ timeout: 30_000 });
     assert.match(await run.innerText(), /denied/);
-    const files = (await (await api('GET', `/sessions/${await sessionId(page)}/files`)).json()) as {
+    const files = (await (await wb.api('GET', `/sessions/${await sessionId(page)}/files`)).json()) as {
       files: { path: string }[];
     };
     assert.ok(!files.files.some((f) => f.path === 'approved.txt'), 'the denied code did not run');
@@ -530,7 +396,7 @@ describe('workbench in chromium', () => {
     await page.locator('.session-close').click();
     await page.locator('.main .empty', { hasText: 'Session closed.' }).waitFor();
     await page.locator(`.session-item[data-session="${js}"]`).waitFor({ state: 'detached' });
-    assert.equal((await api('GET', `/sessions/${js}`)).status, 404);
+    assert.equal((await wb.api('GET', `/sessions/${js}`)).status, 404);
     await page.locator(`.session-item[data-session="${sid}"] .session-open`).click();
     await page.locator(`.notebook[data-session="${sid}"] .cell[data-execution-id]`).first().waitFor();
   });
@@ -544,12 +410,8 @@ describe('workbench in chromium', () => {
     await runCell(page, "saved_var = 5\nprint('saved run')");
     assert.deepEqual(await cspViolations(page), []);
     // Restart the server on the same store: live sessions end, saved ones stay resumable.
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await exited;
-    serverLog = '';
-    base = await startServer();
-    await openWorkbench(page, `token=${TOKEN}&session=${sid}`);
+    await wb.restart();
+    await wb.open(page, `token=${TOKEN}&session=${sid}`);
     await page.locator(`.notebook[data-session="${sid}"] .cell[data-execution-id]`).first().waitFor();
     assert.match(await page.locator('.notebook').innerText(), /saved run/);
     const cell = await runCell(page, 'print(saved_var * 2)');
