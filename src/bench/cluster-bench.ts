@@ -19,10 +19,12 @@ import { interleave, makeRow, type ReportRow } from './report.js';
 
 export interface ClusterBenchOptions {
   rounds?: number;
+  log?: (m: string) => void;
 }
 
 export async function runClusterBench(options: ClusterBenchOptions = {}): Promise<{ rows: ReportRow[] }> {
-  const rounds = options.rounds ?? 40;
+  const rounds = options.rounds ?? 20;
+  const progress = options.log ?? (() => {});
   const home = mkdtempSync(path.join(os.tmpdir(), 'codemode-bench-cluster-'));
   chmodSync(home, 0o711); // the sandbox users reach the local workspaces under it
   const cluster = await startLocalCluster({ workerIds: ['w1'], gatewayIds: ['g1'] });
@@ -31,6 +33,7 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
   const local = await defaultRuntime(parseServeArgs(['--no-store'], env), io, () => {});
   let remote: RemoteSessionService | undefined;
   try {
+    progress('starting a worker');
     await cluster.startWorker('w1');
     const link = await cluster.gatewayLink('g1');
     remote = await RemoteSessionService.open({ link, maxWallMs: 60_000 });
@@ -41,6 +44,7 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
 
     for (const language of ['python', 'bash'] as const) {
       const code = language === 'python' ? 'x = 1 + 1' : 'x=$((1+1))';
+      progress(`${language}: creating sessions`);
       const r = await gateway.create({ language, owner: 'bench' });
       const l = await local.sessions.create({ language, owner: 'bench' });
       const cell = await interleave(
@@ -59,6 +63,7 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
           },
         ),
       );
+      progress(`${language}: cells done`);
       const files = await interleave(
         () => gateway.listFiles(r.id, '', 'bench'),
         () => local.sessions.listFiles(l.id, '', 'bench'),
@@ -90,6 +95,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isEntry = process.argv[1] !== undefined && import.meta.url.endsWith(path.basename(process.argv[1]));
 if (isEntry) {
   const { formatTable } = await import('./report.js');
-  const { rows } = await runClusterBench();
+  const { rows } = await runClusterBench({ log: (m) => process.stderr.write(`${m}\n`) });
   process.stdout.write(`${formatTable(rows)}\n`);
 }
