@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import { MockLanguageModelV3, convertArrayToReadableStream } from 'ai/test';
 import { runAgent } from '../../src/agent/loop.js';
 import { SessionGit } from '../../src/projects/git.js';
-import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
-import { SessionManager } from '../../src/sessions/session-manager.js';
-import { MemorySessionStore } from '../../src/store/memory-session-store.js';
+import type { SessionManager } from '../../src/sessions/session-manager.js';
+import { startSessionManager, type SessionHarness } from './session-harness.js';
 
 type Turn = { tools: { name: string; input: unknown }[] };
 
@@ -38,23 +34,16 @@ function scripted(turns: Turn[]) {
 }
 
 const owner = 'agent-owner';
-let root: string;
+let harness: SessionHarness;
 let manager: SessionManager;
 
 before(async () => {
-  root = mkdtempSync(path.join(os.tmpdir(), 'codemode-e2e-agent-git-'));
-  chmodSync(root, 0o755);
-  manager = new SessionManager({
-    sandbox: await createProcessSandbox(),
-    store: new MemorySessionStore(),
-    workspaceRoot: path.join(root, 'ws'),
-    pool: false,
-  });
+  harness = await startSessionManager('agent-git');
+  manager = harness.manager;
 });
 
 after(async () => {
-  await manager.shutdown();
-  rmSync(root, { recursive: true, force: true });
+  await harness?.close();
 });
 
 const write = (p: string, content: string) => ({ name: 'write_file', input: { path: p, content } });

@@ -1,33 +1,22 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { isAppError } from '../../src/errors.js';
 import { SessionGit } from '../../src/projects/git.js';
-import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
-import { SessionManager } from '../../src/sessions/session-manager.js';
-import { MemorySessionStore } from '../../src/store/memory-session-store.js';
+import type { SessionManager } from '../../src/sessions/session-manager.js';
+import { startSessionManager, type SessionHarness } from './session-harness.js';
 
+let harness: SessionHarness;
 let manager: SessionManager;
-let root: string;
 const owner = 'alice';
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 before(async () => {
-  root = mkdtempSync(path.join(os.tmpdir(), 'codemode-e2e-git-'));
-  chmodSync(root, 0o755);
-  manager = new SessionManager({
-    sandbox: await createProcessSandbox(),
-    store: new MemorySessionStore(),
-    workspaceRoot: path.join(root, 'ws'),
-    pool: false,
-  });
+  harness = await startSessionManager('git');
+  manager = harness.manager;
 });
 
 after(async () => {
-  await manager.shutdown();
-  rmSync(root, { recursive: true, force: true });
+  await harness?.close();
 });
 
 describe('git in a session workspace', () => {

@@ -1,34 +1,27 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/cli/main.js';
 import { runTests, REPORT_DIR } from '../../src/projects/run-tests.js';
-import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
-import { SessionManager } from '../../src/sessions/session-manager.js';
-import { MemorySessionStore } from '../../src/store/memory-session-store.js';
+import type { SessionManager } from '../../src/sessions/session-manager.js';
+import { startSessionManager, type SessionHarness } from './session-harness.js';
 
+let harness: SessionHarness;
 let manager: SessionManager;
 let root: string;
 const owner = 'alice';
 const enc = (s: string) => new TextEncoder().encode(s);
 
 before(async () => {
-  root = mkdtempSync(path.join(os.tmpdir(), 'codemode-e2e-tests-'));
-  chmodSync(root, 0o755);
-  manager = new SessionManager({
-    sandbox: await createProcessSandbox(),
-    store: new MemorySessionStore(),
-    workspaceRoot: path.join(root, 'ws'),
-    pool: false,
-  });
+  harness = await startSessionManager('tests');
+  manager = harness.manager;
+  root = harness.root;
 });
 
 after(async () => {
-  await manager.shutdown();
-  rmSync(root, { recursive: true, force: true });
+  await harness?.close();
 });
 
 describe('run_tests: tests as data in a real session', () => {
