@@ -76,6 +76,20 @@ describe('codemode sessions', () => {
     );
   });
 
+  it('graph shows which cell feeds which, as text, DOT, Mermaid and data', async () => {
+    const text = await cli(['sessions', 'graph', py]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^\[1\] {2}defines total$/m);
+    assert.match(text.stdout, /^\[2\] {2}reads total from \[1\]$/m);
+    assert.match((await cli(['sessions', 'graph', py, '--format', 'dot'])).stdout, /digraph/);
+    assert.match((await cli(['sessions', 'graph', py, '--format', 'mermaid'])).stdout, /graph|flowchart/);
+    const data = JSON.parse((await cli(['sessions', 'graph', py, '--json'])).stdout) as {
+      edges: { from: number; to: number; name: string }[];
+    };
+    assert.deepEqual(data.edges, [{ from: 1, to: 2, name: 'total' }]);
+    assert.equal((await cli(['sessions', 'graph', py, '--format', 'svg'])).code, 2);
+  });
+
   it('export writes a notebook (--out) or a script (stdout) that runs what succeeded', async () => {
     const out = path.join(tmp, 'py.ipynb');
     const nb = await cli(['sessions', 'export', py, '--format', 'ipynb', '--out', out]);

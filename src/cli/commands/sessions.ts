@@ -10,6 +10,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AppError } from '../../errors.js';
 import type { ExecutionRecord, ResumableSession } from '../../sessions/contract.js';
+import type { GraphView } from '../../sessions/graph.js';
 import { exportSession, type ExportFormat } from '../../sessions/notebook-script.js';
 import { parse } from '../args.js';
 import type { Command } from '../io.js';
@@ -25,6 +26,8 @@ const HELP = `usage: codemode sessions <subcommand> [--json]
                                to stdout unless --out
   resume ID [--replay]         open the REPL in the session (--replay re-runs its successful cells)
   close ID                     delete the session's workspace; its history stays readable
+  graph ID [--format text|dot|mermaid]
+                               the session as a dataflow graph: which cell feeds which (names), stale cells
 
   --json                       print data instead of tables (list, show, history, close)
 `;
@@ -47,10 +50,13 @@ export const sessionsCommand: Command = async (argv, io) => {
     const { replCommand } = await import('./repl.js');
     return replCommand(['--session', needId(sub, id), ...(values.replay ? ['--replay'] : [])], io);
   }
-  if (!['list', 'show', 'history', 'export', 'close'].includes(sub))
+  if (!['list', 'show', 'history', 'export', 'close', 'graph'].includes(sub))
     throw new AppError('INVALID_ARGUMENT', `unknown subcommand "${sub}"\n\n${HELP}`);
   if (sub === 'list' && id !== undefined) throw new AppError('INVALID_ARGUMENT', `unexpected argument "${id}"`);
   const format = sub === 'export' ? exportFormat(values.format) : undefined;
+  const graphFormat = sub === 'graph' ? (values.format ?? 'text') : undefined;
+  if (graphFormat !== undefined && !['text', 'dot', 'mermaid'].includes(graphFormat))
+    throw new AppError('INVALID_ARGUMENT', `--format must be text, dot or mermaid for graph, not "${graphFormat}"`);
   const runtime = await openSessionRuntime(io);
   try {
     const print = (data: unknown, table: string) =>
@@ -83,6 +89,21 @@ export const sessionsCommand: Command = async (argv, io) => {
           writeFileSync(file, out.text);
           io.stderr.write(`wrote ${file}\n`);
         }
+        return 0;
+      }
+      case 'graph': {
+        const sid = needId(sub, id);
+        const { history } = savedSession(runtime, sid);
+        const { sharedAnalyzer } = await import('../../analysis/analyzer.js');
+        const { sessionGraph } = await import('../../sessions/graph-session.js');
+        const { toDot, toMermaid } = await import('../../sessions/graph.js');
+        const { graph } = await sessionGraph({ history: () => history }, sid, undefined, (language, code) =>
+          sharedAnalyzer().dataflow(language, code),
+        );
+        const view = graph.view();
+        const text =
+          graphFormat === 'dot' ? toDot(view) : graphFormat === 'mermaid' ? toMermaid(view) : graphText(view);
+        print(view, text.endsWith('\n') ? text : `${text}\n`);
         return 0;
       }
       case 'close': {
@@ -174,4 +195,26 @@ function cellText(r: ExecutionRecord): string {
   if (output) lines.push(output.replace(/\n$/, '').replace(/^/gm, '  │ '));
   if (r.error) lines.push(`  ✖ ${r.error.type}: ${r.error.message}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** The graph for people: each cell, what it defines, where its inputs come from, and whether it is stale. */
+function graphText(view: GraphView): string {
+  if (view.nodes.length === 0) return '(no cells)';
+  const from = new Map<number, string[]>();
+  for (const e of view.edges) {
+    const list = from.get(e.to) ?? [];
+    list.push(`${e.name} from [${e.from}]${e.uncertain ? '?' : ''}`);
+    from.set(e.to, list);
+  }
+  return view.nodes
+    .map((n) => {
+      const parts = [`[${n.id}]${n.kind === 'script' ? ' script' : ''}`];
+      if (n.defs.length) parts.push(`defines ${n.defs.join(', ')}`);
+      const inputs = from.get(n.id);
+      if (inputs) parts.push(`reads ${inputs.join('; ')}`);
+      if (n.opaque) parts.push('(some names unknown)');
+      if (n.stale) parts.push('STALE');
+      return parts.join('  ');
+    })
+    .join('\n');
 }
