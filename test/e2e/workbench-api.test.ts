@@ -12,15 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startScriptedServer, type ScriptedServer } from '../../src/agent/scripted-server.js';
-import { startHttpServer, type RunningHttpServer } from '../../src/mcp/http-server.js';
+import type { RunningHttpServer } from '../../src/mcp/http-server.js';
 import type { ApiEvent, ApiEventType, ExecResultJson } from '../../src/mcp/http/api-contract.js';
-import { createWorkbench, type Workbench } from '../../src/mcp/http/workbench.js';
-import { OutputStore } from '../../src/mcp/output-store.js';
-import { createCodemodeServer } from '../../src/mcp/server.js';
-import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
-import { ProcessExecutor } from '../../src/sandbox/process/process-executor.js';
-import { SessionManager } from '../../src/sessions/session-manager.js';
 import { connectHttpClient } from './mcp-harness.js';
+import { startWorkbenchApi, type WorkbenchApi } from './workbench-api-harness.js';
 
 const TOKEN_A = 'workbench-a-0123456789abcdef';
 const TOKEN_B = 'workbench-b-0123456789abcdef';
@@ -30,10 +25,8 @@ const MAX_BODY = 256 * 1024;
 
 let root: string;
 let webRoot: string;
-let sessions: SessionManager;
-let executor: ProcessExecutor;
+let server: WorkbenchApi;
 let http: RunningHttpServer;
-let workbench: Workbench;
 let model: ScriptedServer;
 let base: string;
 
@@ -50,38 +43,25 @@ before(async () => {
   writeFileSync(path.join(webRoot, 'assets', 'app-1a2b.js'), 'console.log("workbench");');
   writeFileSync(path.join(root, 'secret.txt'), 'TOP-SECRET-OUTSIDE-THE-BUILD');
   symlinkSync(path.join(root, 'secret.txt'), path.join(webRoot, 'assets', 'link.txt'));
-  const sandbox = await createProcessSandbox();
-  executor = new ProcessExecutor(sandbox);
-  sessions = new SessionManager({ sandbox, store: null, workspaceRoot: path.join(root, 'ws'), pool: false });
   model = await startScriptedServer();
-  const outputs = new OutputStore();
-  workbench = createWorkbench({
-    sessions,
-    limits: { defaults: executor.limitsFor({}), max: executor.limitsFor({}) },
-    maxBodyBytes: MAX_BODY,
-    version: 'test',
-    outputs,
-    agentModels: [MODEL],
-    env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: model.openaiBaseURL },
-    webRoot,
-    replyChars: 1000,
-  });
-  http = await startHttpServer({
-    port: 0,
+  server = await startWorkbenchApi({
+    root,
     tokens: [TOKEN_A, TOKEN_B],
     maxBodyBytes: MAX_BODY,
-    createServer: (principal) => createCodemodeServer({ executor, sessions, principal, outputs }),
-    web: (req, res, principal) => workbench.handle(req, res, principal),
+    workbench: {
+      agentModels: [MODEL],
+      env: { OPENAI_API_KEY: KEY, OPENAI_BASE_URL: model.openaiBaseURL },
+      webRoot,
+      replyChars: 1000,
+    },
   });
-  base = `http://127.0.0.1:${http.port}`;
+  http = server.http;
+  base = server.base;
 });
 
 after(async () => {
-  workbench.close();
-  await http.close();
-  await sessions.shutdown();
-  await executor.close();
-  await model.close();
+  await server?.close();
+  await model?.close();
   rmSync(root, { recursive: true, force: true });
 });
 

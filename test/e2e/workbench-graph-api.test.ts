@@ -9,61 +9,36 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startHttpServer, type RunningHttpServer } from '../../src/mcp/http-server.js';
 import type {
   ApiEvent,
   ExecResultJson,
   GraphResponse,
   RerunDownstreamResponse,
 } from '../../src/mcp/http/api-contract.js';
-import { createWorkbench, type Workbench } from '../../src/mcp/http/workbench.js';
-import { OutputStore } from '../../src/mcp/output-store.js';
-import { createCodemodeServer } from '../../src/mcp/server.js';
-import { createProcessSandbox } from '../../src/sandbox/process/process-sandbox.js';
-import { ProcessExecutor } from '../../src/sandbox/process/process-executor.js';
-import { SessionManager } from '../../src/sessions/session-manager.js';
+import { startWorkbenchApi, type WorkbenchApi } from './workbench-api-harness.js';
 
 const TOKEN_A = 'graph-a-0123456789abcdef0123';
 const TOKEN_B = 'graph-b-0123456789abcdef0123';
 const MAX_BODY = 256 * 1024;
 
 let root: string;
-let sessions: SessionManager;
-let executor: ProcessExecutor;
-let http: RunningHttpServer;
-let workbench: Workbench;
+let server: WorkbenchApi;
 let base: string;
 
 before(async () => {
   root = mkdtempSync(path.join(os.tmpdir(), 'codemode-graph-api-'));
   chmodSync(root, 0o711);
-  const sandbox = await createProcessSandbox();
-  executor = new ProcessExecutor(sandbox);
-  sessions = new SessionManager({ sandbox, store: null, workspaceRoot: path.join(root, 'ws'), pool: false });
-  const outputs = new OutputStore();
-  workbench = createWorkbench({
-    sessions,
-    limits: { defaults: executor.limitsFor({}), max: executor.limitsFor({}) },
-    maxBodyBytes: MAX_BODY,
-    version: 'test',
-    outputs,
-    webRoot: null,
-  });
-  http = await startHttpServer({
-    port: 0,
+  server = await startWorkbenchApi({
+    root,
     tokens: [TOKEN_A, TOKEN_B],
     maxBodyBytes: MAX_BODY,
-    createServer: (principal) => createCodemodeServer({ executor, sessions, principal, outputs }),
-    web: (req, res, principal) => workbench.handle(req, res, principal),
+    workbench: { webRoot: null },
   });
-  base = `http://127.0.0.1:${http.port}`;
+  base = server.base;
 });
 
 after(async () => {
-  workbench.close();
-  await http.close();
-  await sessions.shutdown();
-  await executor.close();
+  await server?.close();
   rmSync(root, { recursive: true, force: true });
 });
 
