@@ -365,6 +365,15 @@ export class ClusterWorker {
     );
   }
 
+  #abandon(sessionId: string): void {
+    const h = this.#hosted.get(sessionId);
+    if (h === undefined) return;
+    h.closing = true;
+    this.#drop(sessionId);
+    this.#log(`cluster: session ${sessionId} moved to another worker; closing the copy here`);
+    void this.#o.sessions.close(h.localId, h.owner).catch(() => undefined); // already gone: nothing to stop
+  }
+
   #drop(sessionId: string): void {
     const h = this.#hosted.get(sessionId);
     h?.unsubscribe();
@@ -451,8 +460,11 @@ export class ClusterWorker {
       if (entry === null || entry.operation !== 'PUT')
         throw new AppError('NOT_FOUND', `no record of session ${sessionId}`);
       const record = parseFrame(sessionRecordSchema, entry.json(), 'session record');
-      if (record.worker !== this.#o.id)
+      if (record.worker !== this.#o.id) {
+        // Another worker took it over (we were thought lost): stop our copy, the record's worker serves it now.
+        this.#abandon(sessionId);
         throw new AppError('SESSION_CLOSED', `session ${sessionId} moved to worker ${record.worker}`);
+      }
       try {
         await kv.update(sessionId, JSON.stringify(change(record)), entry.revision);
         return;
