@@ -211,8 +211,15 @@ export interface SessionService {
   ): Promise<SessionExecResult>;
   /** Stop the running execution and keep state where the language allows. */
   interrupt(id: string, owner?: string): Promise<void>;
-  /** Fresh kernel; workspace files are kept. `replayUpTo` re-runs the successful executions up to that count. */
-  restart(id: string, owner?: string, options?: { replayUpTo?: number }): Promise<SessionInfo>;
+  /**
+   * Fresh kernel; workspace files are kept. `replayUpTo` re-runs the successful executions up to that count,
+   * `replayOnly` just the executions with these counts (what chosen cells need, from the dataflow graph).
+   */
+  restart(
+    id: string,
+    owner?: string,
+    options?: { replayUpTo?: number; replayOnly?: readonly number[] },
+  ): Promise<SessionInfo>;
   close(id: string, owner?: string): Promise<void>;
 
   /** Create or overwrite a file; `append` adds to its end instead (chunked upload of large files). */

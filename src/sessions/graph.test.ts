@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Dataflow } from '../analysis/types.js';
-import { buildGraph, planRerun, toDot, toMermaid, type GraphCell } from './graph.js';
+import { buildGraph, planReplay, planRerun, toDot, toMermaid, type GraphCell } from './graph.js';
 
 const cell = (n: number, defs: string[], uses: string[], unknown: Dataflow['unknown'] = []): GraphCell => ({
   executionCount: n,
@@ -80,5 +80,19 @@ describe('session dataflow graph', () => {
     const mermaid = toMermaid(view);
     assert.match(mermaid, /c2\["\[2\] y \(stale\)"\]/);
     assert.match(mermaid, /class c2,c3 stale/);
+  });
+
+  it('planReplay keeps what chosen cells need, and any opaque cell before them', () => {
+    assert.deepEqual(planReplay(buildGraph(notebook), [3]), { cells: [1, 2, 3], notes: [] });
+    assert.deepEqual(planReplay(buildGraph(notebook), [4]).cells, [4]);
+    const withExec = buildGraph([
+      cell(1, ['a'], []),
+      cell(2, [], [], [{ reason: 'exec', line: 1 }]),
+      cell(3, ['b'], ['q']),
+    ]);
+    const plan = planReplay(withExec, [3]);
+    assert.deepEqual(plan.cells, [2, 3]);
+    assert.match(plan.notes[0] ?? '', /\[2\] is kept/);
+    assert.deepEqual(planReplay(buildGraph(notebook), [99]).notes, ['no execution [99] to replay']);
   });
 });

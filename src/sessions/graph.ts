@@ -213,6 +213,37 @@ export function planRerun(graph: SessionGraph, from: number): RerunPlan {
   return { cells, unknown: [...unknown].map(([cell, reason]) => ({ cell, reason })) };
 }
 
+/**
+ * The cells to replay so that `targets` can run again: the targets and,
+ * transitively, every cell they read from (uncertain edges included: for a
+ * replay, one cell too many is cheaper than a NameError). A cell whose names
+ * cannot be known (exec, star import, a script) before a needed cell might
+ * define anything it reads, so it is kept too, and said.
+ */
+export function planReplay(graph: SessionGraph, targets: readonly number[]): { cells: number[]; notes: string[] } {
+  const { nodes, edges } = graph.view();
+  const notes: string[] = [];
+  const need = new Set<number>();
+  const queue: number[] = [];
+  for (const t of targets) {
+    if (!graph.node(t)) notes.push(`no execution [${t}] to replay`);
+    else queue.push(t);
+  }
+  while (queue.length > 0) {
+    const id = queue.pop()!;
+    if (need.has(id)) continue;
+    need.add(id);
+    for (const e of edges) if (e.to === id && !need.has(e.from)) queue.push(e.from);
+    for (const n of nodes) {
+      if (n.id < id && n.opaque && !need.has(n.id)) {
+        notes.push(`[${n.id}] is kept: its names cannot be known, and [${id}] may read from it`);
+        queue.push(n.id);
+      }
+    }
+  }
+  return { cells: [...need].sort((a, b) => a - b), notes };
+}
+
 function label(n: GraphNode): string {
   const defs = n.defs.length ? n.defs.join(', ') : '-';
   return `[${n.id}] ${defs}${n.stale ? ' (stale)' : ''}${n.opaque ? ' ?' : ''}`;

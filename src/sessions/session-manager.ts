@@ -372,7 +372,11 @@ export class SessionManager implements SessionService {
    * executions up to that execution count run again to rebuild the variables
    * (restoring a checkpoint), and the returned note says how that went.
    */
-  async restart(id: string, owner?: string, options: { replayUpTo?: number } = {}): Promise<SessionInfo> {
+  async restart(
+    id: string,
+    owner?: string,
+    options: { replayUpTo?: number; replayOnly?: readonly number[] } = {},
+  ): Promise<SessionInfo> {
     const s = this.lookup(id, owner);
     const old = s.kernel;
     s.kernel = undefined;
@@ -380,23 +384,28 @@ export class SessionManager implements SessionService {
     s.lostState = false; // the caller asked for it
     // A plain restart empties the kernel. A replaying one (restoring a checkpoint) rebuilds the state of
     // that point from the history itself, so it leaves no marker that would hide those cells from a later replay.
-    if (options.replayUpTo === undefined) this.recordRestart(s);
+    const replaying = options.replayUpTo !== undefined || options.replayOnly !== undefined;
+    if (!replaying) this.recordRestart(s);
     let note: string | undefined;
     await this.enqueue(s, async () => {
       const kernel = await this.ensureKernel(s);
-      if (options.replayUpTo !== undefined) note = await this.replay(s, kernel, options.replayUpTo);
+      if (replaying) note = await this.replay(s, kernel, options.replayUpTo, options.replayOnly);
     });
     this.events.emit(s.id, { type: 'session.state', session: this.info(s) });
     return { ...this.info(s), ...(note === undefined ? {} : { note }) };
   }
 
   /** Re-runs the session's successful executions (up to `upTo`) in `kernel`, unrecorded; returns a note. */
-  private async replay(s: Session, kernel: Kernel, upTo = Infinity): Promise<string> {
+  private async replay(s: Session, kernel: Kernel, upTo = Infinity, only?: readonly number[]): Promise<string> {
     this.flushWrites(); // the latest executions may still be queued for the store
     const upToThen = this.store.listExecutions(s.id).filter((r) => r.executionCount <= upTo);
     // Only what ran in the kernel of that moment: nothing before the last restart up to there.
     const fresh = upToThen.slice(upToThen.map((r) => r.kind).lastIndexOf('restart') + 1);
-    const history = fresh.filter((r) => r.status === 'ok' && (r.kind ?? 'execute') === 'execute');
+    const wanted = only === undefined ? null : new Set(only);
+    const history = fresh.filter(
+      (r) =>
+        r.status === 'ok' && (r.kind ?? 'execute') === 'execute' && (wanted === null || wanted.has(r.executionCount)),
+    );
     let replayed = 0;
     let failed: string | null = null;
     for (const r of history) {

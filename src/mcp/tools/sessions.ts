@@ -3,6 +3,10 @@
  * close. Every call carries the principal as the session's owner.
  */
 import { z } from 'zod';
+import { sharedAnalyzer } from '../../analysis/analyzer.js';
+import { AppError } from '../../errors.js';
+import { planReplay } from '../../sessions/graph.js';
+import { sessionGraph } from '../../sessions/graph-session.js';
 import type { SessionInfo } from '../../sessions/contract.js';
 import { defineTool } from './define-tool.js';
 import { sessionJson, text, type ToolEnv } from './env.js';
@@ -47,6 +51,15 @@ export const createSession = defineTool({
         .boolean()
         .optional()
         .describe('With resume_session_id: re-run its successful executions to rebuild variables.'),
+      replay_cells: z
+        .array(z.number().int().min(1))
+        .min(1)
+        .max(1000)
+        .optional()
+        .describe(
+          'With resume_session_id: replay only what these executions need (they and the cells they read from, by ' +
+            'the dataflow graph; see session_graph), instead of the whole history.',
+        ),
       analysis: z
         .object({
           rules: z
@@ -72,7 +85,10 @@ export const createSession = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async handler(args, _call, env: ToolEnv) {
     const limits = limitOverridesFrom(args.limits);
-    const info = await env.sessions.create({
+    if (args.replay_cells !== undefined && args.resume_session_id === undefined) {
+      throw new AppError('INVALID_ARGUMENT', 'replay_cells needs resume_session_id', { argument: 'replay_cells' });
+    }
+    let info = await env.sessions.create({
       language: args.language,
       owner: env.owner,
       ...(limits === undefined ? {} : { limits }),
@@ -82,6 +98,7 @@ export const createSession = defineTool({
       ...(args.kits?.length ? { kits: args.kits } : {}),
       ...(args.network === undefined ? {} : { network: args.network }),
     });
+    if (args.replay_cells !== undefined) info = await replayForCells(env, info.id, args.replay_cells);
     const kits = info.kits?.length
       ? `\nkits: ${info.kits.map((k) => `${k.name}@${k.version} (${k.packages.map((p) => `${p.name} ${p.version}`).join(', ')})`).join('; ')}`
       : '';
@@ -175,3 +192,14 @@ export const closeSession = defineTool({
     };
   },
 });
+
+/** Rebuilds only what the chosen cells need: their upstream closure in the dataflow graph, replayed in order. */
+export async function replayForCells(env: ToolEnv, id: string, cells: number[]): Promise<SessionInfo> {
+  const { graph } = await sessionGraph(env.sessions, id, env.owner, (language, code) =>
+    sharedAnalyzer().dataflow(language, code),
+  );
+  const plan = planReplay(graph, cells);
+  const info = await env.sessions.restart(id, env.owner, { replayOnly: plan.cells });
+  const which = `cells ${plan.cells.map((c) => `[${c}]`).join(' ') || '(none)'} for ${cells.map((c) => `[${c}]`).join(' ')}`;
+  return { ...info, note: [`Replayed by the graph: ${which}.`, info.note, ...plan.notes].filter(Boolean).join(' ') };
+}
