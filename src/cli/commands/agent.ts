@@ -64,24 +64,29 @@ export interface AgentCommandDeps {
   runs?: AgentRunStore;
 }
 
+/** The flags of every command that runs the agent (agent, fix). */
+export const AGENT_RUN_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  'max-steps': { type: 'string' },
+  'no-store': { type: 'boolean' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 export const agentCommand: Command = (argv, io) => agentCommandWith(argv, io);
 
 export async function agentCommandWith(argv: string[], io: CliIO, deps: AgentCommandDeps = {}): Promise<number> {
   const { values, positionals } = parse(argv, {
-    model: { type: 'string', short: 'm' },
+    ...AGENT_RUN_OPTIONS,
     lang: { type: 'string', short: 'l' },
     session: { type: 'string' },
     files: { type: 'string', multiple: true },
-    'max-steps': { type: 'string' },
     'budget-usd': { type: 'string' },
     'max-time': { type: 'string' },
     approve: { type: 'string' },
     mode: { type: 'string' },
     verify: { type: 'boolean' },
     'mcp-config': { type: 'string' },
-    'no-store': { type: 'boolean' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(HELP);

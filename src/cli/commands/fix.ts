@@ -20,7 +20,14 @@ import type { SessionExecResult } from '../../sessions/contract.js';
 import { numberFlag, parse } from '../args.js';
 import { languageOfFile } from '../file-language.js';
 import type { CliIO, Command } from '../io.js';
-import { cliRecorder, LivePrinter, openAgentRuntime, runRecorded, type AgentCommandDeps } from './agent.js';
+import {
+  AGENT_RUN_OPTIONS,
+  cliRecorder,
+  LivePrinter,
+  openAgentRuntime,
+  runRecorded,
+  type AgentCommandDeps,
+} from './agent.js';
 
 const HELP = `usage: codemode fix FILE [--test CMD] [--model MODEL] [--write] [--max-steps N]
 
@@ -49,13 +56,9 @@ export const fixCommand: Command = (argv, io) => fixCommandWith(argv, io);
 
 export async function fixCommandWith(argv: string[], io: CliIO, deps: FixCommandDeps = {}): Promise<number> {
   const { values, positionals } = parse(argv, {
+    ...AGENT_RUN_OPTIONS,
     test: { type: 'string' },
-    model: { type: 'string', short: 'm' },
     write: { type: 'boolean' },
-    'max-steps': { type: 'string' },
-    'no-store': { type: 'boolean' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(HELP);
