@@ -90,6 +90,17 @@ describe('codemode sessions', () => {
     assert.equal((await cli(['sessions', 'graph', py, '--format', 'svg'])).code, 2);
   });
 
+  it('rerun runs again only the cells downstream of a cell (--dry-run says which)', async () => {
+    const dry = await cli(['sessions', 'rerun', py, '1', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^would run \[2\]$/m);
+    const run = await cli(['sessions', 'rerun', py, '1']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^ran \[2\]$/m);
+    assert.match(run.stdout, /^\[2\] -> In \[\d+\] ok: 42$/m);
+    assert.equal((await cli(['sessions', 'rerun', py, 'x'])).code, 2);
+  });
+
   it('export writes a notebook (--out) or a script (stdout) that runs what succeeded', async () => {
     const out = path.join(tmp, 'py.ipynb');
     const nb = await cli(['sessions', 'export', py, '--format', 'ipynb', '--out', out]);

@@ -28,6 +28,8 @@ const HELP = `usage: codemode sessions <subcommand> [--json]
   close ID                     delete the session's workspace; its history stays readable
   graph ID [--format text|dot|mermaid]
                                the session as a dataflow graph: which cell feeds which (names), stale cells
+  rerun ID CELL [--dry-run]    run again, in dependency order, only the cells that depend on cell CELL
+                               (the session is resumed with its history replayed first)
 
   --json                       print data instead of tables (list, show, history, close)
 `;
@@ -38,9 +40,12 @@ export const sessionsCommand: Command = async (argv, io) => {
     format: { type: 'string' },
     out: { type: 'string', short: 'o' },
     replay: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
-  const [sub, id, ...extra] = positionals;
+  const [sub, id, ...rest] = positionals;
+  const cellArg = sub === 'rerun' ? rest.shift() : undefined;
+  const extra = rest;
   if (values.help || sub === undefined || sub === 'help') {
     io.stdout.write(HELP);
     return sub === undefined && !values.help ? 2 : 0;
@@ -50,7 +55,7 @@ export const sessionsCommand: Command = async (argv, io) => {
     const { replCommand } = await import('./repl.js');
     return replCommand(['--session', needId(sub, id), ...(values.replay ? ['--replay'] : [])], io);
   }
-  if (!['list', 'show', 'history', 'export', 'close', 'graph'].includes(sub))
+  if (!['list', 'show', 'history', 'export', 'close', 'graph', 'rerun'].includes(sub))
     throw new AppError('INVALID_ARGUMENT', `unknown subcommand "${sub}"\n\n${HELP}`);
   if (sub === 'list' && id !== undefined) throw new AppError('INVALID_ARGUMENT', `unexpected argument "${id}"`);
   const format = sub === 'export' ? exportFormat(values.format) : undefined;
@@ -105,6 +110,41 @@ export const sessionsCommand: Command = async (argv, io) => {
           graphFormat === 'dot' ? toDot(view) : graphFormat === 'mermaid' ? toMermaid(view) : graphText(view);
         print(view, text.endsWith('\n') ? text : `${text}\n`);
         return 0;
+      }
+      case 'rerun': {
+        const sid = needId(sub, id);
+        const cell = Number(cellArg);
+        if (!Number.isSafeInteger(cell) || cell < 1)
+          throw new AppError(
+            'INVALID_ARGUMENT',
+            `rerun needs a cell number (an execution count), got "${cellArg ?? ''}"`,
+          );
+        const { session } = savedSession(runtime, sid);
+        if (!session) throw new AppError('SESSION_CLOSED', `session ${sid} is closed; its history is read-only`);
+        const { sharedAnalyzer } = await import('../../analysis/analyzer.js');
+        const { rerunDownstream } = await import('../../sessions/graph-session.js');
+        const dryRun = values['dry-run'] === true;
+        if (!dryRun) await runtime.sessions.create({ language: session.language, resumeId: sid, replayHistory: true });
+        const r = await rerunDownstream(
+          runtime.sessions,
+          sid,
+          undefined,
+          cell,
+          (language, code) => sharedAnalyzer().dataflow(language, code),
+          { dryRun },
+        );
+        const lines = [
+          r.plan.refused
+            ? `nothing runs: ${r.plan.refused}`
+            : `${dryRun ? 'would run' : 'ran'} ${r.plan.cells.map((c) => `[${c}]`).join(' ') || 'nothing: no cell depends on it'}`,
+          ...r.plan.unknown.map((u) => `not run, cannot tell: [${u.cell}] ${u.reason}`),
+          ...r.runs.map(
+            (x) =>
+              `[${x.cell}] -> In [${x.result.executionCount}] ${x.result.status}${x.result.stdout ? `: ${x.result.stdout.trimEnd()}` : ''}`,
+          ),
+        ];
+        print(r, `${lines.join('\n')}\n`);
+        return r.plan.refused || r.runs.some((x) => x.result.status !== 'ok') ? 1 : 0;
       }
       case 'close': {
         const sid = needId(sub, id);
