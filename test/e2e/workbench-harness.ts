@@ -4,6 +4,7 @@
  * real store) on a random loopback port, and drives Debian's chromium with
  * playwright-core, kept off the network (a dead proxy for all but loopback).
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -177,4 +178,20 @@ export async function runCell(p: Page, code: string, opts: { wait?: boolean } = 
 
 export async function shot(p: Page, name: string): Promise<void> {
   await p.screenshot({ path: path.join(ARTIFACTS, `workbench-${name}.png`), fullPage: false });
+}
+
+/**
+ * Checks a cell's virtualised table of 10,000 rows (the last one showing "row9999"): only a window of
+ * rows is in the DOM, and scrolling the table to its end brings the last row.
+ */
+export async function checkVirtualTable(p: Page, cell: Locator): Promise<void> {
+  assert.equal(await cell.locator('.vt-viewport').getAttribute('data-rows'), '10000');
+  const inDom = await cell.locator('.vt-body .vt-row').count();
+  assert.ok(inDom > 0 && inDom < 100, `rows in the DOM: ${inDom}`);
+  await inPage(
+    p,
+    `(() => { const v = [...document.querySelectorAll('.vt-viewport')].pop(); v.scrollTop = v.scrollHeight; })()`,
+  );
+  await cell.locator('.vt-row[data-row="9999"]').waitFor();
+  assert.match(await cell.locator('.vt-row[data-row="9999"]').innerText(), /row9999/);
 }

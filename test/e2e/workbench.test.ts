@@ -13,7 +13,15 @@ import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startScriptedServer, type ScriptedServer } from '../../src/agent/scripted-server.js';
 import { connectHttpClient } from './mcp-harness.js';
-import { cspViolations, inPage, runCell, shot, startWorkbench, type Workbench } from './workbench-harness.js';
+import {
+  checkVirtualTable,
+  cspViolations,
+  inPage,
+  runCell,
+  shot,
+  startWorkbench,
+  type Workbench,
+} from './workbench-harness.js';
 
 const TOKEN = 'wb-e2e-token-0123456789abcdef0123';
 const MODEL = 'openai:gpt-4.1';
@@ -192,16 +200,7 @@ describe('workbench in chromium', () => {
         "display({'application/json': {'a': [1, 2, {'b': None}], 'c': 'text'}}, raw=True)",
       ].join('\n'),
     );
-    const viewport = cell.locator('.vt-viewport');
-    assert.equal(await viewport.getAttribute('data-rows'), '10000');
-    const inDom = await cell.locator('.vt-body .vt-row').count();
-    assert.ok(inDom > 0 && inDom < 100, `rows in the DOM: ${inDom}`);
-    await inPage(
-      page,
-      `(() => { const v = [...document.querySelectorAll('.vt-viewport')].pop(); v.scrollTop = v.scrollHeight; })()`,
-    );
-    await cell.locator('.vt-row[data-row="9999"]').waitFor();
-    assert.match(await cell.locator('.vt-row[data-row="9999"]').innerText(), /row9999/);
+    await checkVirtualTable(page, cell);
     assert.ok((await cell.locator('.json-tree details').count()) >= 2);
     assert.match(await cell.locator('.json-tree').innerText(), /"text"/);
   });
