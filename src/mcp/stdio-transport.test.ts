@@ -21,15 +21,19 @@ describe('stdio line classification (JSON-RPC 2.0)', () => {
     assert.deepEqual(codeAndId('{"jsonrpc":"2.0","id":{"x":1},"method":"ping"}'), [-32600, null]);
     assert.deepEqual(codeAndId('{"id":"a","method":"ping"}'), [-32600, 'a']);
     assert.deepEqual(codeAndId('{"jsonrpc":"2.0","id":5,"method":7}'), [-32600, 5]);
-    assert.deepEqual(codeAndId(`{"jsonrpc":"2.0","id":6,"params":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), [
-      -32600,
-      6,
-    ]);
+    assert.deepEqual(
+      codeAndId(`{"jsonrpc":"2.0","id":6,"params":${'['.repeat(100_000)}${']'.repeat(100_000)}}`),
+      [-32600, 6],
+    );
   });
   it('a tools/call without params is -32602 with a short message, not a schema dump', () => {
     const r = classifyLine('{"jsonrpc":"2.0","id":8,"method":"tools/call"}');
     assert.deepEqual(r, {
-      error: { code: -32602, message: 'Invalid params: tools/call needs params {"name": "<tool>", "arguments": {...}}', id: 8 },
+      error: {
+        code: -32602,
+        message: 'Invalid params: tools/call needs params {"name": "<tool>", "arguments": {...}}',
+        id: 8,
+      },
     });
   });
 });
