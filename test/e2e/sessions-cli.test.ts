@@ -91,14 +91,17 @@ describe('codemode sessions', () => {
   });
 
   it('rerun runs again only the cells downstream of a cell (--dry-run says which)', async () => {
-    const dry = await cli(['sessions', 'rerun', py, '1', '--dry-run']);
+    // A session of its own: a rerun adds executions, which the other tests here count.
+    const made = await cli(['repl', '--json'], 'total = 40 + 2\nprint(total)\n');
+    const own = (JSON.parse(made.stdout.split('\n')[0]!) as { sessionId: string }).sessionId;
+    const dry = await cli(['sessions', 'rerun', own, '1', '--dry-run']);
     assert.equal(dry.code, 0, dry.stderr);
     assert.match(dry.stdout, /^would run \[2\]$/m);
-    const run = await cli(['sessions', 'rerun', py, '1']);
+    const run = await cli(['sessions', 'rerun', own, '1']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^ran \[2\]$/m);
     assert.match(run.stdout, /^\[2\] -> In \[\d+\] ok: 42$/m);
-    assert.equal((await cli(['sessions', 'rerun', py, 'x'])).code, 2);
+    assert.equal((await cli(['sessions', 'rerun', own, 'x'])).code, 2);
   });
 
   it('export writes a notebook (--out) or a script (stdout) that runs what succeeded', async () => {
