@@ -35,6 +35,15 @@ const worker = (
 });
 
 describe('cluster protocol', () => {
+  it('carries the replayOnly counts of a restart, and refuses counts that are not positive integers', () => {
+    const ok = sessionRequestSchema.parse({ op: 'restart', sessionId: 's1', owner: 'p', replayOnly: [1, 3] });
+    assert.deepEqual(ok, { op: 'restart', sessionId: 's1', owner: 'p', replayOnly: [1, 3] });
+    for (const replayOnly of [[0], [-1], [1.5], ['1']]) {
+      const parsed = sessionRequestSchema.safeParse({ op: 'restart', sessionId: 's1', owner: 'p', replayOnly });
+      assert.equal(parsed.success, false, JSON.stringify(replayOnly));
+    }
+  });
+
   it('rejects session ids that could address other subjects (dots, wildcards)', () => {
     for (const sessionId of ['a.b', 'a*', '>', 'x y', '', 'a'.repeat(65)]) {
       const parsed = sessionRequestSchema.safeParse({ op: 'readFile', sessionId, owner: 'p', path: 'f' });

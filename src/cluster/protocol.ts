@@ -180,7 +180,13 @@ export const sessionRequestSchema = z.discriminatedUnion('op', [
     limits: overridesSchema.optional(),
   }),
   z.object({ op: z.literal('interrupt'), sessionId: sid, owner }),
-  z.object({ op: z.literal('restart'), sessionId: sid, owner, replayUpTo: z.number().int().min(0).optional() }),
+  z.object({
+    op: z.literal('restart'),
+    sessionId: sid,
+    owner,
+    replayUpTo: z.number().int().min(0).optional(),
+    replayOnly: z.array(z.number().int().min(1)).max(100_000).optional(),
+  }),
   z.object({ op: z.literal('close'), sessionId: sid, owner }),
   z.object({
     op: z.literal('writeFile'),

@@ -419,8 +419,18 @@ export class RemoteSessionService implements SessionService {
     await this.#call(id, owner, { op: 'interrupt', sessionId: id, owner: owner ?? 'local' }, this.#o.requestTimeoutMs);
   }
 
-  async restart(id: string, owner?: string, options: { replayUpTo?: number } = {}): Promise<SessionInfo> {
-    const body: SessionRequest = { op: 'restart', sessionId: id, owner: owner ?? 'local', ...options };
+  async restart(
+    id: string,
+    owner?: string,
+    options: { replayUpTo?: number; replayOnly?: readonly number[] } = {},
+  ): Promise<SessionInfo> {
+    const body: SessionRequest = {
+      op: 'restart',
+      sessionId: id,
+      owner: owner ?? 'local',
+      ...(options.replayUpTo === undefined ? {} : { replayUpTo: options.replayUpTo }),
+      ...(options.replayOnly === undefined ? {} : { replayOnly: [...options.replayOnly] }),
+    };
     return parseFrame(
       sessionInfoSchema,
       await this.#call(id, owner, body, this.#o.maxWallMs + 60_000),

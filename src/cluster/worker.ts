@@ -244,8 +244,12 @@ export class ClusterWorker {
         return s.interrupt(this.#own(req.sessionId, req.owner).localId, req.owner);
       case 'restart': {
         const h = this.#own(req.sessionId, req.owner);
-        const replay = req.replayUpTo === undefined ? {} : { replayUpTo: Math.max(0, req.replayUpTo - h.offset) };
-        await s.restart(h.localId, h.owner, replay);
+        // Cluster counts to this kernel's counts (cells before a resume were replayed under other numbers).
+        const local = (n: number) => n - h.offset;
+        await s.restart(h.localId, h.owner, {
+          ...(req.replayUpTo === undefined ? {} : { replayUpTo: Math.max(0, local(req.replayUpTo)) }),
+          ...(req.replayOnly === undefined ? {} : { replayOnly: req.replayOnly.map(local).filter((n) => n > 0) }),
+        });
         return this.#publishInfo(req.sessionId, h);
       }
       case 'close': {
