@@ -78,6 +78,8 @@ export interface SessionManagerOptions {
   ceiling?: Limits;
   /** Upstream tools for codemode.<server>.<tool>() inside kernels. */
   toolHost?: ToolHost;
+  /** Upstream tools per session (a cluster worker forwards each session's calls with its id); wins over toolHost. */
+  toolHostFor?: (session: { id: string; owner: string }) => ToolHost | undefined;
   /** Warm kernels per family, e.g. { python: 2 }. Default { python: 1 }. `false` disables the pool. */
   pool?: Partial<Record<KernelFamily, number>> | false;
   /** Suspend sessions unused for this long (kernel stopped; files and history kept, resumable). Default 30 minutes. */
@@ -162,6 +164,7 @@ export class SessionManager implements SessionService {
   private readonly baseLimits: Limits;
   private readonly ceiling: Limits;
   private readonly toolHost: ToolHost | undefined;
+  private readonly toolHostFor: SessionManagerOptions['toolHostFor'];
   private readonly pool: WarmPool | null;
   private readonly idleTimeoutMs: number;
   private readonly maxSessions: number;
@@ -222,6 +225,7 @@ export class SessionManager implements SessionService {
     // Volumes a hard stop left mounted: their images stay for resume.
     this.workspaces.cleanupStale();
     this.toolHost = options.toolHost;
+    this.toolHostFor = options.toolHostFor;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 30 * 60_000;
     this.maxSessions = options.maxSessions ?? 32;
     this.maxSessionsPerOwner = Math.min(this.maxSessions, options.maxSessionsPerOwner ?? 16);
@@ -749,7 +753,7 @@ export class SessionManager implements SessionService {
 
   private attach(s: Session, kernel: Kernel): void {
     s.kernel = kernel;
-    kernel.setToolHost(this.toolHost);
+    kernel.setToolHost(this.toolHostFor?.({ id: s.id, owner: s.owner }) ?? this.toolHost);
     kernel.setDiskFull(() => workspaceFull(s)); // statfs of the session's capped volume
     kernel.onExit(() => {
       if (s.kernel === kernel) {

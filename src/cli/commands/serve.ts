@@ -65,6 +65,8 @@ export interface ServeOptions {
   settings: Settings;
   /** --nats: serve as a cluster gateway (src/cluster/gateway.ts); the flags as given. */
   cluster?: import('../../cluster/gateway.js').GatewayFlags;
+  /** Programmatic, for `codemode worker`: each session's kernel tool calls go to the cluster's gateways. */
+  toolHostFor?: (session: { id: string; owner: string }) => ToolHost | undefined;
 }
 
 /** What the server runs on; built by a RuntimeFactory so tests can swap it. */
@@ -565,6 +567,7 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     },
     pool: { python: pool.python, node: Math.max(pool.javascript, pool.typescript), bash: pool.bash },
     ...(toolHost === undefined ? {} : { toolHost }),
+    ...(options.toolHostFor === undefined ? {} : { toolHostFor: options.toolHostFor }),
     environments: (await import('../../projects/kits-session.js')).sessionEnvironments(settings, options.stateDir),
   });
   // Static analysis in front of one-shot runs and session cells/scripts (settings.analysis).
