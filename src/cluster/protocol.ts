@@ -23,6 +23,11 @@ export const SUBJECTS = {
   cancel: (runId: string) => `codemode.cancel.${runId}`,
   /** History records, one message per execution, in the HISTORY stream. */
   history: (sessionId: string) => `codemode.history.${sessionId}`,
+  /** Kernel tool calls (Code Mode) from workers: a queue group of the gateways that hold upstream servers. */
+  tools: 'codemode.tools',
+  toolsQueue: 'gateways',
+  /** Cancel a forwarded tool call by its id (any gateway may be running it). */
+  toolsCancel: (callId: string) => `codemode.tools.cancel.${callId}`,
 } as const;
 
 export const BUCKETS = {
@@ -116,6 +121,26 @@ export type WireBytes = z.infer<typeof bytesSchema>;
 export const toWire = (bytes: Uint8Array): WireBytes => ({ b64: Buffer.from(bytes).toString('base64') });
 export const fromWire = (w: WireBytes): Uint8Array => new Uint8Array(Buffer.from(w.b64, 'base64'));
 
+/** One kit as a worker reports it (list_kits' shape). */
+export const kitStatusSchema = z.object({
+  name: z.string().max(64),
+  version: z.string().max(64),
+  description: z.string().max(2048),
+  languages: z.array(z.enum(['python', 'javascript'])).max(4),
+  installed: z.boolean(),
+  missing: z.array(z.string().max(256)).max(64),
+  install: z.string().max(4096),
+  packages: z
+    .array(
+      z.object({
+        manager: z.enum(['debian', 'npm']),
+        name: z.string().max(256),
+        version: z.string().max(128).nullable(),
+      }),
+    )
+    .max(256),
+});
+
 /** A worker's heartbeat: who it is, where it listens, what room it has. */
 export const heartbeatSchema = z.object({
   v: z.literal(PROTOCOL_VERSION),
@@ -127,6 +152,9 @@ export const heartbeatSchema = z.object({
   languages: z.array(languageSchema),
   startedAt: z.string(),
   version: z.string().max(64),
+  /** The kits this worker knows (installed or not) and the network policies it has (absent: an older worker). */
+  kits: z.array(kitStatusSchema).max(256).optional(),
+  networks: z.array(z.string().max(64)).max(256).optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
@@ -203,6 +231,37 @@ export const sessionRequestSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('exportArchive'), sessionId: sid, owner, path }),
 ]);
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
+
+/**
+ * A kernel's Code Mode call, forwarded by the session's worker to any gateway with upstream servers. The gateway
+ * checks the session's record (it exists, is live on the asking worker, belongs to `owner`) before calling.
+ */
+export const toolRequestSchema = z.discriminatedUnion('op', [
+  z.object({
+    op: z.literal('callTool'),
+    callId: idSchema,
+    sessionId: sid,
+    owner,
+    server: z.string().max(256),
+    tool: z.string().max(256),
+    args: z.unknown(),
+    /** The worker gives up after this long; the gateway stops the upstream call then too. */
+    timeoutMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(24 * 3600_000),
+  }),
+  z.object({
+    op: z.literal('searchTools'),
+    sessionId: sid,
+    owner,
+    query: z.string().max(4096),
+    detail: z.enum(['names', 'signatures', 'full']),
+  }),
+  z.object({ op: z.literal('declarations'), sessionId: sid, owner, language: z.enum(['typescript', 'python']) }),
+]);
+export type ToolRequest = z.infer<typeof toolRequestSchema>;
 
 /** The frame around every request: version, and where to stream output (an inbox of the gateway). */
 export const requestFrameSchema = z.object({
