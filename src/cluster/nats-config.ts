@@ -41,6 +41,9 @@ export function workerPermissions(id: string): { publish: string[]; subscribe: s
       'codemode.events.>',
       // Streamed output goes to the requesting gateway's inbox.
       '_INBOX_G.>',
+      // Kernel tool calls (Code Mode) to the gateways' queue group, and their cancels.
+      'codemode.tools',
+      'codemode.tools.cancel.*',
     ],
     subscribe: [`codemode.worker.${id}.session`, 'codemode.run', 'codemode.cancel.*', `${workerInbox(id)}.>`],
   };
@@ -56,7 +59,7 @@ export function gatewayPermissions(id: string): { publish: string[]; subscribe: 
       'codemode.run',
       'codemode.cancel.*',
     ],
-    subscribe: ['codemode.events.*', `${gatewayInbox(id)}.>`],
+    subscribe: ['codemode.events.*', `${gatewayInbox(id)}.>`, 'codemode.tools', 'codemode.tools.cancel.*'],
   };
 }
 
@@ -87,7 +90,8 @@ export interface ServerConfigOptions {
 export function natsServerConfig(o: ServerConfigOptions): string {
   const users = [
     ...o.users.workers.map((w) => userBlock(w, workerPermissions(w.id), true)),
-    ...o.users.gateways.map((g) => userBlock(g, gatewayPermissions(g.id), false)),
+    // Gateways answer workers' tool calls (codemode.tools): replies only, to the asking worker's inbox.
+    ...o.users.gateways.map((g) => userBlock(g, gatewayPermissions(g.id), true)),
     ...(o.users.operators ?? []).map((u) => userBlock(u, { publish: ['$JS.API.>'], subscribe: ['_INBOX.>'] }, false)),
   ];
   return [
