@@ -2,17 +2,19 @@
  * `codemode serve --nats URL`: the gateway runtime. The same MCP server and
  * workbench as a single machine, on a RemoteSessionService and a
  * RemoteExecutor: no kernels here, every session and run is on a worker.
- * Code Mode (--config) is not offered on a gateway yet: a kernel's tool calls
- * would have to cross back from the worker.
+ * With --config the gateway is the Code Mode host: run_code_mode and
+ * search_tools run here as on one machine, and kernels on workers reach the
+ * same upstream servers through this gateway's ToolService
+ * (src/cluster/remote-tools.ts); upstream credentials never leave it.
  */
 import { hostname } from 'node:os';
-import { AppError } from '../errors.js';
 import type { RuntimeFactory } from '../cli/commands/serve.js';
 import { openLink } from './link.js';
 import { gatewayInbox } from './nats-config.js';
 import { checkNodeId, natsLinkOptions, type NatsFlagValues } from './node-options.js';
 import { RemoteExecutor } from './remote-executor.js';
 import { RemoteSessionService } from './remote-sessions.js';
+import { ToolService } from './remote-tools.js';
 
 export interface GatewayFlags extends NatsFlagValues {
   'gateway-id'?: string | undefined;
@@ -20,11 +22,6 @@ export interface GatewayFlags extends NatsFlagValues {
 
 export function gatewayRuntime(flags: GatewayFlags): RuntimeFactory {
   return async (options, io, log) => {
-    if (options.config !== undefined) {
-      throw new AppError('INVALID_ARGUMENT', 'Code Mode (--config) is not available on a cluster gateway yet', {
-        argument: '--config',
-      });
-    }
     const id = checkNodeId(
       flags['gateway-id'] ??
         `${hostname()
@@ -32,26 +29,50 @@ export function gatewayRuntime(flags: GatewayFlags): RuntimeFactory {
           .slice(0, 40)}-${process.pid}`,
       '--gateway-id',
     );
+    const { openCodeMode } = await import('../cli/commands/serve.js');
+    // Before the link: a bad --config stops here with nothing to undo but the upstreams.
+    const codeMode = await openCodeMode(options, io, log);
     const link = await openLink({
       ...natsLinkOptions(flags, io.env, io.cwd, `gateway ${id}`, log),
       inboxPrefix: gatewayInbox(id),
+    }).catch(async (e: unknown) => {
+      await codeMode?.runtime.close();
+      throw e;
     });
+    let sessions: RemoteSessionService | undefined;
+    let tools: ToolService | undefined;
     try {
       const maxWallMs = options.settings.limits.max.wallMs;
-      const sessions = await RemoteSessionService.open({ link, maxWallMs, log });
+      sessions = await RemoteSessionService.open({ link, maxWallMs, log });
       const executor = new RemoteExecutor(link, maxWallMs);
-      log(`gateway ${id}: sessions and runs go to the cluster's workers (no kernels here)`);
+      if (codeMode !== undefined) {
+        const view = sessions.view;
+        tools = new ToolService({ link, host: codeMode.runtime, session: (s) => view.session(s)?.record, log });
+        await tools.start();
+      }
+      log(
+        `gateway ${id}: sessions and runs go to the cluster's workers (no kernels here)` +
+          (codeMode === undefined ? '' : "; Code Mode's upstream servers are here, for run_code_mode and kernels"),
+      );
+      const service = sessions;
+      const toolService = tools;
       return {
         executor,
-        sessions,
-        extensions: [],
+        sessions: service,
+        extensions: codeMode === undefined ? [] : [codeMode.extension],
+        ...(codeMode?.agent === undefined ? {} : { agent: codeMode.agent }),
         async close() {
-          await sessions.shutdown();
+          toolService?.stop();
+          await service.shutdown();
           await link.close();
+          await codeMode?.runtime.close();
         },
       };
     } catch (e) {
+      tools?.stop();
+      await sessions?.shutdown();
       await link.close();
+      await codeMode?.runtime.close();
       throw e;
     }
   };

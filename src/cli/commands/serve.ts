@@ -486,6 +486,41 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
   };
 }
 
+/**
+ * With --config: the Code Mode runtime (upstream servers), its MCP tools with
+ * the static-analysis preflight, and the agent's Code Mode tools. One place for
+ * a single machine and a cluster gateway; the caller closes the runtime.
+ */
+export async function openCodeMode(
+  options: ServeOptions,
+  io: CliIO,
+  log: (m: string) => void,
+): Promise<
+  | {
+      runtime: import('../../codemode/codemode.js').CodeModeRuntime;
+      extension: ServerExtension;
+      agent?: AgentToolConfig;
+    }
+  | undefined
+> {
+  if (options.config === undefined) return undefined;
+  const { openCodeModeRuntime } = await import('../../codemode/open-runtime.js');
+  const runtime = await openCodeModeRuntime(options.config, io.env, log);
+  if (runtime === undefined) return undefined;
+  const { registerCodeModeTools } = await import('../../mcp/tools/code-mode.js');
+  const { codeModePreflight } = await import('../../analysis/compose.js');
+  const preflight = codeModePreflight(runtime, options.settings.analysis);
+  const extension: ServerExtension = (registrar) =>
+    registerCodeModeTools(registrar, runtime, { log, ...(preflight ? { preflight } : {}) }).ready;
+  if (!options.settings.agent.enabled) return { runtime, extension };
+  const { codeModeAgentTools } = await import('../../mcp/tools/agent.js');
+  return {
+    runtime,
+    extension,
+    agent: { models: options.settings.agent.models, env: io.env, codeMode: codeModeAgentTools(runtime) },
+  };
+}
+
 /** The real runtime: the OS sandbox, the session manager and, with --config, Code Mode. */
 export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
   const extensions: ServerExtension[] = [];
@@ -509,23 +544,12 @@ export const defaultRuntime: RuntimeFactory = async (options, io, log) => {
     const backup = migrationBackupOf(sqlite.db);
     if (backup !== undefined) log(`store: migrated the database; the previous version is backed up at ${backup}`);
   }
-  const runtime =
-    options.config === undefined
-      ? undefined
-      : await (await import('../../codemode/open-runtime.js')).openCodeModeRuntime(options.config, io.env, log);
-  if (runtime !== undefined) {
-    const { registerCodeModeTools } = await import('../../mcp/tools/code-mode.js');
-    toolHost = runtime;
-    if (options.settings.agent.enabled) {
-      const { codeModeAgentTools } = await import('../../mcp/tools/agent.js');
-      agent = { models: options.settings.agent.models, env: io.env, codeMode: codeModeAgentTools(runtime) };
-    }
-    const { codeModePreflight } = await import('../../analysis/compose.js');
-    const preflight = codeModePreflight(runtime, options.settings.analysis);
-    extensions.push(
-      (registrar) => registerCodeModeTools(registrar, runtime, { log, ...(preflight ? { preflight } : {}) }).ready,
-    );
-    closers.push(() => runtime.close());
+  const codeMode = await openCodeMode(options, io, log);
+  if (codeMode !== undefined) {
+    toolHost = codeMode.runtime;
+    agent = codeMode.agent;
+    extensions.push(codeMode.extension);
+    closers.push(() => codeMode.runtime.close());
   }
   const { createProcessSandbox } = await import('../../sandbox/process/process-sandbox.js');
   const { ProcessExecutor } = await import('../../sandbox/process/process-executor.js');
