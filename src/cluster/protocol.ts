@@ -11,6 +11,9 @@ import { EXEC_STATUSES, LANGUAGES } from '../sandbox/executor.js';
 export const PROTOCOL_VERSION = 1;
 
 /** NATS names. Workers answer only their own subject (nats-server permissions, see nats-config.ts). */
+/** The NATS service (`@nats-io/services`) every worker registers as: `$SRV.PING|INFO|STATS.codemode-worker`. */
+export const WORKER_SERVICE = 'codemode-worker';
+
 export const SUBJECTS = {
   /** One-shot runs: a queue group, so any free worker takes each. */
   run: 'codemode.run',

@@ -1,25 +1,67 @@
 /**
  * What `codemode cluster status` shows: every worker with its heartbeat's age
- * and load, and the sessions per worker and state, read once from the buckets.
+ * and load, the sessions per worker and state (read once from the buckets),
+ * and what each worker's NATS service answers to `$SRV.STATS` (requests and
+ * errors per endpoint). A fresh heartbeat without a service answer is a
+ * worker that no longer takes requests.
  */
-import { heartbeatSchema, sessionRecordSchema, type Heartbeat } from './protocol.js';
+import { Svcm } from '@nats-io/services';
+import { heartbeatSchema, sessionRecordSchema, WORKER_SERVICE, type Heartbeat } from './protocol.js';
 import { natsFailure, type Link } from './link.js';
 
+/** One worker's NATS service counters, summed over its endpoints. */
+export interface ServiceCounters {
+  requests: number;
+  errors: number;
+}
+
 export interface ClusterStatus {
-  workers: (Heartbeat & { alive: boolean; lastSeenMs: number; liveSessions: number })[];
+  workers: (Heartbeat & {
+    alive: boolean;
+    lastSeenMs: number;
+    liveSessions: number;
+    /** Absent when the worker's service did not answer. */
+    service?: ServiceCounters;
+  })[];
   sessions: { live: number; lost: number; closed: number };
 }
 
 export async function clusterStatus(
-  link: Pick<Link, 'workers' | 'sessions'>,
+  link: Pick<Link, 'workers' | 'sessions' | 'nc'>,
   livenessMs: number,
   now = Date.now(),
 ): Promise<ClusterStatus> {
+  let status: ClusterStatus;
   try {
-    return await readStatus(link, livenessMs, now);
+    status = await readStatus(link, livenessMs, now);
   } catch (e) {
     throw natsFailure(e, 'the cluster buckets');
   }
+  const counters = await serviceCounters(link.nc);
+  for (const w of status.workers) {
+    const c = counters.get(w.id);
+    if (c !== undefined) w.service = c;
+  }
+  return status;
+}
+
+/** `$SRV.STATS.codemode-worker`: every answering worker's counters, by worker id (from the service metadata). */
+async function serviceCounters(nc: Link['nc']): Promise<Map<string, ServiceCounters>> {
+  const out = new Map<string, ServiceCounters>();
+  try {
+    for await (const s of await new Svcm(nc).client({ strategy: 'stall', maxWait: 1500 }).stats(WORKER_SERVICE)) {
+      const id = s.metadata?.['worker'];
+      if (typeof id !== 'string') continue;
+      const endpoints = s.endpoints ?? [];
+      out.set(id, {
+        requests: endpoints.reduce((n, e) => n + e.num_requests, 0),
+        errors: endpoints.reduce((n, e) => n + e.num_errors, 0),
+      });
+    }
+  } catch {
+    // No answer at all (no worker, or no permission): every worker shows as not answering.
+  }
+  return out;
 }
 
 async function readStatus(
@@ -57,10 +99,12 @@ async function readStatus(
 }
 
 export function formatStatus(s: ClusterStatus): string {
-  const lines = ['WORKER                STATE  SESSIONS  RUNS  FREE MEM   LAST SEEN'];
+  const lines = ['WORKER                STATE  SESSIONS  RUNS  FREE MEM   REQUESTS  ERRORS  LAST SEEN'];
   for (const w of s.workers) {
+    // DEAF: it heartbeats but its service does not answer, so requests to it fail.
+    const state = !w.alive ? 'LOST' : w.service === undefined ? 'DEAF' : 'up';
     lines.push(
-      `${w.id.padEnd(20)}  ${(w.alive ? 'up' : 'LOST').padEnd(5)}  ${`${w.sessions}/${w.maxSessions}`.padEnd(8)}  ${String(w.runsInFlight).padEnd(4)}  ${`${Math.round(w.freeMemoryBytes / 2 ** 20)} MiB`.padEnd(9)}  ${(w.lastSeenMs / 1000).toFixed(1)} s ago`,
+      `${w.id.padEnd(20)}  ${state.padEnd(5)}  ${`${w.sessions}/${w.maxSessions}`.padEnd(8)}  ${String(w.runsInFlight).padEnd(4)}  ${`${Math.round(w.freeMemoryBytes / 2 ** 20)} MiB`.padEnd(9)}  ${String(w.service?.requests ?? '-').padEnd(8)}  ${String(w.service?.errors ?? '-').padEnd(6)}  ${(w.lastSeenMs / 1000).toFixed(1)} s ago`,
     );
   }
   if (s.workers.length === 0) lines.push('(no worker has heartbeated)');

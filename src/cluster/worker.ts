@@ -8,10 +8,12 @@
  */
 import { freemem } from 'node:os';
 import type { Msg, Subscription } from '@nats-io/transport-node';
+import { Svcm, type Service } from '@nats-io/services';
 import { AppError, errorMessage, isAppError } from '../errors.js';
 import type { Executor, Language, OutputChunk } from '../sandbox/executor.js';
 import type {
   ExecutionRecord,
+  KitStatus,
   SessionEvent,
   SessionExecResult,
   SessionInfo,
@@ -24,6 +26,7 @@ import {
   fromWire,
   HISTORY_STREAM,
   INLINE_FRAME_BYTES,
+  kitStatusSchema,
   MAX_OUTPUT_CHUNK_CHARS,
   parseFrame,
   PROTOCOL_VERSION,
@@ -36,6 +39,7 @@ import {
   type Heartbeat,
   type SessionRecord,
   type SessionRequest,
+  WORKER_SERVICE,
 } from './protocol.js';
 
 export interface ClusterWorkerOptions {
@@ -50,7 +54,12 @@ export interface ClusterWorkerOptions {
   heartbeatMs?: number;
   version: string;
   log?: (m: string) => void;
+  /** The kits and network policies sessions here may ask for (heartbeated, so gateways list and place by them). */
+  kits?: () => { kits: KitStatus[]; networks: string[] };
 }
+
+/** Kits are re-read this often (a dpkg query): an operator's `codemode kits install` shows within a minute. */
+const KITS_REFRESH_MS = 60_000;
 
 interface Hosted {
   localId: string;
@@ -65,6 +74,9 @@ interface Hosted {
   note?: string;
 }
 
+/** The services framework wants semver; a development version string becomes 0.0.0-dev. */
+const serviceVersion = (v: string) => (/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(v) ? v : '0.0.0-dev');
+
 /** History records keep this much of each stream: replay needs the code, not the output. */
 const HISTORY_TEXT_CHARS = 16 * 1024;
 
@@ -75,6 +87,11 @@ export class ClusterWorker {
   readonly #runs = new Map<string, AbortController>();
   readonly #subs: Subscription[] = [];
   #timer: NodeJS.Timeout | undefined;
+  #service: Service | undefined;
+  #stopping = false;
+  #failed!: (reason: string) => void;
+  /** Resolves with the reason when this worker stops answering without being asked to (its NATS service died). */
+  readonly failed = new Promise<string>((resolve) => (this.#failed = resolve));
   readonly #startedAt = new Date().toISOString();
   /** Sessions being started: counted in the heartbeat so gateways placing meanwhile see them. */
   #opening = 0;
@@ -90,8 +107,30 @@ export class ClusterWorker {
 
   async start(): Promise<void> {
     const { nc } = this.#o.link;
-    this.#subs.push(nc.subscribe(SUBJECTS.worker(this.#o.id), { callback: (_e, m) => void this.#onSession(m) }));
-    this.#subs.push(nc.subscribe(SUBJECTS.run, { queue: SUBJECTS.runQueue, callback: (_e, m) => void this.#onRun(m) }));
+    // A NATS service: `$SRV.PING|INFO|STATS.codemode-worker` find every worker and count its requests.
+    const service = await new Svcm(nc).add({
+      name: WORKER_SERVICE,
+      version: serviceVersion(this.#o.version),
+      description: 'codemode worker: session kernels and one-shot runs',
+      metadata: { worker: this.#o.id },
+      queue: '', // the session subject is this worker's alone; the run endpoint names its queue group
+    });
+    this.#service = service;
+    service.addEndpoint('session', {
+      subject: SUBJECTS.worker(this.#o.id),
+      handler: (e, m) => void (e === null && this.#onSession(m)),
+    });
+    service.addEndpoint('run', {
+      subject: SUBJECTS.run,
+      queue: SUBJECTS.runQueue,
+      handler: (e, m) => void (e === null && this.#onRun(m)),
+    });
+    void service.stopped.then((why) => {
+      if (this.#stopping) return;
+      const reason = `the NATS service stopped: ${why instanceof Error ? why.message : 'closed'}`;
+      this.#log(`cluster: ${reason}; this worker no longer answers`);
+      this.#failed(reason);
+    });
     this.#subs.push(
       nc.subscribe(SUBJECTS.cancel('*'), {
         callback: (_e, m) => this.#runs.get(m.subject.slice(SUBJECTS.cancel('').length))?.abort(),
@@ -104,13 +143,42 @@ export class ClusterWorker {
 
   /** Stop answering, drop the heartbeat, close the local sessions (they stay resumable elsewhere). */
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#timer);
+    await this.#service?.stop().catch(() => undefined);
     for (const s of this.#subs) s.unsubscribe();
     await this.#o.link.workers.delete(this.#o.id).catch(() => undefined); // it expires anyway
     for (const [id, h] of this.#hosted) {
       h.closing = true;
       await this.#updateRecord(id, (r) => ({ ...r, state: 'lost' })).catch(() => undefined);
     }
+  }
+
+  /** The cluster session behind a local one, while hosted here (its kernel's tool calls carry it to a gateway). */
+  sessionOf(localId: string): { sessionId: string; owner: string } | undefined {
+    for (const [sessionId, h] of this.#hosted) if (h.localId === localId) return { sessionId, owner: h.owner };
+    return undefined;
+  }
+
+  #kits: { kits: KitStatus[]; networks: string[]; at: number } | undefined;
+
+  /** This worker's kits as the heartbeat carries them: each checked against the wire schema (one that is not is left out, said once). */
+  #offeredKits(): { kits?: KitStatus[]; networks?: string[] } {
+    if (this.#o.kits === undefined) return {};
+    if (this.#kits === undefined || Date.now() - this.#kits.at > KITS_REFRESH_MS) {
+      const known = this.#kits;
+      try {
+        const { kits, networks } = this.#o.kits();
+        const fit = kits.filter((k) => kitStatusSchema.safeParse(k).success);
+        if (fit.length < kits.length && known === undefined)
+          this.#log(`cluster: ${kits.length - fit.length} kit(s) too large for the heartbeat are not offered`);
+        this.#kits = { kits: fit, networks: networks.filter((n) => n.length <= 64).slice(0, 256), at: Date.now() };
+      } catch (e) {
+        this.#log(`cluster: cannot read the kits: ${errorMessage(e)}`);
+        this.#kits = { kits: known?.kits ?? [], networks: known?.networks ?? [], at: Date.now() };
+      }
+    }
+    return { kits: this.#kits.kits.slice(0, 256), networks: this.#kits.networks };
   }
 
   heartbeat(): Heartbeat {
@@ -124,6 +192,7 @@ export class ClusterWorker {
       languages: this.#o.languages,
       startedAt: this.#startedAt,
       version: this.#o.version,
+      ...this.#offeredKits(),
     };
   }
 

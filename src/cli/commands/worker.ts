@@ -11,6 +11,7 @@ import { LANGUAGES } from '../../sandbox/executor.js';
 import { openLink } from '../../cluster/link.js';
 import { NATS_FLAGS, NATS_USAGE, checkNodeId, natsLinkOptions } from '../../cluster/node-options.js';
 import { workerInbox } from '../../cluster/nats-config.js';
+import { RemoteToolHost } from '../../cluster/remote-tools.js';
 import { ClusterWorker } from '../../cluster/worker.js';
 import type { CliIO, Command } from '../io.js';
 import { SERVER_VERSION } from '../../mcp/server.js';
@@ -84,12 +85,21 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
       inboxPrefix: workerInbox(id),
       heartbeatTtlMs: Math.max(30_000, heartbeatMs * 10),
     });
-    runtime = await defaultRuntime(options, io, log);
+    let worker: ClusterWorker | undefined;
+    const toGateways = link;
+    // Kernel tool calls (Code Mode) go to the gateways that hold the upstream servers, each with its session's id.
+    runtime = await defaultRuntime(
+      { ...options, toolHostFor: (s) => new RemoteToolHost(toGateways, () => worker?.sessionOf(s.id)) },
+      io,
+      log,
+    );
+    const sessions = runtime.sessions;
     const maxSessions = options.settings.sessions.maxSessions;
-    const worker = new ClusterWorker({
+    worker = new ClusterWorker({
       id,
       link,
-      sessions: runtime.sessions,
+      sessions,
+      kits: () => sessions.kits?.() ?? { kits: [], networks: [] },
       executor: runtime.executor,
       maxSessions,
       // The session manager's own per-owner cap (its default): above it, it would suspend the owner's idle sessions.
@@ -101,13 +111,17 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
     });
     await worker.start();
     log(`worker ${id} ready: ${maxSessions} session slots, on ${linkOptions.servers.join(', ')}`);
-    const why = await new Promise<string>((resolve) => {
-      process.once('SIGINT', () => resolve('SIGINT'));
-      process.once('SIGTERM', () => resolve('SIGTERM'));
-    });
+    const why = await Promise.race([
+      new Promise<string>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      }),
+      worker.failed.then((reason) => `failed: ${reason}`),
+    ]);
     log(`stopping (${why}): sessions here become lost and resume elsewhere`);
     await worker.stop();
-    return 0;
+    // A worker that stopped answering exits non-zero, so its supervisor (systemd, Kubernetes) restarts it.
+    return why.startsWith('failed') ? 1 : 0;
   } catch (e) {
     log(`cannot run: ${errorMessage(e)}`);
     return isAppError(e, 'INVALID_ARGUMENT') || isAppError(e, 'INVALID_CONFIG') ? 2 : 1;

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PROTOCOL_VERSION } from './protocol.js';
+import { formatStatus, type ClusterStatus } from './status.js';
+
+const worker = (
+  id: string,
+  alive: boolean,
+  service?: { requests: number; errors: number },
+): ClusterStatus['workers'][number] => ({
+  v: PROTOCOL_VERSION,
+  id,
+  sessions: 2,
+  maxSessions: 32,
+  runsInFlight: 0,
+  freeMemoryBytes: 2 ** 30,
+  languages: ['python' as const],
+  startedAt: '',
+  version: '0.1.0',
+  alive,
+  lastSeenMs: 1200,
+  liveSessions: 2,
+  ...(service === undefined ? {} : { service }),
+});
+
+describe('cluster status', () => {
+  it('tells a worker that answers as a service from one that only heartbeats (DEAF) and one that stopped (LOST)', () => {
+    const status: ClusterStatus = {
+      workers: [worker('w1', true, { requests: 41, errors: 1 }), worker('w2', true), worker('w3', false)],
+      sessions: { live: 4, lost: 2, closed: 0 },
+    };
+    const rows = formatStatus(status).split('\n');
+    assert.match(rows[0]!, /REQUESTS\s+ERRORS/);
+    assert.match(rows[1]!, /^w1\s+up\s+2\/32\s+0\s+1024 MiB\s+41\s+1\s+1\.2 s ago$/);
+    assert.match(rows[2]!, /^w2\s+DEAF\s.*\s-\s+-\s/);
+    assert.match(rows[3]!, /^w3\s+LOST\s/);
+    assert.match(rows[4]!, /4 live, 2 lost/);
+  });
+});
