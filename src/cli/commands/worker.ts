@@ -85,17 +85,17 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
       inboxPrefix: workerInbox(id),
       heartbeatTtlMs: Math.max(30_000, heartbeatMs * 10),
     });
-    let worker: ClusterWorker | undefined;
+    const started: { worker?: ClusterWorker } = {};
     const toGateways = link;
     // Kernel tool calls (Code Mode) go to the gateways that hold the upstream servers, each with its session's id.
     runtime = await defaultRuntime(
-      { ...options, toolHostFor: (s) => new RemoteToolHost(toGateways, () => worker?.sessionOf(s.id)) },
+      { ...options, toolHostFor: (s) => new RemoteToolHost(toGateways, () => started.worker?.sessionOf(s.id)) },
       io,
       log,
     );
     const sessions = runtime.sessions;
     const maxSessions = options.settings.sessions.maxSessions;
-    worker = new ClusterWorker({
+    const worker = new ClusterWorker({
       id,
       link,
       sessions,
@@ -109,6 +109,7 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
       version: SERVER_VERSION,
       log,
     });
+    started.worker = worker;
     await worker.start();
     log(`worker ${id} ready: ${maxSessions} session slots, on ${linkOptions.servers.join(', ')}`);
     const why = await Promise.race([
