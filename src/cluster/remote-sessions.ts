@@ -31,6 +31,7 @@ import type {
   SessionService,
 } from '../sessions/contract.js';
 import { toNotebook } from '../sessions/notebook.js';
+import { clusterKits, lackingKits, workersWith, type ClusterKitStatus } from './cluster-kits.js';
 import { ClusterView, placeSession } from './cluster-view.js';
 import { natsFailure, request, type Link } from './link.js';
 import {
@@ -154,9 +155,13 @@ export class RemoteSessionService implements SessionService {
     const tried = new Set<string>();
     let revision = 0;
     for (;;) {
-      const worker = placeSession(this.view.workers(), options.language, tried);
+      // Only workers with the session's kits and network policy installed (none anywhere: say which is missing).
+      const needs = { kits: options.kits, network: options.network };
+      const worker = placeSession(workersWith(this.view.workers(), needs), options.language, tried);
       if (worker === null) {
         if (revision > 0) await this.#link.sessions.delete(id).catch(() => undefined); // nothing was placed
+        const lacking = lackingKits(this.view.workers(), needs);
+        if (lacking !== null) throw lacking;
         throw unavailable(`no live worker has room for a ${options.language} session`, { reason: 'no_capacity' });
       }
       const record: SessionRecord = {
@@ -204,6 +209,11 @@ export class RemoteSessionService implements SessionService {
         revision = entry?.revision ?? revision;
       }
     }
+  }
+
+  /** list_kits on a gateway: the live workers' kits and network policies, each kit with the workers that have it. */
+  kits(): { kits: ClusterKitStatus[]; networks: string[] } {
+    return clusterKits(this.view.workers());
   }
 
   list(owner?: string): SessionInfo[] {
@@ -325,7 +335,8 @@ export class RemoteSessionService implements SessionService {
       // Someone already moved it, or its worker is only slow to heartbeat: nothing to move.
       if (current.state === 'live' && (this.view.isAlive(current.worker) || !(await this.#gone(current.worker))))
         return current;
-      const target = placeSession(this.view.workers(), current.language, new Set([current.worker]));
+      const able = workersWith(this.view.workers(), { kits: current.kits, network: current.network });
+      const target = placeSession(able, current.language, new Set([current.worker]));
       if (target === null)
         throw unavailable(`session ${id}'s worker is lost and no live worker has room to resume it`, {
           reason: 'no_capacity',

@@ -73,6 +73,8 @@ export interface KitStatus {
   /** The command that installs it (the operator's, never the sandbox's). */
   install: string;
   packages: { manager: 'debian' | 'npm'; name: string; version: string | null }[];
+  /** On a cluster gateway: the live workers that have it installed (src/cluster/cluster-kits.ts). */
+  workers?: string[];
 }
 
 export interface SessionEnvironmentProvider {

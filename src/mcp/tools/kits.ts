@@ -19,6 +19,10 @@ const LIST_KITS_OUTPUT = z.object({
       missing: z.array(z.string()),
       install: z.string().describe('What the operator runs to install it.'),
       packages: z.array(z.object({ manager: z.string(), name: z.string(), version: z.string().nullable() })),
+      workers: z
+        .array(z.string())
+        .optional()
+        .describe('On a cluster gateway: the workers that have it installed (sessions needing it are placed there).'),
     }),
   ),
   networks: z.array(z.string()).describe('Network policy names for create_session network.'),
@@ -38,7 +42,8 @@ export const listKitsTool = defineTool({
     const { kits, networks } = env.sessions.kits?.() ?? { kits: [], networks: [] };
     const lines = kits.map(
       (k) =>
-        `${k.name}@${k.version} [${k.languages.join(', ')}] ${k.installed ? 'installed' : `NOT INSTALLED (operator: ${k.install})`}: ${k.description}`,
+        `${k.name}@${k.version} [${k.languages.join(', ')}] ${k.installed ? 'installed' : `NOT INSTALLED (operator: ${k.install})`}` +
+        `${k.workers === undefined ? '' : ` on workers: ${k.workers.join(', ') || 'none'}`}: ${k.description}`,
     );
     if (kits.length === 0) lines.push('this server offers no kits');
     lines.push(
