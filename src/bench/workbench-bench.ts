@@ -52,6 +52,16 @@ async function startServer(home: string): Promise<{ child: ChildProcess; base: s
   return { child, base };
 }
 
+/** SIGTERM, then SIGKILL after 10 s; resolves at once for a server that already exited. */
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(kill);
+}
+
 /** Types code in the last cell, presses Shift+Enter and resolves with the ms until `shown` matches in that cell. */
 async function uiRun(page: Page, code: string, shown: string): Promise<number> {
   const cells = page.locator('.notebook .cell');
@@ -60,12 +70,14 @@ async function uiRun(page: Page, code: string, shown: string): Promise<number> {
   await page.keyboard.insertText(code);
   // Timed inside the page: from the key press to the DOM showing the output.
   const ms = page.evaluate(
-    `new Promise((resolve) => {
+    `new Promise((resolve, reject) => {
       const cell = document.querySelectorAll('.notebook .cell')[${n - 1}];
       const t0 = performance.now();
       const check = () => cell.dataset.state === 'done' && cell.querySelector(${JSON.stringify(shown)});
-      new MutationObserver((_, obs) => { if (check()) { obs.disconnect(); resolve(performance.now() - t0); } })
-        .observe(cell, { subtree: true, childList: true, attributes: true });
+      const obs = new MutationObserver(() => { if (check()) { obs.disconnect(); clearTimeout(timer); resolve(performance.now() - t0); } });
+      obs.observe(cell, { subtree: true, childList: true, attributes: true });
+      // A cell that never shows its output fails the bench instead of hanging it.
+      const timer = setTimeout(() => { obs.disconnect(); reject(new Error('cell not shown in 60 s (state ' + cell.dataset.state + ')')); }, 60000);
     })`,
   ) as Promise<number>;
   await page.keyboard.press('Shift+Enter');
@@ -115,7 +127,9 @@ export async function runWorkbenchBench(options: WorkbenchBenchOptions = {}): Pr
         method: 'POST',
         headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
         body: JSON.stringify({ code }),
+        signal: AbortSignal.timeout(60_000),
       });
+      if (!r.ok) throw new Error(`POST executions: HTTP ${r.status}: ${await r.text()}`);
       await r.json();
     };
     const ui: number[] = [];
@@ -172,9 +186,7 @@ export async function runWorkbenchBench(options: WorkbenchBenchOptions = {}): Pr
     return { rows };
   } finally {
     await browser?.close();
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    await exited;
+    await stopServer(child);
     rmSync(home, { recursive: true, force: true });
   }
 }

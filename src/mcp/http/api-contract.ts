@@ -1,7 +1,8 @@
 /**
  * The workbench's HTTP API contract (`/api/v1`): request and response bodies,
  * the error body and the live event stream. Types and constants only, no
- * imports, so the front-end (web/) imports this file as is. docs/api.md is
+ * imports, so the front-end (web/) imports this file as is (api-contract-sync.ts
+ * fails the build if its copies of server types drift). docs/api.md is
  * the prose version; api-router.ts implements it.
  *
  * Wire rules: JSON bodies, snake_case fields everywhere, `limits` included
