@@ -16,12 +16,13 @@ import { createCodemodeServer, SERVER_VERSION } from '../../mcp/server.js';
 import { executorFor } from '../../sandbox/caching-executor.js';
 import type { CliIO, Command } from '../io.js';
 import { defaultRuntime, parseServeArgs, type RuntimeFactory } from './serve.js';
+import { writeLauncherPage, type LauncherPage } from './ui-launcher.js';
 
 export const UI_USAGE = `usage: codemode ui [--port P] [--open] [--settings FILE] [--config mcp.json] [--no-store]
 
   Serves the workbench on http://127.0.0.1:P/ (P: a free port unless given) with a fresh
   random token, and prints the address to open (the token rides in the #fragment).
-  --open           open it with xdg-open
+  --open           open it with xdg-open (through a private file:// page, so the token is not on a command line)
   --port P         port to listen on (default: any free port)
   --config FILE    upstream MCP servers for Code Mode, as for codemode serve
   --no-store       keep sessions in memory only
@@ -175,12 +176,15 @@ export const uiCommand: Command = async (argv, io) => {
   }
   io.stdout.write(`${ui.url}\n`);
   log(`workbench on http://127.0.0.1:${ui.http.port}/ (MCP at /mcp with the same token); Ctrl-C stops it`);
+  let launcher: LauncherPage | undefined;
   if (options.open) {
-    const opener = spawn('xdg-open', [ui.url], { detached: true, stdio: 'ignore' });
+    launcher = writeLauncherPage(ui.url); // the token stays off xdg-open's command line
+    const opener = spawn('xdg-open', [launcher.url], { detached: true, stdio: 'ignore' });
     opener.on('error', (e) => log(`could not run xdg-open (${e.message}); open the address above yourself`));
     opener.unref();
   }
   const why = await untilSignal();
+  launcher?.remove();
   log(`shutting down (${why})`);
   await ui.close().catch((e: unknown) => log(`shutdown: ${errorMessage(e)}`));
   return 0;
