@@ -136,7 +136,9 @@ async function validateStrict(obj: Obj): Promise<void> {
   };
   const tracked = track(obj, '');
   model.prototype.validate.call(tracked);
-  const unknown = seen.flatMap((s) => s.keys.filter((k) => !s.read.has(k)).map((k) => `${s.path}/${k}`));
+  const all = seen.flatMap((s) => s.keys.filter((k) => !s.read.has(k)).map((k) => `${s.path}/${k}`));
+  // Name an unknown field once, not again for everything under it.
+  const unknown = all.filter((p) => !all.some((q) => p.startsWith(`${q}/`)));
   if (unknown.length > 0) throw new Error(`fields the ${model.kind} schema does not have: ${unknown.join(', ')}`);
 }
 
@@ -210,6 +212,13 @@ function referenceProblems(manifests: Manifest[]): string[] {
         if (e['secretRef']) need('Secret', str(asObj(e['secretRef'])['name']));
         if (e['configMapRef']) need('ConfigMap', str(asObj(e['configMapRef'])['name']));
       }
+      const portNames = asList(c['ports']).map((p) => p['name']);
+      for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+        const p = asObj(c[probe]);
+        const port = asObj(p['httpGet'] ?? p['tcpSocket'])['port'];
+        if (typeof port === 'string' && !portNames.includes(port))
+          problems.push(`${where}: ${probe} port ${port} is no named port`);
+      }
       for (const vm of asList(c['volumeMounts'])) {
         if (!volumes.some((v) => v['name'] === vm['name']))
           problems.push(`${where}: mount of unknown volume ${str(vm['name'])}`);
@@ -280,6 +289,13 @@ interface ContainerCommand {
   container: Obj;
   /** command + args with $(VAR) expanded as the kubelet does. */
   argv: string[];
+}
+
+/** A Kubernetes quantity of bytes (binary suffixes only, as these manifests use). */
+function bytes(quantity: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(quantity);
+  if (!m) throw new Error(`not a byte quantity: ${quantity}`);
+  return Number(m[1]) * 1024 ** ['', 'Ki', 'Mi', 'Gi', 'Ti'].indexOf(m[2] ?? '');
 }
 
 const subcommand = (c: ContainerCommand) => c.argv[c.argv.indexOf('codemode') + 1];
@@ -550,9 +566,10 @@ describe('deploy/kubernetes manifests', () => {
   });
 
   it('every document validates against its Kubernetes schema, strictly (no unknown fields)', async () => {
-    for (const m of manifests) {
-      await validateStrict(m.obj).catch((e: Error) => assert.fail(`${idOf(m)}: ${e.message}`));
-    }
+    const problems: string[] = [];
+    for (const m of manifests)
+      await validateStrict(m.obj).catch((e: Error) => problems.push(`${idOf(m)}: ${e.message}`));
+    assert.deepEqual(problems, []);
   });
 
   it('the validator bites: wrong types, missing required fields, misspelt fields, unknown kinds', async () => {
@@ -672,6 +689,29 @@ describe('deploy/kubernetes manifests', () => {
       /not a pod of the NATS release/,
     );
     assert.match(await check(edit(gateway!, (a) => a.map((x) => (x === '8765' ? '8766' : x)))), /not a containerPort/);
+  });
+
+  it("the worker pod's memory limit and state volume hold its sessions at their maximum", () => {
+    const settingsMap = manifests.find((m) => nameOf(m.obj) === 'codemode-worker-settings')!;
+    const settings = JSON.parse(String(asObj(settingsMap.obj['data'])['worker.json'])) as {
+      sessions: { maxSessions: number };
+      limits: { max: { memoryBytes: number; diskBytes: number } };
+    };
+    const pod = podTemplates(manifests).find((p) => nameOf(p.owner.obj) === 'codemode-worker')!;
+    const container = asList(pod.spec['containers'])[0]!;
+    const memory = bytes(str(asObj(asObj(container['resources'])['limits'])['memory']));
+    const state = asList(pod.spec['volumes']).find((v) => v['name'] === 'state')!;
+    const volume = bytes(str(asObj(state['emptyDir'])['sizeLimit']));
+    const { maxSessions } = settings.sessions;
+    assert.ok(
+      memory > maxSessions * settings.limits.max.memoryBytes,
+      `memory limit ${memory} for ${maxSessions} sessions`,
+    );
+    assert.ok(
+      volume > maxSessions * settings.limits.max.diskBytes,
+      `state volume ${volume} for ${maxSessions} sessions`,
+    );
+    assert.throws(() => bytes('10GB'), /quantity/);
   });
 
   it('the gateway pod meets the restricted Pod Security profile; the worker spells out its privileges', () => {
