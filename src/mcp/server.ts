@@ -30,6 +30,7 @@ import {
   type SchemaSettings,
   type ToolCallContext,
 } from './tools/define-tool.js';
+import type { Policy } from '../analysis/policy.js';
 import type { AgentToolConfig } from './tools/agent.js';
 import type { ToolEnv } from './tools/env.js';
 import { CODEMODE_RESOURCE_TEMPLATES, CODEMODE_TOOLS } from './tools/index.js';
@@ -72,6 +73,8 @@ export interface CodemodeServerOptions {
   log?: (message: string) => void;
   /** Offer run_agent with this configuration (settings agent.enabled). */
   agent?: AgentToolConfig;
+  /** What check_code reports against: the policy runs are checked with (null: analysis is off). */
+  analysisPolicy?: Policy | null;
 }
 
 const INSTRUCTIONS =
@@ -242,6 +245,7 @@ export async function createCodemodeServer(options: CodemodeServerOptions): Prom
     progressIntervalMs: options.progressIntervalMs,
     log,
     ...(options.agent === undefined ? {} : { agent: options.agent }),
+    ...(options.analysisPolicy === undefined ? {} : { analysisPolicy: options.analysisPolicy }),
   };
   for (const tool of CODEMODE_TOOLS) if (tool.offered?.(env) ?? true) mountTool(server, tool, env, settings, log);
   for (const template of CODEMODE_RESOURCE_TEMPLATES) mountResourceTemplate(server, template, env, completerFor(env));

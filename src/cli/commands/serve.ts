@@ -412,6 +412,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
     if (options.unsandboxed)
       log('WARNING: running UNSANDBOXED: code runs as your user with full access to this machine');
     const outputs = new OutputStore();
+    const analysisPolicy = (await import('../../analysis/compose.js')).activePolicy(options.settings.analysis);
     const serverOptions = (principal: string): CodemodeServerOptions => ({
       // One-shot runs see the result cache of this principal only.
       executor: executorFor(runtime.executor, principal),
@@ -419,6 +420,7 @@ export function createServeCommand(buildRuntime: RuntimeFactory): Command {
       principal,
       outputs,
       ceiling: options.settings.limits.max,
+      analysisPolicy,
       extensions: runtime.extensions,
       ...(runtime.agent === undefined ? {} : { agent: runtime.agent }),
       log,

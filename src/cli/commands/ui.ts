@@ -103,6 +103,7 @@ export async function startUi(
     env: io.env,
   });
   if (!workbench.built) log('the web front-end is not built (run npm run build); the API and /mcp work without it');
+  const analysisPolicy = (await import('../../analysis/compose.js')).activePolicy(serve.settings.analysis);
   let http: RunningHttpServer;
   try {
     http = await startHttpServer({
@@ -113,6 +114,7 @@ export async function startUi(
           principal,
           outputs,
           ceiling: serve.settings.limits.max,
+          analysisPolicy,
           extensions: runtime.extensions,
           log,
         }),

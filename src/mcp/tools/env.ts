@@ -9,6 +9,7 @@ import type { Executor } from '../../sandbox/executor.js';
 import type { SessionInfo, SessionService } from '../../sessions/contract.js';
 import type { OutputStore } from '../output-store.js';
 import type { AgentToolConfig } from './agent.js';
+import type { Policy } from '../../analysis/policy.js';
 
 export interface ToolEnv {
   executor: Executor;
@@ -26,6 +27,11 @@ export interface ToolEnv {
   log: (message: string) => void;
   /** run_agent's configuration; the tool is offered only when set (settings agent.enabled). */
   agent?: AgentToolConfig;
+  /**
+   * The policy runs are checked against (settings analysis), so check_code answers as a run would:
+   * undefined means the default policy, null that analysis is off on this server.
+   */
+  analysisPolicy?: Policy | null;
 }
 
 const IMAGE_EXT: Record<string, string> = {
