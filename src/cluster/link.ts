@@ -10,12 +10,23 @@ import { randomBytes } from 'node:crypto';
 import {
   connect,
   createInbox,
+  nkeyAuthenticator,
+  nkeys,
   RequestError,
   TimeoutError,
   type NatsConnection,
   type Msg,
 } from '@nats-io/transport-node';
-import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  DiscardPolicy,
+  jetstream,
+  jetstreamManager,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { z } from 'zod';
@@ -36,8 +47,10 @@ import {
 export interface LinkOptions {
   /** nats://host:port URLs (any of the cluster's servers; the client learns the rest). */
   servers: string[];
-  /** This node's NATS user and password. */
-  credentials?: { user: string; pass: string };
+  /** This node's NATS user and password, or its NKEY seed. */
+  credentials?: NatsCredentials;
+  /** TLS to the servers: the CA that signed their certificates, and this node's certificate for mTLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Shown in the server's connection list. */
   name: string;
   /** Reply subjects of this node (permissions let a worker subscribe only its own). */
@@ -61,10 +74,16 @@ export interface Link {
   close(): Promise<void>;
 }
 
+/** A user and password, or an NKEY user's seed (`SU...`: the server knows only its public key). */
+export type NatsCredentials = { user: string; pass: string } | { nkeySeed: string };
+
 const credentialsSchema = z.object({ user: z.string().min(1).max(256), pass: z.string().min(8).max(1024) });
 
-/** A credentials file: one line `user:password` (the password may contain colons). */
-export function readCredentials(file: string, warn: (m: string) => void = () => {}): { user: string; pass: string } {
+/**
+ * A credentials file: one line, either `user:password` (the password may contain
+ * colons) or an NKEY user seed `SU...`. The secret never appears in an error.
+ */
+export function readCredentials(file: string, warn: (m: string) => void = () => {}): NatsCredentials {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -76,16 +95,41 @@ export function readCredentials(file: string, warn: (m: string) => void = () => 
   }
   if ((statSync(file).mode & 0o077) !== 0)
     warn(`the NATS credentials file ${file} is readable by others; chmod 600 it`);
-  const line = text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '';
+  const line = (text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '').trim();
+  if (/^S[A-Z]/.test(line) && !line.includes(':')) return { nkeySeed: nkeySeed(line, file) };
   const at = line.indexOf(':');
   const parsed = credentialsSchema.safeParse({ user: line.slice(0, at).trim(), pass: line.slice(at + 1).trim() });
   if (at < 1 || !parsed.success) {
     throw new AppError(
       'INVALID_CONFIG',
-      `the NATS credentials file ${file} must hold one line "user:password" (password of 8+ characters)`,
+      `the NATS credentials file ${file} must hold one line "user:password" (password of 8+ characters) or an NKEY user seed (SU...)`,
     );
   }
   return parsed.data;
+}
+
+/** A user seed, checked (checksum, user prefix) before it is used to sign. */
+function nkeySeed(seed: string, file: string): string {
+  let ok: boolean;
+  try {
+    ok = nkeys.fromSeed(new TextEncoder().encode(seed)).getPublicKey().startsWith('U');
+  } catch {
+    ok = false; // a malformed seed: the error below says so without echoing it
+  }
+  if (!ok) {
+    throw new AppError(
+      'INVALID_CONFIG',
+      `the NKEY seed in ${file} is not a valid user seed (SU..., as \`nk -gen user\` writes it)`,
+    );
+  }
+  return seed;
+}
+
+/** Connect options for the credentials: password, or an NKEY signature of the server's nonce. */
+function authOptions(c: NatsCredentials | undefined) {
+  if (c === undefined) return {};
+  if ('nkeySeed' in c) return { authenticator: nkeyAuthenticator(new TextEncoder().encode(c.nkeySeed)) };
+  return { user: c.user, pass: c.pass };
 }
 
 export async function openLink(options: LinkOptions): Promise<Link> {
@@ -94,7 +138,8 @@ export async function openLink(options: LinkOptions): Promise<Link> {
     nc = await connect({
       servers: options.servers,
       name: options.name,
-      ...(options.credentials ?? {}),
+      ...authOptions(options.credentials),
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
       ...(options.inboxPrefix === undefined ? {} : { inboxPrefix: options.inboxPrefix }),
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
@@ -108,24 +153,13 @@ export async function openLink(options: LinkOptions): Promise<Link> {
     const jsm = await jetstreamManager(nc, { timeout: 5_000 });
     const kvm = new Kvm(js);
     const objm = new Objm(js);
-    const replicas = options.replicas;
-    // Create, or open what another node created (its replicas win: a config mismatch is not ours to fix).
-    const kv = (name: string, opts: Parameters<Kvm['create']>[1]) =>
-      kvm.create(name, opts).catch((e: unknown) => {
-        if (/already in use/i.test(errorMessage(e))) return kvm.open(name);
-        throw e;
-      });
-    const obj = (name: string, opts: Parameters<Objm['create']>[1]) =>
-      objm.create(name, opts).catch((e: unknown) => {
-        if (/already in use/i.test(errorMessage(e))) return objm.open(name);
-        throw e;
-      });
-    const workers = await kv(BUCKETS.workers, { replicas, history: 1, ttl: options.heartbeatTtlMs ?? 30_000 });
-    const sessions = await kv(BUCKETS.sessions, { replicas, history: 1 });
-    const workspaces = await obj(BUCKETS.workspaces, { replicas });
-    // Transfers are read at once; an hour's max_age sweeps those whose reader died.
-    const transfer = await obj(BUCKETS.transfer, { replicas, ttl: 3600 * 1e9 });
-    await ensureHistoryStream(jsm, replicas);
+    // Create what is missing, check what exists (a stream of ours with other subjects was not made by us).
+    for (const config of streamConfigs(options.replicas, options.heartbeatTtlMs ?? 30_000))
+      await ensureStream(jsm, config);
+    const workers = await kvm.open(BUCKETS.workers, { allow_direct: true });
+    const sessions = await kvm.open(BUCKETS.sessions, { allow_direct: true });
+    const workspaces = await objm.open(BUCKETS.workspaces);
+    const transfer = await objm.open(BUCKETS.transfer);
     return {
       nc,
       js,
@@ -145,21 +179,80 @@ export async function openLink(options: LinkOptions): Promise<Link> {
   }
 }
 
-async function ensureHistoryStream(jsm: JetStreamManager, replicas: number): Promise<void> {
+const nanos = (ms: number) => ms * 1e6;
+
+type StreamSpec = Partial<StreamConfig> & { name: string };
+
+/**
+ * The cluster's streams, as the KV and object-store clients would make them, but
+ * hardened: the KV buckets and the history stream refuse purges, message deletes
+ * and rollups (a `Nats-Rollup: all` header would otherwise wipe a bucket with one
+ * publish). Object stores need rollups and purges (an overwrite replaces the
+ * metadata and purges the old chunks), so their writers can still empty them.
+ */
+export function streamConfigs(replicas: number, heartbeatTtlMs: number): StreamSpec[] {
+  const kv = (bucket: string, history: number, maxAgeMs: number): StreamSpec => ({
+    name: `KV_${bucket}`,
+    subjects: [`$KV.${bucket}.>`],
+    max_msgs_per_subject: history,
+    max_age: nanos(maxAgeMs),
+    discard: DiscardPolicy.New,
+    allow_direct: true,
+    allow_rollup_hdrs: false,
+    deny_delete: true,
+    deny_purge: true,
+    num_replicas: replicas,
+  });
+  const obj = (bucket: string, maxAgeMs: number): StreamSpec => ({
+    name: `OBJ_${bucket}`,
+    subjects: [`$O.${bucket}.C.>`, `$O.${bucket}.M.>`],
+    max_age: nanos(maxAgeMs),
+    discard: DiscardPolicy.New,
+    allow_direct: true,
+    allow_rollup_hdrs: true,
+    num_replicas: replicas,
+  });
+  return [
+    kv(BUCKETS.workers, 1, heartbeatTtlMs),
+    kv(BUCKETS.sessions, 1, 0),
+    obj(BUCKETS.workspaces, 0),
+    // Transfers are read at once; an hour's max_age sweeps those whose reader died.
+    obj(BUCKETS.transfer, 3600_000),
+    {
+      name: HISTORY_STREAM,
+      subjects: ['codemode.history.>'],
+      max_msg_size: INLINE_FRAME_BYTES,
+      allow_rollup_hdrs: false,
+      deny_delete: true,
+      deny_purge: true,
+      num_replicas: replicas,
+    },
+  ];
+}
+
+async function ensureStream(jsm: JetStreamManager, config: StreamSpec): Promise<void> {
+  const name = config.name;
+  let existing: StreamConfig;
   try {
-    await jsm.streams.info(HISTORY_STREAM);
-  } catch {
-    // Not there yet (or a racing node created it): create, and accept "already in use".
+    existing = (await jsm.streams.info(name)).config;
+  } catch (e) {
+    if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
     try {
-      await jsm.streams.add({
-        name: HISTORY_STREAM,
-        subjects: ['codemode.history.>'],
-        num_replicas: replicas,
-        max_msg_size: INLINE_FRAME_BYTES,
-      });
-    } catch (e) {
-      if (!/already in use/i.test(errorMessage(e))) throw e;
+      existing = (await jsm.streams.add(config)).config;
+    } catch (e2) {
+      // A racing node created it (with its replicas: a config mismatch is not ours to fix).
+      if (!/already in use/i.test(errorMessage(e2))) throw e2;
+      existing = (await jsm.streams.info(name)).config;
     }
+  }
+  const want = [...(config.subjects ?? [])].sort().join(' ');
+  const have = [...(existing.subjects ?? [])].sort().join(' ');
+  if (want !== have || existing.mirror || (existing.sources?.length ?? 0) > 0 || existing.republish) {
+    throw new AppError(
+      'INVALID_CONFIG',
+      `the NATS stream ${name} exists with subjects "${have}" (or a mirror, sources or republish), not codemode's "${want}": ` +
+        'it was not created by codemode; remove it or use another account',
+    );
   }
 }
 

@@ -11,12 +11,12 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openLink, type Link } from './link.js';
-import { gatewayInbox, natsServerConfig, type ClusterUsers } from './nats-config.js';
+import { gatewayInbox, natsServerConfig, type ClusterUsers, type PasswordUser } from './nats-config.js';
 
 export interface LocalCluster {
   dir: string;
   urls: string[];
-  users: ClusterUsers;
+  users: ClusterUsers<PasswordUser>;
   /** Credential files by node id. */
   credentialFile(id: string): string;
   servers: ChildProcess[];
@@ -74,7 +74,7 @@ export async function startLocalCluster(options: {
   mkdirSync(dir, { recursive: true });
   chmodSync(dir, 0o711); // the sandbox users must traverse it to reach the workers' workspaces
   const secret = () => randomBytes(18).toString('base64url');
-  const users: ClusterUsers = {
+  const users: ClusterUsers<PasswordUser> = {
     workers: options.workerIds.map((id) => ({ id, user: `worker-${id}`, pass: secret() })),
     gateways: options.gatewayIds.map((id) => ({ id, user: `gateway-${id}`, pass: secret() })),
     operators: [{ user: 'operator', pass: secret() }],
@@ -91,6 +91,8 @@ export async function startLocalCluster(options: {
     writeFileSync(file, `${u.user}:${u.pass}\n`, { mode: 0o600 });
     creds.set(u.id, file);
   }
+  // One route secret for the servers: a server without it cannot join the cluster.
+  const routeAuth = { user: 'route', pass: secret() };
   const ports = await Promise.all(
     Array.from({ length: n }, async () => ({ client: await freePort(), route: await freePort() })),
   );
@@ -104,8 +106,14 @@ export async function startLocalCluster(options: {
         name: `n${i}`,
         host: '127.0.0.1',
         port: p.client,
-        clusterPort: p.route,
-        routes: ports.filter((_, j) => j !== i).map((q) => `127.0.0.1:${q.route}`),
+        // A lone server runs unclustered (JetStream refuses a cluster without routes).
+        ...(n === 1
+          ? {}
+          : {
+              clusterPort: p.route,
+              routes: ports.filter((_, j) => j !== i).map((q) => `127.0.0.1:${q.route}`),
+              routeAuth,
+            }),
         storeDir: path.join(dir, `js-${i}`),
         users,
       }),

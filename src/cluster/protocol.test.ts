@@ -116,6 +116,7 @@ describe('nats-server permissions', () => {
       port: 4222,
       clusterPort: 6222,
       routes: ['127.0.0.1:6223'],
+      routeAuth: { user: 'route', pass: 'route-secret-0123456789' },
       storeDir: '/var/lib/nats',
       users: {
         workers: [{ id: 'w1', user: 'worker-w1', pass: 'p"ss' }],
@@ -124,7 +125,8 @@ describe('nats-server permissions', () => {
     });
     assert.match(text, /user: "worker-w1", password: "p\\"ss"/);
     assert.match(text, /subscribe: \{ allow: \["codemode\.worker\.w1\.session"/);
-    assert.match(text, /routes: \["nats-route:\/\/127\.0\.0\.1:6223"\]/);
+    assert.match(text, /routes: \["nats-route:\/\/route:route-secret-0123456789@127\.0\.0\.1:6223"\]/);
+    assert.match(text, /authorization \{ user: "route", password: "route-secret-0123456789"/);
     assert.match(text, /allow_responses: true/);
   });
 });
