@@ -1,6 +1,6 @@
 /**
  * The NATS flags every cluster role shares (--nats, --nats-credentials,
- * --replicas), resolved from flags then environment into LinkOptions.
+ * --nats-tls-*, --replicas), resolved from flags then environment into LinkOptions.
  */
 import path from 'node:path';
 import { AppError } from '../errors.js';
@@ -10,16 +10,26 @@ import { ID_PATTERN } from './protocol.js';
 export const NATS_FLAGS = {
   nats: { type: 'string', multiple: true },
   'nats-credentials': { type: 'string' },
+  'nats-tls-ca': { type: 'string' },
+  'nats-tls-cert': { type: 'string' },
+  'nats-tls-key': { type: 'string' },
   replicas: { type: 'string' },
 } as const;
 
 export const NATS_USAGE = `  --nats URL           a NATS server of the cluster (repeatable, or comma-separated; also CODEMODE_NATS)
-  --nats-credentials F this node's NATS user, one line "user:password" (also CODEMODE_NATS_CREDENTIALS)
+  --nats-credentials F this node's NATS credentials: one line "user:password" or an NKEY user seed SU...
+                       (also CODEMODE_NATS_CREDENTIALS)
+  --nats-tls-ca F      connect over TLS, trusting this CA's server certificates (also CODEMODE_NATS_TLS_CA)
+  --nats-tls-cert F    with --nats-tls-key: this node's client certificate, for servers that verify clients
+  --nats-tls-key F     (also CODEMODE_NATS_TLS_CERT, CODEMODE_NATS_TLS_KEY)
   --replicas N         JetStream replicas of the buckets (default 3 with 3+ --nats URLs, else 1)`;
 
 export interface NatsFlagValues {
   nats?: string[] | undefined;
   'nats-credentials'?: string | undefined;
+  'nats-tls-ca'?: string | undefined;
+  'nats-tls-cert'?: string | undefined;
+  'nats-tls-key'?: string | undefined;
   replicas?: string | undefined;
 }
 
@@ -46,11 +56,34 @@ export function natsLinkOptions(
     throw new AppError('INVALID_ARGUMENT', '--replicas must be 1, 3 or 5', { argument: '--replicas' });
   }
   const file = values['nats-credentials'] ?? env['CODEMODE_NATS_CREDENTIALS'];
+  const tls = natsTls(values, env, cwd);
   return {
     servers,
     name,
     replicas,
     ...(file === undefined ? {} : { credentials: readCredentials(path.resolve(cwd, file), warn) }),
+    ...(tls === undefined ? {} : { tls }),
+  };
+}
+
+/** TLS files from flags then environment; cert and key come together. Files are read when connecting. */
+function natsTls(values: NatsFlagValues, env: NodeJS.ProcessEnv, cwd: string): LinkOptions['tls'] {
+  const pick = (flag: 'nats-tls-ca' | 'nats-tls-cert' | 'nats-tls-key', name: string) => {
+    const v = values[flag] ?? env[name];
+    return v === undefined || v === '' ? undefined : path.resolve(cwd, v);
+  };
+  const caFile = pick('nats-tls-ca', 'CODEMODE_NATS_TLS_CA');
+  const certFile = pick('nats-tls-cert', 'CODEMODE_NATS_TLS_CERT');
+  const keyFile = pick('nats-tls-key', 'CODEMODE_NATS_TLS_KEY');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new AppError('INVALID_ARGUMENT', '--nats-tls-cert and --nats-tls-key go together', {
+      argument: certFile === undefined ? '--nats-tls-cert' : '--nats-tls-key',
+    });
+  }
+  if (caFile === undefined && certFile === undefined) return undefined;
+  return {
+    ...(caFile === undefined ? {} : { caFile }),
+    ...(certFile === undefined || keyFile === undefined ? {} : { certFile, keyFile }),
   };
 }
 

@@ -124,7 +124,7 @@ export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [-
                       [--allow-host NAME]... [--tls-cert FILE --tls-key FILE]
                       [--config mcp.json] [--no-store] [--db PATH]
                       [--settings FILE] [--unsandboxed-i-know-this-is-unsafe]
-                      [--nats URL [--nats-credentials FILE] [--gateway-id NAME] [--replicas N]]
+                      [--nats URL [--nats-credentials FILE] [--nats-tls-ca FILE] [--gateway-id NAME] [--replicas N]]
 
   (default)        serve MCP over stdio
   --http           serve Streamable HTTP at http://HOST:PORT/mcp (health: /healthz)
@@ -173,6 +173,9 @@ export function parseServeArgs(
         'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
         nats: { type: 'string', multiple: true },
         'nats-credentials': { type: 'string' },
+        'nats-tls-ca': { type: 'string' },
+        'nats-tls-cert': { type: 'string' },
+        'nats-tls-key': { type: 'string' },
         replicas: { type: 'string' },
         'gateway-id': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -181,11 +184,22 @@ export function parseServeArgs(
   } catch (e) {
     throw new AppError('INVALID_ARGUMENT', errorMessage(e));
   }
-  const clusterFlags = ['nats-credentials', 'replicas', 'gateway-id'] as const;
+  const clusterFlags = [
+    'nats-credentials',
+    'nats-tls-ca',
+    'nats-tls-cert',
+    'nats-tls-key',
+    'replicas',
+    'gateway-id',
+  ] as const;
   if (values.nats === undefined && clusterFlags.some((f) => values[f] !== undefined)) {
-    throw new AppError('INVALID_ARGUMENT', '--nats-credentials, --replicas and --gateway-id only apply with --nats', {
-      argument: '--nats',
-    });
+    throw new AppError(
+      'INVALID_ARGUMENT',
+      '--nats-credentials, --nats-tls-*, --replicas and --gateway-id only apply with --nats',
+      {
+        argument: '--nats',
+      },
+    );
   }
   if (values.help) throw new AppError('INVALID_ARGUMENT', 'help requested', { help: true });
   const port = values.port === undefined ? undefined : Number(values.port);
@@ -265,6 +279,9 @@ export function parseServeArgs(
           cluster: {
             nats: values.nats,
             'nats-credentials': values['nats-credentials'],
+            'nats-tls-ca': values['nats-tls-ca'],
+            'nats-tls-cert': values['nats-tls-cert'],
+            'nats-tls-key': values['nats-tls-key'],
             replicas: values.replicas,
             'gateway-id': values['gateway-id'],
           },
