@@ -34,10 +34,14 @@ import {
   type McpServer,
 } from '@modelcontextprotocol/server';
 import { isLoopback } from '../config/loopback.js';
+import { AppError } from '../errors.js';
 import { MAX_MESSAGE_BYTES } from '../config/settings.js';
 import type { StoreHealth } from '../store/store-status.js';
 import { BoundedEventStore } from './event-store.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH, missingParamsMessage } from './jsonrpc-checks.js';
+
+/** An --allow-host entry: a DNS name, IPv4 or [IPv6], and an optional port. */
+const ALLOWED_HOST = /^([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/;
 
 export interface HttpServerOptions {
   /**
@@ -56,7 +60,11 @@ export interface HttpServerOptions {
    * loopback address, and only when asked for explicitly (`--no-auth`).
    */
   allowAnonymous?: boolean;
-  /** Extra host names accepted in Host/Origin (e.g. a LAN name), besides loopback and the bind address. */
+  /**
+   * Extra host names accepted in Host/Origin (e.g. a LAN name), besides loopback and the bind address:
+   * `NAME` on this server's own port, or `NAME:PORT` when a proxy in front listens on PORT (a Host
+   * without a port then matches when PORT is 80 or 443, the defaults a proxy's clients leave out).
+   */
   allowedHosts?: string[];
   /** Largest request body in bytes (default settings' MAX_MESSAGE_BYTES, 16 MiB). */
   maxBodyBytes?: number;
@@ -195,33 +203,56 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     onerror: (error) => log(`http (2026-07-28): request failed: ${error.stack ?? error.message}`),
   });
 
-  const allowedHostNames = (): Set<string> => {
-    const names = new Set<string>(['localhost', '127.0.0.1', '[::1]', ...(options.allowedHosts ?? [])]);
-    if (host !== '0.0.0.0' && host !== '::') names.add(host.includes(':') ? `[${host}]` : host);
-    return names;
-  };
+  // Names reached on our own port, and names:ports that a proxy in front of us serves.
+  const ownPortNames = new Set<string>(['localhost', '127.0.0.1', '[::1]']);
+  if (host !== '0.0.0.0' && host !== '::') ownPortNames.add(host.includes(':') ? `[${host}]` : host);
+  const proxiedPorts = new Map<string, Set<number>>();
+  for (const entry of options.allowedHosts ?? []) {
+    const m = ALLOWED_HOST.exec(entry.toLowerCase());
+    const entryPort = m?.[2] === undefined ? undefined : Number(m[2]);
+    if (m === null || (entryPort !== undefined && (entryPort < 1 || entryPort > 65535)))
+      throw new AppError('INVALID_ARGUMENT', `--allow-host ${JSON.stringify(entry)}: expected NAME or NAME:PORT`, {
+        argument: '--allow-host',
+      });
+    if (entryPort === undefined) ownPortNames.add(m[1]!);
+    else proxiedPorts.set(m[1]!, (proxiedPorts.get(m[1]!) ?? new Set()).add(entryPort));
+  }
 
   /**
    * Host must be an allowed name with our port; Origin, when sent, likewise.
    * Undefined when allowed, else what the 403 says: the header refused and the flag that allows it.
    */
   function hostRefusal(req: IncomingMessage): string | undefined {
-    const names = allowedHostNames();
     const defaultPort = scheme === 'https' ? 443 : 80;
-    const nameOf = (authority: string): string | undefined => {
+    /** Whether an authority (`name`, `name:port`) is allowed; undefined when it is not an authority at all. */
+    const allowed = (authority: string): { ok: boolean; name: string; port: number | undefined } | undefined => {
       const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority.toLowerCase());
       if (m === null) return undefined;
-      return (m[2] === undefined ? port === defaultPort : Number(m[2]) === port) ? (m[1] ?? '') : undefined;
+      const name = m[1]!;
+      const p = m[2] === undefined ? undefined : Number(m[2]);
+      const own = ownPortNames.has(name) && (p === undefined ? port === defaultPort : p === port);
+      const proxied = proxiedPorts.get(name);
+      const viaProxy =
+        proxied !== undefined && (p === undefined ? proxied.has(80) || proxied.has(443) : proxied.has(p));
+      return { ok: own || viaProxy, name, port: p };
     };
-    const refuse = (which: string, value: string, name: string | undefined): string =>
-      name === undefined || name === ''
-        ? `${which} header "${value}" refused: it must name this server with port ${port} (DNS rebinding protection)`
-        : `${which} header "${value}" refused: "${name}" is not an allowed host name (DNS rebinding protection). ` +
-          `If this server is meant to be reached as ${name}, restart it with --allow-host ${name}`;
+    const refuse = (
+      which: string,
+      value: string,
+      a: { name: string; port: number | undefined } | undefined,
+    ): string => {
+      if (a === undefined || a.name === '')
+        return `${which} header "${value}" refused: it must name this server with port ${port} (DNS rebinding protection)`;
+      const flag = a.port === undefined || a.port === port ? a.name : `${a.name}:${a.port}`;
+      return (
+        `${which} header "${value}" refused: "${flag}" is not an allowed host name (DNS rebinding protection). ` +
+        `If this server is meant to be reached as ${flag}, restart it with --allow-host ${flag}`
+      );
+    };
     const hostHeader = header(req, 'host');
     if (hostHeader === undefined) return 'Host header missing';
-    const hostName = nameOf(hostHeader);
-    if (hostName === undefined || !names.has(hostName)) return refuse('Host', hostHeader, hostName);
+    const hostAuthority = allowed(hostHeader);
+    if (!hostAuthority?.ok) return refuse('Host', hostHeader, hostAuthority);
     const origin = header(req, 'origin');
     if (origin === undefined) return undefined;
     let url: URL;
@@ -231,8 +262,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       return refuse('Origin', origin, undefined);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return refuse('Origin', origin, undefined);
-    const originName = nameOf(url.host || 'invalid');
-    return originName !== undefined && names.has(originName) ? undefined : refuse('Origin', origin, originName);
+    const originAuthority = allowed(url.host || 'invalid');
+    return originAuthority?.ok ? undefined : refuse('Origin', origin, originAuthority);
   }
 
   /** A request line or headers no well-behaved client sends: what the 400 says, or undefined. */

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { LATEST_PROTOCOL_VERSION } from '@modelcontextprotocol/sdk/types.js';
+import { isAppError } from '../../src/errors.js';
 import { createBareServer } from '../../src/mcp/server.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/mcp/http-server.js';
 import { connectHttpClient, startTestServer, type TestServer } from './mcp-harness.js';
@@ -237,6 +238,54 @@ describe('remote Host refusal', () => {
     const message = (JSON.parse(r.body) as { message: string }).message;
     assert.match(message, /^Host header "build-box:\d+" refused/);
     assert.match(message, /--allow-host build-box/);
+  });
+});
+
+describe('--allow-host NAME:PORT: behind a proxy that listens on another port', () => {
+  let http: RunningHttpServer;
+  before(async () => {
+    http = await startHttpServer({
+      host: '0.0.0.0',
+      port: 0,
+      tokens: [TOKEN_A],
+      allowedHosts: ['codemode.example.com:443'],
+      createServer: () => createBareServer(),
+    });
+  });
+  after(async () => http.close());
+
+  const status = async (hostHeader: string, origin?: string) => {
+    const r = await send(http.port, 'POST /mcp HTTP/1.1', INITIALIZE, [
+      `Host: ${hostHeader}`,
+      `Authorization: Bearer ${TOKEN_A}`,
+      ...(origin === undefined ? [] : [`Origin: ${origin}`]),
+    ]);
+    return { status: r.status, body: r.body };
+  };
+
+  it("accepts the proxy's name with its port, or with none (443 is the default clients leave out)", async () => {
+    assert.equal((await status('codemode.example.com:443')).status, 200);
+    assert.equal((await status('codemode.example.com')).status, 200);
+    assert.equal((await status('codemode.example.com', 'https://codemode.example.com')).status, 200);
+  });
+
+  it('refuses that name on any other port, and names the flag that would allow it', async () => {
+    const r = await status('codemode.example.com:8443');
+    assert.equal(r.status, 403);
+    assert.match((JSON.parse(r.body) as { message: string }).message, /--allow-host codemode\.example\.com:8443/);
+    assert.equal((await status(`codemode.example.com:${http.port}`)).status, 403);
+    assert.equal((await status('codemode.example.com', 'https://codemode.example.com:8443')).status, 403);
+    assert.equal((await status('other.example.com:443')).status, 403);
+  });
+
+  it('refuses an entry that is not NAME or NAME:PORT at start', async () => {
+    for (const entry of ['http://x', 'a b', 'x:0', 'x:99999', 'x:']) {
+      await assert.rejects(
+        startHttpServer({ port: 0, tokens: [TOKEN_A], allowedHosts: [entry], createServer: () => createBareServer() }),
+        (e: unknown) => isAppError(e, 'INVALID_ARGUMENT'),
+        entry,
+      );
+    }
   });
 });
 

@@ -133,7 +133,8 @@ export const SERVE_USAGE = `usage: codemode serve [--http] [--host 127.0.0.1] [-
                    0600 in $CODEMODE_HOME/http-token and printed once
   --token T        like --token-file, but visible to every local user in ps: avoid
   --no-auth        no token on loopback (single-user machines only; also CODEMODE_AUTH=off)
-  --allow-host N   accept Host/Origin N besides loopback and the bind address (a remote name)
+  --allow-host N   accept Host/Origin N besides loopback and the bind address (a remote name;
+                   NAME:PORT when a proxy in front listens on PORT)
   --tls-cert F     serve HTTPS with this PEM certificate (chain); needs --tls-key
   --tls-key F      the certificate's PEM private key
   --config FILE    upstream MCP servers ({"mcpServers": {...}}) exposed to code (Code Mode)
