@@ -346,4 +346,5 @@ export async function reply(link: Link, msg: Msg, frame: ReplyFrame, log: (m: st
   }
 }
 
-export const okFrame = (result: unknown): ReplyFrame => ({ v: PROTOCOL_VERSION, ok: true, result });
+/** A result of `undefined` (a void call such as interrupt) travels as null: JSON drops undefined, the schema needs the key. */
+export const okFrame = (result: unknown): ReplyFrame => ({ v: PROTOCOL_VERSION, ok: true, result: result ?? null });
