@@ -8,7 +8,8 @@
  * (src/cluster/remote-tools.ts); upstream credentials never leave it.
  */
 import { hostname } from 'node:os';
-import type { RuntimeFactory } from '../cli/commands/serve.js';
+import type { ServeOptions, ServeRuntime } from '../cli/commands/serve.js';
+import type { CliIO } from '../cli/io.js';
 import { openLink } from './link.js';
 import { gatewayInbox } from './nats-config.js';
 import { checkNodeId, natsLinkOptions, type NatsFlagValues } from './node-options.js';
@@ -20,7 +21,15 @@ export interface GatewayFlags extends NatsFlagValues {
   'gateway-id'?: string | undefined;
 }
 
-export function gatewayRuntime(flags: GatewayFlags): RuntimeFactory {
+export interface GatewayRuntime extends ServeRuntime {
+  sessions: RemoteSessionService;
+  /** With --config: the service answering workers' kernel tool calls. */
+  tools?: ToolService;
+}
+
+export function gatewayRuntime(
+  flags: GatewayFlags,
+): (options: ServeOptions, io: CliIO, log: (m: string) => void) => Promise<GatewayRuntime> {
   return async (options, io, log) => {
     const id = checkNodeId(
       flags['gateway-id'] ??
@@ -59,6 +68,7 @@ export function gatewayRuntime(flags: GatewayFlags): RuntimeFactory {
       return {
         executor,
         sessions: service,
+        ...(toolService === undefined ? {} : { tools: toolService }),
         extensions: codeMode === undefined ? [] : [codeMode.extension],
         ...(codeMode?.agent === undefined ? {} : { agent: codeMode.agent }),
         async close() {

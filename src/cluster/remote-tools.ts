@@ -162,6 +162,11 @@ export class ToolService {
     await nc.flush();
   }
 
+  /** Upstream calls running for workers now (a cancelled or timed-out call leaves at once). */
+  get inFlight(): number {
+    return this.#calls.size;
+  }
+
   /** Stop taking calls; calls in flight are cancelled (their workers get CANCELLED). */
   stop(): void {
     for (const s of this.#subs) s.unsubscribe();

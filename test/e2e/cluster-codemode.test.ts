@@ -15,9 +15,9 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connect } from '@nats-io/transport-node';
-import { parseServeArgs, type ServeRuntime } from '../../src/cli/commands/serve.js';
+import { parseServeArgs } from '../../src/cli/commands/serve.js';
 import type { CliIO } from '../../src/cli/io.js';
-import { gatewayRuntime } from '../../src/cluster/gateway.js';
+import { gatewayRuntime, type GatewayRuntime } from '../../src/cluster/gateway.js';
 import { startLocalCluster, type LocalCluster } from '../../src/cluster/local-cluster.js';
 import { workerInbox } from '../../src/cluster/nats-config.js';
 import { PROTOCOL_VERSION, replyFrameSchema, SUBJECTS } from '../../src/cluster/protocol.js';
@@ -27,15 +27,14 @@ import { startHttpServer } from '../../src/mcp/http-server.js';
 import { OutputStore } from '../../src/mcp/output-store.js';
 import { createCodemodeServer } from '../../src/mcp/server.js';
 
-const MEMORY = path.resolve(
-  import.meta.dirname,
-  '../../node_modules/@modelcontextprotocol/server-memory/dist/index.js',
-);
+const MODULES = path.resolve(import.meta.dirname, '../../node_modules/@modelcontextprotocol');
+const MEMORY = path.join(MODULES, 'server-memory/dist/index.js');
+const EVERYTHING = path.join(MODULES, 'server-everything/dist/index.js');
 
 let cluster: LocalCluster;
 /** A gateway without Code Mode (no --config), for the "nobody holds the upstreams" case. */
 let plain: RemoteSessionService;
-let runtime: ServeRuntime;
+let runtime: GatewayRuntime;
 let gateway: RemoteSessionService;
 let http: Awaited<ReturnType<typeof startHttpServer>>;
 let client: Client;
@@ -53,6 +52,14 @@ function workerSettings(id: string, kits: Record<string, unknown>): string {
     JSON.stringify({ sessions: { pool: { python: 0, javascript: 0, typescript: 0, bash: 0 } }, kits }),
   );
   return file;
+}
+
+async function waitUntil(check: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 const kit = (name: string, debian: string) => ({
@@ -115,6 +122,7 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
             env: { MEMORY_FILE_PATH: path.join(cluster.dir, 'upstream', 'memory.jsonl') },
             requireApproval: ['delete_entities'],
           },
+          everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], timeoutMs: 120_000 },
         },
       }),
     );
@@ -136,7 +144,7 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
     let log = '';
     runtime = await gatewayRuntime(options.cluster!)(options, io, (m) => (log += `${m}\n`));
     assert.match(log, /Code Mode's upstream servers are here/);
-    gateway = runtime.sessions as RemoteSessionService;
+    gateway = runtime.sessions;
     http = await startHttpServer({
       createServer: (principal) =>
         createCodemodeServer({
@@ -222,6 +230,23 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
     assert.ok(own.ok, JSON.stringify(own));
     assert.match(String(own.result), /codemode\.memory\.search_nodes/);
     await gateway.close(s.id, 'alice');
+  });
+
+  it('interrupting a cell cancels its tool call at the gateway: the upstream call does not run on', async () => {
+    const tools = runtime.tools!;
+    const s = await gateway.create({ language: 'python' });
+    const running = gateway.execute(
+      s.id,
+      'codemode.everything.trigger_long_running_operation(duration=90, steps=90)\nprint("finished")',
+    );
+    await waitUntil(() => tools.inFlight === 1, 'the call running at the gateway');
+    await gateway.interrupt(s.id);
+    const r = await running;
+    assert.notEqual(r.status, 'ok', JSON.stringify(r));
+    assert.doesNotMatch(r.stdout, /finished/);
+    // Long before the operation's 90 s: the worker's abort reached the gateway, which stopped the upstream call.
+    await waitUntil(() => tools.inFlight === 0, 'the call cancelled at the gateway', 30_000);
+    await gateway.close(s.id);
   });
 
   it('list_kits shows the union of the workers’ kits, and a kit-requiring session lands only where the kit is', async () => {
