@@ -85,6 +85,15 @@ function tryMkdir(dir: string): boolean {
   }
 }
 
+/** Remove a cgroup directory this process made and no longer wants (a cgroup's files go with it). */
+function tryRmdir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still in use or already gone: the dead-sibling sweep of a later start removes it
+  }
+}
+
 /** Remove `codemode-<pid>[-<hex>]` (and Code Mode's `codemode-iso-<pid>`) subtrees left by processes that no longer exist. */
 function removeDeadSiblings(base: string): void {
   let names: string[];
@@ -140,6 +149,25 @@ function readTrim(file: string): string | null {
  * Find where per-run cgroups can be created. `prefix` names our subtree
  * (e.g. "codemode-1234"). Creates the parent directories; reports problems.
  */
+export interface V2Candidate {
+  parent: string;
+  /** The controllers enabled for children of `parent`. */
+  controllers: ('memory' | 'pids' | 'cpu')[];
+  /** A real cgroup directory (it has cgroup.procs). */
+  usable: boolean;
+}
+
+/**
+ * Where the v2 runs go: the first usable place that passes down the most controllers; a place with none is kept
+ * only when nothing better was found (runs are still accounted there, just not limited).
+ */
+export function chooseV2Parent(candidates: readonly V2Candidate[]): V2Candidate | undefined {
+  let best: V2Candidate | undefined;
+  for (const c of candidates)
+    if (c.usable && (best === undefined || c.controllers.length > best.controllers.length)) best = c;
+  return best;
+}
+
 export function detectCgroups(prefix: string): CgroupLayout {
   const mounts = readMounts();
   const own = ownCgroups();
@@ -149,10 +177,12 @@ export function detectCgroups(prefix: string): CgroupLayout {
     const ownPath = own.get('') ?? '/';
     // The v2 "no internal processes" rule: prefer our own cgroup's subtree,
     // fall back to the root, which is exempt.
-    for (const base of [path.join(mounts.v2, ownPath), mounts.v2]) {
+    const candidates: V2Candidate[] = [];
+    for (const base of new Set([path.join(mounts.v2, ownPath), mounts.v2])) {
       const parent = path.join(base, prefix);
       if (!tryMkdir(parent)) continue;
       const available = (readTrim(path.join(base, 'cgroup.controllers')) ?? '').split(/\s+/);
+      const controllers: V2Candidate['controllers'] = [];
       for (const c of ['memory', 'pids', 'cpu'] as const) {
         if (!available.includes(c)) continue;
         try {
@@ -166,12 +196,17 @@ export function detectCgroups(prefix: string): CgroupLayout {
           // checked below
         }
         const enabled = (readTrim(path.join(parent, 'cgroup.subtree_control')) ?? '').split(/\s+/);
-        if (enabled.includes(c)) layout.controllers[c] = { version: 'v2', parent };
+        if (enabled.includes(c)) controllers.push(c);
       }
-      if (existsSync(path.join(parent, 'cgroup.procs'))) {
-        layout.v2Parent = parent;
-        break;
-      }
+      candidates.push({ parent, controllers, usable: existsSync(path.join(parent, 'cgroup.procs')) });
+      // Our own cgroup holds processes, so it often cannot pass controllers down: then try the root too.
+      if (controllers.length > 0) break;
+    }
+    const chosen = chooseV2Parent(candidates);
+    for (const c of candidates) if (c.parent !== chosen?.parent) tryRmdir(c.parent);
+    if (chosen !== undefined) {
+      layout.v2Parent = chosen.parent;
+      for (const c of chosen.controllers) layout.controllers[c] = { version: 'v2', parent: chosen.parent };
     }
   }
 
