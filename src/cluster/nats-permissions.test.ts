@@ -7,17 +7,18 @@
  * server's permission error. Also NKEY users, route authentication and TLS.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { headers, nkeys, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, nkeys, type NatsConnection } from '@nats-io/transport-node';
 import { KvWatchInclude } from '@nats-io/kv';
 import { isAppError } from '../errors.js';
 import { openLink, readCredentials, type Link, type LinkOptions } from './link.js';
+import { natsLinkOptions } from './node-options.js';
 import {
   gatewayInbox,
   natsServerConfig,
@@ -116,6 +117,11 @@ async function deniedSubscribe(nc: NatsConnection, subject: string): Promise<voi
   );
 }
 
+after(() => {
+  for (const s of started) s.child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
 let server: Server;
 const links: Link[] = [];
 async function link(options: Partial<LinkOptions> & Pick<LinkOptions, 'name'>): Promise<Link> {
@@ -141,8 +147,6 @@ describe('NATS permissions of the generated config (real nats-server)', { timeou
 
   after(async () => {
     for (const l of links) await l.close().catch(() => undefined); // a closed link: nothing left to drain
-    for (const s of started) s.child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('a worker does its work: heartbeat, session records, checkpoints, transfers, history', async () => {
@@ -276,7 +280,8 @@ describe('NATS permissions of the generated config (real nats-server)', { timeou
 
   it('a bad credentials file is refused with a clear error that does not echo the secret', () => {
     const seed = new TextDecoder().decode(nkeyW3.getSeed());
-    const broken = `${seed.slice(0, -1)}${seed.endsWith('A') ? 'B' : 'A'}`; // checksum no longer matches
+    // One character of the key changed: the checksum no longer matches.
+    const broken = `${seed.slice(0, 20)}${seed[20] === 'A' ? 'B' : 'A'}${seed.slice(21)}`;
     const file = path.join(dir, 'bad.nk');
     writeFileSync(file, `${broken}\n`, { mode: 0o600 });
     assert.throws(
@@ -289,4 +294,148 @@ describe('NATS permissions of the generated config (real nats-server)', { timeou
       (e) => isAppError(e, 'INVALID_CONFIG') && /user:password/.test(e.message),
     );
   });
+});
+
+/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with the openssl CLI. */
+function makeCertificates(): { ca: string; cert: string; key: string; clientCert: string; clientKey: string } {
+  const f = (n: string) => path.join(dir, n);
+  const run = (args: string[]) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+  };
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=codemode test CA',
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+  ]);
+  for (const [name, ext] of [
+    ['server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth'],
+    ['client', 'extendedKeyUsage=clientAuth'],
+  ] as const) {
+    writeFileSync(f(`${name}.ext`), `${ext}\n`);
+    run([
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-subj',
+      `/CN=${name}`,
+      '-keyout',
+      f(`${name}.key`),
+      '-out',
+      f(`${name}.csr`),
+    ]);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-extfile',
+      f(`${name}.ext`),
+      '-out',
+      f(`${name}.pem`),
+    ]);
+  }
+  return {
+    ca: f('ca.pem'),
+    cert: f('server.pem'),
+    key: f('server.key'),
+    clientCert: f('client.pem'),
+    clientKey: f('client.key'),
+  };
+}
+
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
+
+describe('NATS transport security of the generated config', { timeout: 60_000 }, () => {
+  it('servers route to each other only with the route secret', async () => {
+    const routeAuth = { user: 'route', pass: secret() };
+    const [a, b, c] = [await freePort(), await freePort(), await freePort()];
+    const cluster = (port: number, to: number, auth = routeAuth) => ({
+      clusterPort: port,
+      routes: [`127.0.0.1:${to}`],
+      routeAuth: auth,
+    });
+    const sa = await startServer('ra', cluster(a, b));
+    await startServer('rb', cluster(b, a));
+    // Both servers route (JetStream elects a leader over the route), without an authorization error.
+    await waitForLog(sa, /metadata leader/, 'the JetStream cluster of ra and rb');
+    assert.doesNotMatch(sa.log(), /Authorization Violation/);
+    // A server with another secret is refused by ra.
+    const intruder = await startServer('rc', cluster(c, a, { user: 'route', pass: secret() }));
+    await waitForLog(intruder, /Route Error 'Authorization Violation'/, 'the refusal of rc');
+  });
+
+  it(
+    'nodes connect over TLS with the CA; without it, or without a client certificate where one is required, they are refused',
+    { skip: hasOpenssl ? false : 'the openssl CLI is not installed (it makes the test certificates)' },
+    async () => {
+      const certs = makeCertificates();
+      const tlsServer = await startServer('tls', { tls: { cert: certs.cert, key: certs.key } });
+      const w1 = users.workers[0]!;
+      const credFile = path.join(dir, 'w1.creds');
+      writeFileSync(credFile, `${pw(w1).user}:${pw(w1).pass}\n`, { mode: 0o600 });
+      const options = natsLinkOptions(
+        { nats: [tlsServer.url], 'nats-credentials': credFile, 'nats-tls-ca': certs.ca },
+        {},
+        dir,
+        'w1',
+        () => {},
+      );
+      const ok = await openLink({ ...options, inboxPrefix: workerInbox('w1') });
+      try {
+        assert.equal(ok.nc.info?.tls_required, true);
+        await ok.workers.put('w1', '{}');
+      } finally {
+        await ok.close();
+      }
+      const { tls: _tls, ...withoutCa } = options;
+      await assert.rejects(
+        openLink({ ...withoutCa, inboxPrefix: workerInbox('w1') }),
+        (e) => isAppError(e, 'UPSTREAM_UNAVAILABLE') && /certificate/i.test(e.message),
+      );
+      // mTLS: the server verifies client certificates.
+      const mtls = await startServer('mtls', {
+        tls: { cert: certs.cert, key: certs.key, ca: certs.ca, verifyClients: true },
+      });
+      // Without a client certificate the handshake fails (the client only sees the connection go; a short timeout).
+      await assert.rejects(
+        connect({ servers: mtls.url, ...pw(w1), tls: { caFile: certs.ca }, timeout: 3000, reconnect: false }),
+      );
+      await waitForLog(mtls, /TLS handshake error.*certificate/i, 'the refusal of a client without a certificate');
+      const withCert = natsLinkOptions(
+        {
+          nats: [mtls.url],
+          'nats-credentials': credFile,
+          'nats-tls-ca': certs.ca,
+          'nats-tls-cert': certs.clientCert,
+          'nats-tls-key': certs.clientKey,
+        },
+        {},
+        dir,
+        'w1',
+        () => {},
+      );
+      const mutual = await openLink({ ...withCert, inboxPrefix: workerInbox('w1') });
+      await mutual.workers.put('w1', '{}');
+      await mutual.close();
+    },
+  );
 });
