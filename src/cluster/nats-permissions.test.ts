@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect, headers, nkeys, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude } from '@nats-io/kv';
 import { isAppError } from '../errors.js';
 import { openLink, readCredentials, type Link, type LinkOptions } from './link.js';
@@ -438,4 +439,29 @@ describe('NATS transport security of the generated config', { timeout: 60_000 },
       await mutual.close();
     },
   );
+});
+
+describe('stream creation', { timeout: 30_000 }, () => {
+  it('a node refuses a stream of a codemode name that another node created with other subjects', async () => {
+    const fresh = await startServer('pre');
+    // A hostile worker connects first and creates the heartbeat bucket's stream to capture every codemode subject.
+    const nc = await connect({ servers: fresh.url, ...pw(users.workers[1]!), inboxPrefix: workerInbox('w2') });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: STREAMS.workers, subjects: ['codemode.>'] });
+    } finally {
+      await nc.close();
+    }
+    await assert.rejects(
+      openLink({
+        servers: [fresh.url],
+        name: 'w1',
+        replicas: 1,
+        credentials: pw(users.workers[0]!),
+        inboxPrefix: workerInbox('w1'),
+      }),
+      (e) =>
+        isAppError(e, 'INVALID_CONFIG') && /KV_codemode_workers exists with subjects "codemode\.>"/.test(e.message),
+    );
+  });
 });
