@@ -5,8 +5,10 @@
  * RemoteExecutor in this process, each on its own NATS user). Then: sessions
  * spread over the workers, one-shot load through both gateways, ownership
  * across gateways and at the worker, subject permissions, a worker killed with
- * SIGKILL (its sessions resume elsewhere with files and variables), and a NATS
- * server killed (the cluster keeps serving).
+ * SIGKILL (its sessions resume elsewhere with files and variables), a gateway
+ * process (`codemode serve --nats`) killed with SIGKILL and one whose NATS
+ * connection drops (only the request in flight fails; the session stays on its
+ * worker), and a NATS server killed (the cluster keeps serving).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +22,9 @@ import { RemoteSessionService } from '../../src/cluster/remote-sessions.js';
 import { isAppError } from '../../src/errors.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { PassThrough } from 'node:stream';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseServeArgs } from '../../src/cli/commands/serve.js';
@@ -74,9 +79,61 @@ function captureIO(): { io: CliIO; out: () => string } {
   };
 }
 
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const TOKEN = `cluster-e2e-${randomBytes(12).toString('hex')}`;
+
+/** A real gateway process: `codemode serve --http --nats`, resolved once it says where it listens. */
+async function spawnGateway(id: string): Promise<{ child: ChildProcess; url: URL; exited: Promise<unknown> }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--no-node-snapshot',
+      '--import',
+      'tsx',
+      MAIN,
+      'serve',
+      '--http',
+      '--port',
+      '0',
+      '--no-store',
+      '--nats',
+      cluster.urls.join(','),
+      '--gateway-id',
+      id,
+      '--nats-credentials',
+      cluster.credentialFile(id),
+    ],
+    {
+      env: { ...process.env, CODEMODE_HOME: `${cluster.dir}/home-${id}`, CODEMODE_TOKEN: TOKEN },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  let stderr = '';
+  const url = await new Promise<URL>((resolve, reject) => {
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      const m = /serving MCP on (http:\/\/\S+)/.exec(stderr);
+      if (m) resolve(new URL(m[1]!));
+    });
+    void exited.then((code) =>
+      reject(new Error(`gateway ${id} exited (${String(code)}) before listening:\n${stderr}`)),
+    );
+  });
+  return { child, url, exited };
+}
+
+async function mcpClient(url: URL): Promise<Client> {
+  const client = new Client({ name: 'cluster-e2e', version: '1' });
+  await client.connect(
+    new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }),
+  );
+  return client;
+}
+
 describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
   before(async () => {
-    cluster = await startLocalCluster({ workerIds: WORKERS, gatewayIds: ['g1', 'g2', 'g3'] });
+    cluster = await startLocalCluster({ workerIds: WORKERS, gatewayIds: ['g1', 'g2', 'g3', 'g4'] });
     await Promise.all(WORKERS.map((id) => cluster.startWorker(id)));
     g1 = await RemoteSessionService.open({
       link: await cluster.gatewayLink('g1'),
@@ -274,6 +331,86 @@ describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
       await runtime.close();
     }
     assert.match(log, /gateway g3: sessions and runs go to the cluster's workers/);
+  });
+
+  it('a gateway process killed with SIGKILL: only its in-flight request fails; its sessions stay on their workers, served by the other gateway and by the restarted one', async (t) => {
+    let gw = await spawnGateway('g4');
+    t.after(() => void gw.child.kill('SIGKILL')); // whatever the test's outcome, no gateway outlives it
+    let client = await mcpClient(gw.url);
+    const call = async (c: Client, args: Record<string, unknown>, name = 'execute_code') =>
+      (await c.callTool({ name, arguments: args })).structuredContent as Record<string, unknown>;
+    const created = await call(client, { language: 'python' }, 'create_session');
+    const sessionId = String((created['session'] as { id?: string } | undefined)?.id);
+    assert.match(sessionId, /^c[0-9a-f]{24}$/);
+    let r = await call(client, { session_id: sessionId, code: "x = 41\nopen('kept.txt', 'w').write('kept')" });
+    assert.equal(r['status'], 'ok', JSON.stringify(r));
+    await waitUntil(() => g2.view.session(sessionId) !== undefined, 'the record at gateway 2');
+    const before = g2.view.session(sessionId)!.record;
+    // The in-flight cell: started on the worker (its event says so), then its gateway dies under it.
+    const events: string[] = [];
+    const unsubscribe = g2.subscribe(sessionId, before.owner, (e) => events.push(e.type));
+    const inFlight = call(client, { session_id: sessionId, code: 'import time\ntime.sleep(2)\nx += 1' }).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    await waitUntil(() => events.includes('execution.started'), 'the slow cell to start on its worker');
+    const transportErrors: string[] = [];
+    client.onerror = (e) => transportErrors.push(e.message);
+    gw.child.kill('SIGKILL');
+    // The client's transport sees its stream cut (the SDK then keeps the call pending until its own timeout:
+    // closing the client ends it, as a host would on a dead connection).
+    await waitUntil(() => transportErrors.length > 0, 'the client to see the gateway go');
+    await client.close();
+    const outcome = await inFlight;
+    assert.ok('error' in outcome, `the request in flight on the killed gateway fails: ${JSON.stringify(outcome)}`);
+    t.diagnostic(`in-flight request: transport error "${transportErrors[0]}", then ${String(outcome.error)}`);
+    // Nothing else was interrupted: the cell finished on its worker, which still holds the session.
+    await waitUntil(() => events.includes('execution.finished'), 'the slow cell to finish on its worker');
+    unsubscribe();
+    const viaG2 = await g2.execute(sessionId, "print(x, open('kept.txt').read())", { owner: before.owner });
+    assert.equal(viaG2.stdout, '42 kept\n', viaG2.stderr);
+    assert.equal(viaG2.executionCount, 3, 'cells 1 and 2 ran, the second despite its gateway dying');
+    const after = g2.view.session(sessionId)!.record;
+    assert.equal(after.worker, before.worker, 'the session stayed on its worker');
+    assert.deepEqual(after.previousWorkers, [], 'not moved');
+    assert.doesNotMatch(g2.get(sessionId, before.owner).note ?? '', /resumed|lost/, 'not resumed by replay');
+    // The gateway restarted (same id, same token): the same session, its variables and files, the count going on.
+    gw = await spawnGateway('g4');
+    client = await mcpClient(gw.url);
+    try {
+      r = await call(client, { session_id: sessionId, code: "x += 1\nprint(x, open('kept.txt').read())" });
+      assert.equal(r['stdout'], '43 kept\n', JSON.stringify(r));
+      assert.equal(r['execution_count'], 4);
+      assert.equal(g2.view.session(sessionId)!.record.worker, before.worker);
+      await call(client, { session_id: sessionId }, 'close_session');
+    } finally {
+      await client.close();
+      gw.child.kill('SIGTERM');
+      await gw.exited;
+    }
+  });
+
+  it('a gateway whose NATS connection drops mid-request: that request fails with a retryable UPSTREAM_UNAVAILABLE, the session does not move', async () => {
+    const link = await cluster.gatewayLink('g1');
+    const gx = await RemoteSessionService.open({ link, maxWallMs: 60_000, livenessMs: 4000 });
+    const s = await gx.create({ language: 'python', owner: 'gina' });
+    await gx.execute(s.id, 'n = 1', { owner: 'gina' });
+    const worker = gx.view.session(s.id)!.record.worker;
+    const started: string[] = [];
+    const unsubscribe = g2.subscribe(s.id, 'gina', (e) => started.push(e.type));
+    const inFlight = gx.execute(s.id, 'import time\ntime.sleep(1)\nn += 1', { owner: 'gina' });
+    await waitUntil(() => started.includes('execution.started'), 'the cell to start');
+    await link.nc.close();
+    await assert.rejects(inFlight, (e) => isAppError(e, 'UPSTREAM_UNAVAILABLE') && e.data?.['retryable'] === true);
+    await gx.shutdown().catch(() => undefined); // its connection is closed: nothing left to stop
+    await waitUntil(() => started.includes('execution.finished'), 'the cell to finish on its worker');
+    unsubscribe();
+    const r = await g2.execute(s.id, 'print(n)', { owner: 'gina' });
+    assert.equal(r.stdout, '2\n');
+    assert.equal(r.executionCount, 3);
+    assert.equal(g2.view.session(s.id)!.record.worker, worker);
+    assert.deepEqual(g2.view.session(s.id)!.record.previousWorkers, []);
+    await g2.close(s.id, 'gina');
   });
 
   it('codemode cluster status lists the workers, their load and the sessions', async () => {
