@@ -20,6 +20,7 @@ const BENCHES: Record<string, (only: SubjectFilter) => Promise<unknown>> = {
   analysis: async () => (await import('./analysis-bench.js')).runAnalysisBench(),
   agent: async () => (await import('./agent-bench.js')).runAgentBench(),
   workbench: async () => (await import('./workbench-bench.js')).runWorkbenchBench(),
+  cluster: async (only) => (await import('./cluster-bench.js')).runClusterBench({ only }),
 };
 
 /** Bench names and `--only` patterns from argv. */
