@@ -34,6 +34,7 @@ import { AppError, errorMessage, isAppError } from '../errors.js';
 import {
   BUCKETS,
   frameToError,
+  HISTORY_MAX_AGE_DAYS,
   HISTORY_STREAM,
   INLINE_FRAME_BYTES,
   MAX_FRAME_BYTES,
@@ -221,6 +222,9 @@ export function streamConfigs(replicas: number, heartbeatTtlMs: number): StreamS
     {
       name: HISTORY_STREAM,
       subjects: ['codemode.history.>'],
+      // Nobody may purge it, so age is what trims it: a session idle longer than this resumes with its files
+      // (the checkpoint) but replays only the cells of the last HISTORY_MAX_AGE_DAYS days.
+      max_age: nanos(HISTORY_MAX_AGE_DAYS * 86_400_000),
       max_msg_size: INLINE_FRAME_BYTES,
       allow_rollup_hdrs: false,
       deny_delete: true,

@@ -43,6 +43,8 @@ export const BUCKETS = {
   /** Frames too large for one message (max_payload is 1 MiB by default), deleted once read. */
   transfer: 'codemode_transfer',
 } as const;
+/** How long the history stream keeps a record (it refuses purges; age is what trims it). */
+export const HISTORY_MAX_AGE_DAYS = 30;
 export const HISTORY_STREAM = 'CODEMODE_HISTORY';
 
 /** Worker ids and session ids become subject tokens and keys: a strict alphabet, no dots or wildcards. */

@@ -331,11 +331,9 @@ export class ClusterWorker {
           state: 'closed',
           info: { ...r.info, state: 'closed' },
         }));
-        // The checkpoint and history of a closed session are of no more use.
+        // The checkpoint of a closed session is of no more use. Its history stays until the stream's max_age:
+        // the history stream refuses purges, so that no node can wipe other sessions' history.
         await this.#o.link.workspaces.delete(req.sessionId).catch(() => undefined);
-        await this.#o.link.jsm.streams
-          .purge(HISTORY_STREAM, { filter: SUBJECTS.history(req.sessionId) })
-          .catch(() => undefined); // the stream's limits remove it in the end
         return null;
       }
       case 'writeFile': {
