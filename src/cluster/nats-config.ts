@@ -14,7 +14,7 @@
  * history stream; those streams also carry deny_purge/deny_delete (link.ts).
  */
 import { AppError } from '../errors.js';
-import { BUCKETS, HISTORY_STREAM } from './protocol.js';
+import { BUCKETS, HISTORY_STREAM, WORKER_SERVICE } from './protocol.js';
 
 export interface PasswordUser {
   user: string;
@@ -51,9 +51,6 @@ export const STREAMS = {
   history: HISTORY_STREAM,
 } as const;
 const ALL_STREAMS = Object.values(STREAMS);
-
-/** The NATS service workers register under (`$SRV.PING|INFO|STATS.<name>[.<id>]`). */
-export const WORKER_SERVICE_NAME = 'codemode-worker';
 
 const API = '$JS.API';
 
@@ -109,8 +106,8 @@ export function workerPermissions(id: string): Permissions {
       `${workerInbox(id)}.>`,
       // Service discovery (PING, INFO, STATS): all services, by name, by the service's own id.
       '$SRV.*',
-      `$SRV.*.${WORKER_SERVICE_NAME}`,
-      `$SRV.*.${WORKER_SERVICE_NAME}.*`,
+      `$SRV.*.${WORKER_SERVICE}`,
+      `$SRV.*.${WORKER_SERVICE}.*`,
     ],
   };
 }
@@ -137,7 +134,7 @@ export function operatorPermissions(): Permissions {
     publish: [
       ...openApi(false),
       ...[STREAMS.workers, STREAMS.sessions].flatMap(readApi),
-      ...['PING', 'INFO', 'STATS'].map((v) => `$SRV.${v}.${WORKER_SERVICE_NAME}`),
+      ...['PING', 'INFO', 'STATS'].map((v) => `$SRV.${v}.${WORKER_SERVICE}`),
     ],
     subscribe: ['_INBOX.>'],
   };
