@@ -145,6 +145,8 @@ export async function openLink(options: LinkOptions): Promise<Link> {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
       pingInterval: 5_000,
+      // No stack captured for every request (two Errors apiece): ours become AppErrors with their subject.
+      noAsyncTraces: true,
     });
   } catch (e) {
     throw unavailable(`cannot connect to NATS at ${options.servers.join(', ')}: ${errorMessage(e)}`);

@@ -65,6 +65,7 @@ export interface RemoteSessionsOptions {
 }
 
 const execReplySchema = z.object({ result: sessionExecResultSchema, record: executionRecordSchema.optional() });
+const fileListSchema = z.array(workspaceEntrySchema);
 const eventSchema = z.looseObject({
   type: z.enum([
     'execution.started',
@@ -160,7 +161,11 @@ export class RemoteSessionService implements SessionService {
       const worker = placeSession(workersWith(this.view.workers(), needs), options.language, tried);
       if (worker === null) {
         if (revision > 0) await this.#link.sessions.delete(id).catch(() => undefined); // nothing was placed
-        const lacking = lackingKits(this.view.workers(), needs);
+        // Missing kits are the caller's mistake only while some worker is live to say so: with none (a NATS
+        // server failing over, heartbeats lapsed) it is the retryable no_capacity below.
+        const asked = (needs.kits?.length ?? 0) > 0 || needs.network !== undefined;
+        const lacking =
+          asked && this.view.workers().some((w) => w.alive) ? lackingKits(this.view.workers(), needs) : null;
         if (lacking !== null) throw lacking;
         throw unavailable(`no live worker has room for a ${options.language} session`, { reason: 'no_capacity' });
       }
@@ -489,11 +494,7 @@ export class RemoteSessionService implements SessionService {
       owner: owner ?? 'local',
       ...(path === undefined ? {} : { path }),
     };
-    return parseFrame(
-      z.array(workspaceEntrySchema),
-      await this.#call(id, owner, body, this.#o.requestTimeoutMs),
-      'file list',
-    );
+    return parseFrame(fileListSchema, await this.#call(id, owner, body, this.#o.requestTimeoutMs), 'file list');
   }
 
   async deleteFile(id: string, path: string, owner?: string): Promise<void> {
