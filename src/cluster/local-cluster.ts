@@ -6,7 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,8 @@ export interface LocalCluster {
 }
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MAIN = path.resolve(here, '../cli/main.ts');
+// The built CLI beside a built copy (dist/, where `npm run bench` runs), else the source through tsx.
+const MAIN = [path.resolve(here, '../cli/main.js'), path.resolve(here, '../cli/main.ts')].find((f) => existsSync(f))!;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
