@@ -71,7 +71,7 @@ const kit = (name: string, debian: string) => ({
 
 describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => {
   before(async () => {
-    cluster = await startLocalCluster({ servers: 3, workerIds: ['w1', 'w2'], gatewayIds: ['g1', 'g2'] });
+    cluster = await startLocalCluster({ servers: 1, workerIds: ['w1', 'w2'], gatewayIds: ['g1', 'g2'] });
     // alpha only on w1, beta only on w2; gamma known to both but installed only on w2.
     await Promise.all([
       cluster.startWorker('w1', {
@@ -196,6 +196,26 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
     });
     assert.equal((still.structuredContent as { value: unknown }).value, 1);
     await call('close_session', { session_id: sessionId });
+  });
+
+  it('a tool result too large for one NATS message reaches the kernel through the transfer store', async () => {
+    // About 1.2 MB of graph: over the 900 KiB inline limit of a frame.
+    const made = await call('run_code_mode', {
+      code:
+        'const entities = Array.from({ length: 400 }, (_, i) => ({ name: `big${i}`, entityType: "blob", observations: ["x".repeat(3000)] }));\n' +
+        // Two calls: one call's arguments are capped at 1 MiB of JSON.
+        'for (const half of [entities.slice(0, 200), entities.slice(200)]) await codemode.memory.create_entities({ entities: half });\n' +
+        'return entities.length;',
+    });
+    assert.equal((made.structuredContent as { value: unknown }).value, 400, textOf(made));
+    const s = await gateway.create({ language: 'python' });
+    const r = await gateway.execute(
+      s.id,
+      'g = codemode.memory.read_graph()\nbig = [e for e in g["entities"] if e["name"].startswith("big")]\n' +
+        'print(len(big), sum(len(o) for e in big for o in e["observations"]))',
+    );
+    assert.equal(r.stdout, '400 1200000\n', JSON.stringify(r));
+    await gateway.close(s.id);
   });
 
   it("the gateway's tool service refuses another owner's session, and a session asked for by another worker", async () => {
