@@ -23,15 +23,31 @@ const worker = (
   ...(service === undefined ? {} : { service }),
 });
 
+const kit = (name: string, installed: boolean) => ({
+  name,
+  version: '1',
+  description: '',
+  languages: ['python' as const],
+  installed,
+  missing: [],
+  install: '',
+  packages: [],
+});
+
 describe('cluster status', () => {
   it('tells a worker that answers as a service from one that only heartbeats (DEAF) and one that stopped (LOST)', () => {
     const status: ClusterStatus = {
-      workers: [worker('w1', true, { requests: 41, errors: 1 }), worker('w2', true), worker('w3', false)],
+      workers: [
+        { ...worker('w1', true, { requests: 41, errors: 1 }), kits: [kit('data', true), kit('web', false)] },
+        worker('w2', true),
+        worker('w3', false),
+      ],
       sessions: { live: 4, lost: 2, closed: 0 },
     };
     const rows = formatStatus(status).split('\n');
     assert.match(rows[0]!, /REQUESTS\s+ERRORS/);
-    assert.match(rows[1]!, /^w1\s+up\s+2\/32\s+0\s+1024 MiB\s+41\s+1\s+1\.2 s ago$/);
+    assert.match(rows[1]!, /^w1\s+up\s+2\/32\s+0\s+1024 MiB\s+41\s+1\s+1\.2 s ago\s+data$/);
+    assert.match(rows[2]!, /\s-$/, 'a worker without installed kits');
     assert.match(rows[2]!, /^w2\s+DEAF\s.*\s-\s+-\s/);
     assert.match(rows[3]!, /^w3\s+LOST\s/);
     assert.match(rows[4]!, /4 live, 2 lost/);

@@ -99,12 +99,12 @@ async function readStatus(
 }
 
 export function formatStatus(s: ClusterStatus): string {
-  const lines = ['WORKER                STATE  SESSIONS  RUNS  FREE MEM   REQUESTS  ERRORS  LAST SEEN'];
+  const lines = ['WORKER                STATE  SESSIONS  RUNS  FREE MEM   REQUESTS  ERRORS  LAST SEEN  KITS'];
   for (const w of s.workers) {
     // DEAF: it heartbeats but its service does not answer, so requests to it fail.
     const state = !w.alive ? 'LOST' : w.service === undefined ? 'DEAF' : 'up';
     lines.push(
-      `${w.id.padEnd(20)}  ${state.padEnd(5)}  ${`${w.sessions}/${w.maxSessions}`.padEnd(8)}  ${String(w.runsInFlight).padEnd(4)}  ${`${Math.round(w.freeMemoryBytes / 2 ** 20)} MiB`.padEnd(9)}  ${String(w.service?.requests ?? '-').padEnd(8)}  ${String(w.service?.errors ?? '-').padEnd(6)}  ${(w.lastSeenMs / 1000).toFixed(1)} s ago`,
+      `${w.id.padEnd(20)}  ${state.padEnd(5)}  ${`${w.sessions}/${w.maxSessions}`.padEnd(8)}  ${String(w.runsInFlight).padEnd(4)}  ${`${Math.round(w.freeMemoryBytes / 2 ** 20)} MiB`.padEnd(9)}  ${String(w.service?.requests ?? '-').padEnd(8)}  ${String(w.service?.errors ?? '-').padEnd(6)}  ${`${(w.lastSeenMs / 1000).toFixed(1)} s ago`.padEnd(9)}  ${installedKits(w)}`,
     );
   }
   if (s.workers.length === 0) lines.push('(no worker has heartbeated)');
@@ -112,6 +112,12 @@ export function formatStatus(s: ClusterStatus): string {
     `sessions: ${s.sessions.live} live, ${s.sessions.lost} lost (resume at next use), ${s.sessions.closed} closed`,
   );
   return `${lines.join('\n')}\n`;
+}
+
+/** The kits a worker has installed (placement needs them), or `-`. */
+function installedKits(w: Heartbeat): string {
+  const names = (w.kits ?? []).filter((k) => k.installed).map((k) => k.name);
+  return names.length ? names.join(',') : '-';
 }
 
 async function keysOf(kv: Link['sessions']): Promise<Set<string>> {
