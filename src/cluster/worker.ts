@@ -84,6 +84,8 @@ export class ClusterWorker {
   readonly #o: ClusterWorkerOptions;
   readonly #log: (m: string) => void;
   readonly #hosted = new Map<string, Hosted>();
+  /** The record this worker last wrote for each hosted session: a compare-and-set on its revision needs no read first. */
+  readonly #written = new Map<string, { record: SessionRecord; revision: number }>();
   readonly #runs = new Map<string, AbortController>();
   readonly #subs: Subscription[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -449,6 +451,7 @@ export class ClusterWorker {
     const h = this.#hosted.get(sessionId);
     h?.unsubscribe();
     this.#hosted.delete(sessionId);
+    this.#written.delete(sessionId);
   }
 
   /** The local session's info as the cluster sees it, written to the record. */
@@ -523,23 +526,33 @@ export class ClusterWorker {
     if (data.length <= INLINE_FRAME_BYTES) this.#o.link.nc.publish(SUBJECTS.events(sessionId), data);
   }
 
-  /** Compare-and-set on the record; a record that names another worker is not ours to change any more. */
+  /**
+   * Compare-and-set on the record; a record that names another worker is not ours to change any more.
+   * The first try builds on the record this worker last wrote: if anyone wrote since (a gateway moving the
+   * session), its revision is stale, the set fails, and the record is read again.
+   */
   async #updateRecord(sessionId: string, change: (r: SessionRecord) => SessionRecord): Promise<void> {
     const kv = this.#o.link.sessions;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const entry = await kv.get(sessionId);
-      if (entry === null || entry.operation !== 'PUT')
-        throw new AppError('NOT_FOUND', `no record of session ${sessionId}`);
-      const record = parseFrame(sessionRecordSchema, entry.json(), 'session record');
-      if (record.worker !== this.#o.id) {
+      let known = attempt === 0 ? this.#written.get(sessionId) : undefined;
+      if (known === undefined) {
+        const entry = await kv.get(sessionId);
+        if (entry === null || entry.operation !== 'PUT')
+          throw new AppError('NOT_FOUND', `no record of session ${sessionId}`);
+        known = { record: parseFrame(sessionRecordSchema, entry.json(), 'session record'), revision: entry.revision };
+      }
+      if (known.record.worker !== this.#o.id) {
         // Another worker took it over (we were thought lost): stop our copy, the record's worker serves it now.
         this.#abandon(sessionId);
-        throw new AppError('SESSION_CLOSED', `session ${sessionId} moved to worker ${record.worker}`);
+        throw new AppError('SESSION_CLOSED', `session ${sessionId} moved to worker ${known.record.worker}`);
       }
+      const next = change(known.record);
       try {
-        await kv.update(sessionId, JSON.stringify(change(record)), entry.revision);
+        const revision = await kv.update(sessionId, JSON.stringify(next), known.revision);
+        if (this.#hosted.has(sessionId)) this.#written.set(sessionId, { record: next, revision });
         return;
       } catch (e) {
+        this.#written.delete(sessionId);
         if (!/wrong last sequence/i.test(errorMessage(e))) throw e;
       }
     }
