@@ -15,7 +15,7 @@
  * Needs nats-server (scripts/setup.sh); without it the bench fails at once.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -65,7 +65,10 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
   const progress = options.log ?? (() => {});
   const home = mkdtempSync(path.join(os.tmpdir(), 'codemode-bench-cluster-'));
   chmodSync(home, 0o711); // the sandbox users reach the local workspaces under it
-  const env = { ...process.env, CODEMODE_HOME: home };
+  // No warm pool on the single-machine side, as on the workers (local-cluster.ts): kernels on demand on both.
+  const settings = path.join(home, 'settings.json');
+  writeFileSync(settings, JSON.stringify({ sessions: { pool: { python: 0, javascript: 0, typescript: 0, bash: 0 } } }));
+  const env = { ...process.env, CODEMODE_HOME: home, CODEMODE_SETTINGS: settings };
   const io = { ...processIO(), env };
   let cluster: LocalCluster | undefined;
   let local: ServeRuntime | undefined;
@@ -76,7 +79,7 @@ export async function runClusterBench(options: ClusterBenchOptions = {}): Promis
     cluster = await startLocalCluster({ workerIds: ['w1', 'w2'], gatewayIds: ['g1', 'g2'] });
     const c = cluster;
     local = await defaultRuntime(parseServeArgs(['--no-store'], env), io, () => {});
-    await Promise.all(['w1', 'w2'].map((id) => c.startWorker(id)));
+    await Promise.all(['w1', 'w2'].map((id) => startWorker(c, id)));
     const link = await c.gatewayLink('g1');
     remote = await RemoteSessionService.open({ link, maxWallMs: 60_000 });
     const gateway = remote;
@@ -207,7 +210,7 @@ async function workerLoss(
     floor.push(performance.now() - t0);
     await gateway.close(f.id, 'bench');
     await gateway.close(s.id, 'bench');
-    await cluster.startWorker(victim);
+    await startWorker(cluster, victim);
     await until(() => gateway.view.isAlive(victim), `${victim} back`, 30_000);
   }
   const target = { kind: 'under', ms: LOSS_TARGET_MS } as const;
@@ -245,6 +248,21 @@ async function mcpOn(
     const r = await client.callTool({ name: 'list_files', arguments: { session_id: id } });
     if (r.isError === true) throw new Error(`list_files: ${JSON.stringify(r)}`);
   };
+}
+
+/**
+ * Start a worker, again when it gave up for a retryable reason: on a loaded machine JetStream may still be
+ * electing its leaders when the first worker opens the buckets.
+ */
+async function startWorker(cluster: LocalCluster, id: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await cluster.startWorker(id);
+      return;
+    } catch (e) {
+      if (i >= 2 || !/retryable/.test(String(e))) throw e;
+    }
+  }
 }
 
 /** Retry what the cluster reports as retryable (a failover under way), bounded. */

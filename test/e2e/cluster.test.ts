@@ -134,7 +134,13 @@ async function mcpClient(url: URL): Promise<Client> {
 describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
   before(async () => {
     cluster = await startLocalCluster({ workerIds: WORKERS, gatewayIds: ['g1', 'g2', 'g3', 'g4'] });
-    await Promise.all(WORKERS.map((id) => cluster.startWorker(id)));
+    // Again when a worker gave up for a retryable reason (JetStream still electing leaders on a loaded machine).
+    const start = async (id: string, tries = 3): Promise<unknown> =>
+      cluster.startWorker(id).catch((e: unknown) => {
+        if (tries <= 1 || !/retryable/.test(String(e))) throw e;
+        return start(id, tries - 1);
+      });
+    await Promise.all(WORKERS.map((id) => start(id)));
     g1 = await RemoteSessionService.open({
       link: await cluster.gatewayLink('g1'),
       maxWallMs: 60_000,
