@@ -35,13 +35,11 @@ import { OutputStore } from '../../src/mcp/output-store.js';
 
 const WORKERS = ['w1', 'w2', 'w3'];
 /**
- * Sessions spread in the first test: bash kernels, 4 principals (the per-principal cap of one worker is 16).
- * 18, not 60, by default: each session gets its own mounted workspace volume and a checkpoint after each
- * execution, and on the shared 2-core test machine 60 took 46 s and 24 took 9-15 s of the file's 90 s budget,
- * which worker start-up (~25 s) and the failover tests (~30 s) share. CODEMODE_CLUSTER_SESSIONS=60 runs the
- * full spread (it passed here in 46 s).
+ * Sessions spread in the first test, as the issue asks: 60 bash kernels of 4 principals (the per-principal cap
+ * of one worker is 16). Each gets its own mounted workspace volume and a checkpoint after its execution, so on
+ * the shared 2-core machine this test alone takes 30-50 s; CODEMODE_CLUSTER_SESSIONS=18 makes it quicker.
  */
-const SPREAD = Number(process.env['CODEMODE_CLUSTER_SESSIONS'] ?? 18);
+const SPREAD = Number(process.env['CODEMODE_CLUSTER_SESSIONS'] ?? 60);
 
 let cluster: LocalCluster;
 let g1: RemoteSessionService;
@@ -431,6 +429,8 @@ describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
       WORKERS.map((w) => [w, true]),
     );
     assert.equal(JSON.parse(out()).workers.length, 3);
+    // Each worker answers $SRV.STATS as the NATS service codemode-worker, and has served requests by now.
+    for (const w of status!.workers) assert.ok((w.service?.requests ?? 0) > 0, `${w.id} answers as a NATS service`);
   });
 
   it('a worker killed with SIGKILL: its sessions resume on another worker with their files and, by replay, their variables', async () => {
