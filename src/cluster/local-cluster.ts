@@ -21,7 +21,8 @@ export interface LocalCluster {
   credentialFile(id: string): string;
   servers: ChildProcess[];
   workers: Map<string, ChildProcess>;
-  startWorker(id: string, env?: NodeJS.ProcessEnv): Promise<ChildProcess>;
+  /** `args`: more `codemode worker` flags. */
+  startWorker(id: string, env?: NodeJS.ProcessEnv, args?: string[]): Promise<ChildProcess>;
   /** A gateway's link (in this process). */
   gatewayLink(id: string): Promise<Link>;
   stop(): Promise<void>;
@@ -139,7 +140,7 @@ export async function startLocalCluster(options: {
       if (f === undefined) throw new Error(`no user ${id}`);
       return f;
     },
-    async startWorker(id, env = {}) {
+    async startWorker(id, env = {}, args = []) {
       const child = spawn(
         process.execPath,
         [
@@ -158,6 +159,7 @@ export async function startLocalCluster(options: {
           String(Math.min(3, n)),
           '--heartbeat-ms',
           '500',
+          ...args,
         ],
         {
           stdio: ['ignore', 'ignore', 'pipe'],

@@ -52,6 +52,8 @@ export interface ClusterWorkerOptions {
   maxSessionsPerOwner: number;
   languages: Language[];
   heartbeatMs?: number;
+  /** When to checkpoint workspaces after executions (default: at once below 8 MiB, else at most every 10 s). */
+  checkpoints?: CheckpointSchedule;
   version: string;
   log?: (m: string) => void;
   /** The kits and network policies sessions here may ask for (heartbeated, so gateways list and place by them). */
@@ -72,6 +74,33 @@ interface Hosted {
   closing: boolean;
   /** How the session came here (a resume), shown in its info. */
   note?: string;
+  /** The last workspace checkpoint: its size and when it was saved (for the large-workspace schedule). */
+  archive?: { bytes: number; at: number };
+  /** A deferred checkpoint of a large workspace, due at the end of its interval. */
+  archiveTimer?: NodeJS.Timeout;
+  /** The checkpoint being saved: the next one waits for it, so they land in order. */
+  archiving?: Promise<void>;
+}
+
+/** When a workspace is checkpointed after an execution: at once while small, at most every `everyMs` once large. */
+export interface CheckpointSchedule {
+  largeBytes: number;
+  everyMs: number;
+}
+
+export const DEFAULT_CHECKPOINT_SCHEDULE: CheckpointSchedule = { largeBytes: 8 * 2 ** 20, everyMs: 10_000 };
+
+/**
+ * After an execution: save the workspace now (0), or in `ms`. A large workspace saved less than `everyMs` ago
+ * waits for the rest of the interval; its history record is saved at once either way, and a resume replays it.
+ */
+export function checkpointDelay(
+  last: { bytes: number; at: number } | undefined,
+  now: number,
+  schedule: CheckpointSchedule,
+): number {
+  if (last === undefined || last.bytes < schedule.largeBytes) return 0;
+  return Math.max(0, last.at + schedule.everyMs - now);
 }
 
 /** The services framework wants semver; a development version string becomes 0.0.0-dev. */
@@ -151,6 +180,8 @@ export class ClusterWorker {
     for (const s of this.#subs) s.unsubscribe();
     await this.#o.link.workers.delete(this.#o.id).catch(() => undefined); // it expires anyway
     for (const [id, h] of this.#hosted) {
+      // A deferred checkpoint is saved now, so the session resumes elsewhere without replaying into an old one.
+      if (h.archiveTimer !== undefined) await this.#saveWorkspace(id, h).catch(() => undefined);
       h.closing = true;
       await this.#updateRecord(id, (r) => ({ ...r, state: 'lost' })).catch(() => undefined);
     }
@@ -301,7 +332,7 @@ export class ClusterWorker {
           ? this.#record(req.sessionId, h, result, req.op === 'execute' ? 'execute' : 'script', code)
           : undefined;
         try {
-          await this.#checkpoint(req.sessionId, h, record);
+          await this.#checkpoint(req.sessionId, h, record, { afterExecution: true });
         } catch (e) {
           // The run happened: report it, and say that a failover now would lose it.
           result.warnings = [
@@ -417,7 +448,10 @@ export class ClusterWorker {
   async #restore(record: SessionRecord, h: Hosted): Promise<string> {
     const s = this.#o.sessions;
     const archive = await this.#o.link.workspaces.getBlob(record.id);
-    if (archive !== null) await s.importArchive(h.localId, '', archive, h.owner);
+    if (archive !== null) {
+      await s.importArchive(h.localId, '', archive, h.owner);
+      h.archive = { bytes: archive.byteLength, at: Date.now() };
+    }
     const history = await readHistory(this.#o.link, record.id);
     let replayed = 0;
     let failed = 0;
@@ -450,6 +484,7 @@ export class ClusterWorker {
   #drop(sessionId: string): void {
     const h = this.#hosted.get(sessionId);
     h?.unsubscribe();
+    clearTimeout(h?.archiveTimer);
     this.#hosted.delete(sessionId);
     this.#written.delete(sessionId);
   }
@@ -493,16 +528,50 @@ export class ClusterWorker {
   }
 
   /** After a change: the history record to the stream, the workspace to the object store, the info to the record. */
-  async #checkpoint(sessionId: string, h: Hosted, record?: ExecutionRecord): Promise<void> {
+  async #checkpoint(
+    sessionId: string,
+    h: Hosted,
+    record?: ExecutionRecord,
+    options: { afterExecution?: boolean } = {},
+  ): Promise<void> {
     const { link } = this.#o;
     if (record !== undefined) {
       let data = JSON.stringify(record);
       if (data.length > INLINE_FRAME_BYTES) data = JSON.stringify({ ...record, stdout: '', stderr: '', outputs: [] });
       await link.js.publish(SUBJECTS.history(sessionId), data);
     }
-    const archive = await this.#o.sessions.exportArchive(h.localId, '', h.owner);
-    await link.workspaces.putBlob({ name: sessionId }, archive);
+    // File writes, deletes and imports are saved at once (replay cannot bring them back); an execution's
+    // effects on a large workspace wait for its interval, since replaying the history redoes them.
+    const delay = options.afterExecution
+      ? checkpointDelay(h.archive, Date.now(), this.#o.checkpoints ?? DEFAULT_CHECKPOINT_SCHEDULE)
+      : 0;
+    if (delay === 0) await this.#saveWorkspace(sessionId, h);
+    else
+      h.archiveTimer ??= setTimeout(() => {
+        h.archiveTimer = undefined;
+        if (this.#hosted.get(sessionId) !== h) return;
+        void this.#saveWorkspace(sessionId, h).catch((e: unknown) =>
+          this.#log(`cluster: the deferred checkpoint of ${sessionId} failed: ${errorMessage(e)}`),
+        );
+      }, delay);
     await this.#publishInfo(sessionId, h);
+  }
+
+  /** The workspace archive into the object store, one at a time per session (a newer one never lands first). */
+  async #saveWorkspace(sessionId: string, h: Hosted): Promise<void> {
+    clearTimeout(h.archiveTimer);
+    h.archiveTimer = undefined;
+    const previous = h.archiving ?? Promise.resolve();
+    const save = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const at = Date.now();
+        const archive = await this.#o.sessions.exportArchive(h.localId, '', h.owner);
+        await this.#o.link.workspaces.putBlob({ name: sessionId }, archive);
+        h.archive = { bytes: archive.byteLength, at };
+      });
+    h.archiving = save;
+    await save;
   }
 
   /** Local events, re-addressed with the cluster id, for any gateway's subscribers. */

@@ -12,19 +12,25 @@ import { openLink } from '../../cluster/link.js';
 import { NATS_FLAGS, NATS_USAGE, checkNodeId, natsLinkOptions } from '../../cluster/node-options.js';
 import { workerInbox } from '../../cluster/nats-config.js';
 import { RemoteToolHost } from '../../cluster/remote-tools.js';
-import { ClusterWorker } from '../../cluster/worker.js';
+import { ClusterWorker, DEFAULT_CHECKPOINT_SCHEDULE, type CheckpointSchedule } from '../../cluster/worker.js';
 import type { CliIO, Command } from '../io.js';
 import { SERVER_VERSION } from '../../mcp/server.js';
 import { defaultRuntime, parseServeArgs } from './serve.js';
 
 export const WORKER_USAGE = `usage: codemode worker --nats URL [--id NAME] [--nats-credentials FILE] [--replicas N]
-                       [--heartbeat-ms 1000] [--settings FILE] [--unsandboxed-i-know-this-is-unsafe]
+                       [--heartbeat-ms 1000] [--checkpoint-large-mib 8] [--checkpoint-every-ms 10000]
+                       [--settings FILE] [--unsandboxed-i-know-this-is-unsafe]
 
   Run kernels and one-shot runs for the cluster's gateways (docs/cluster.md).
 ${NATS_USAGE}
   --id NAME            this worker's name: its subject and heartbeat key (default: the host name);
                        with permissions, it must match the user's (see docs/cluster.md)
   --heartbeat-ms N     how often to publish capacity (default 1000)
+  --checkpoint-large-mib N, --checkpoint-every-ms M
+                       a session's workspace is saved to the object store after each execution while
+                       its archive is under N MiB (default 8); above, at most every M ms (default 10000):
+                       a resume then replays the history over the last saved one. File writes, deletes
+                       and imports are always saved at once
   --settings FILE      limits, sessions.maxSessions and the rest, as for codemode serve`;
 
 export const workerCommand: Command = async (argv: string[], io: CliIO) => {
@@ -39,6 +45,8 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
         ...NATS_FLAGS,
         id: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
+        'checkpoint-large-mib': { type: 'string' },
+        'checkpoint-every-ms': { type: 'string' },
         settings: { type: 'string' },
         'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
@@ -54,6 +62,7 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
   }
   let id: string;
   let heartbeatMs: number;
+  let checkpoints: CheckpointSchedule;
   try {
     id = checkNodeId(
       values.id ??
@@ -66,6 +75,13 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
     if (!Number.isInteger(heartbeatMs) || heartbeatMs < 100) {
       throw new AppError('INVALID_ARGUMENT', '--heartbeat-ms must be an integer of at least 100');
     }
+    const largeMib = Number(values['checkpoint-large-mib'] ?? DEFAULT_CHECKPOINT_SCHEDULE.largeBytes / 2 ** 20);
+    const everyMs = Number(values['checkpoint-every-ms'] ?? DEFAULT_CHECKPOINT_SCHEDULE.everyMs);
+    if (!(largeMib > 0 && largeMib <= 65536))
+      throw new AppError('INVALID_ARGUMENT', '--checkpoint-large-mib must be a number above 0 (MiB)');
+    if (!Number.isInteger(everyMs) || everyMs < 100 || everyMs > 3_600_000)
+      throw new AppError('INVALID_ARGUMENT', '--checkpoint-every-ms must be an integer from 100 to 3600000');
+    checkpoints = { largeBytes: Math.round(largeMib * 2 ** 20), everyMs };
   } catch (e) {
     io.stderr.write(`codemode worker: ${errorMessage(e)}\n`);
     return 2;
@@ -106,6 +122,7 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
       maxSessionsPerOwner: Math.min(maxSessions, 16),
       languages: [...LANGUAGES],
       heartbeatMs,
+      checkpoints,
       version: SERVER_VERSION,
       log,
     });
