@@ -18,8 +18,6 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { processIO } from '../cli/io.js';
 import { defaultRuntime, parseServeArgs, type ServeRuntime } from '../cli/commands/serve.js';
 import { gatewayRuntime } from '../cluster/gateway.js';
@@ -29,10 +27,8 @@ import { SUBJECTS } from '../cluster/protocol.js';
 import { RemoteExecutor } from '../cluster/remote-executor.js';
 import { RemoteSessionService } from '../cluster/remote-sessions.js';
 import { AppError, isAppError } from '../errors.js';
-import { startHttpServer } from '../mcp/http-server.js';
-import { OutputStore } from '../mcp/output-store.js';
-import { createCodemodeServer } from '../mcp/server.js';
 import { interleave, makeRow, sample, type ReportRow, type SubjectFilter } from './report.js';
+import { localMcp } from '../cluster/local-mcp.js';
 
 /** Issue 15: routing adds under 1 ms median over a single-machine server. */
 export const ROUTING_TARGET_PLUS_MS = 1;
@@ -225,22 +221,8 @@ async function mcpOn(
   runtime: Pick<ServeRuntime, 'executor' | 'sessions' | 'extensions'>,
   closers: (() => Promise<unknown>)[],
 ): Promise<() => Promise<unknown>> {
-  const http = await startHttpServer({
-    createServer: (principal) =>
-      createCodemodeServer({
-        executor: runtime.executor,
-        sessions: runtime.sessions,
-        principal,
-        outputs: new OutputStore(),
-        extensions: runtime.extensions,
-      }),
-    port: 0,
-    allowAnonymous: true,
-  });
-  closers.push(() => http.close());
-  const client = new Client({ name: 'cluster-bench', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
-  closers.push(() => client.close());
+  const { client, close } = await localMcp(runtime, { name: 'cluster-bench' });
+  closers.push(close);
   const created = await client.callTool({ name: 'create_session', arguments: { language: 'bash' } });
   const id = (created.structuredContent as { session?: { id?: string } } | undefined)?.session?.id;
   if (id === undefined) throw new Error(`create_session: ${JSON.stringify(created)}`);

@@ -13,7 +13,6 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { connect } from '@nats-io/transport-node';
 import { parseServeArgs } from '../../src/cli/commands/serve.js';
 import type { CliIO } from '../../src/cli/io.js';
@@ -23,9 +22,7 @@ import { workerInbox } from '../../src/cluster/nats-config.js';
 import { PROTOCOL_VERSION, replyFrameSchema, SUBJECTS } from '../../src/cluster/protocol.js';
 import { RemoteSessionService } from '../../src/cluster/remote-sessions.js';
 import { isAppError } from '../../src/errors.js';
-import { startHttpServer } from '../../src/mcp/http-server.js';
-import { OutputStore } from '../../src/mcp/output-store.js';
-import { createCodemodeServer } from '../../src/mcp/server.js';
+import { localMcp, type LocalMcp } from '../../src/cluster/local-mcp.js';
 
 const MODULES = path.resolve(import.meta.dirname, '../../node_modules/@modelcontextprotocol');
 const MEMORY = path.join(MODULES, 'server-memory/dist/index.js');
@@ -36,7 +33,7 @@ let cluster: LocalCluster;
 let plain: RemoteSessionService;
 let runtime: GatewayRuntime;
 let gateway: RemoteSessionService;
-let http: Awaited<ReturnType<typeof startHttpServer>>;
+let mcp: LocalMcp | undefined;
 let client: Client;
 
 type ToolResult = { content: { type: string; text?: string }[]; structuredContent?: unknown; isError?: boolean };
@@ -88,8 +85,7 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
   });
 
   after(async () => {
-    await client?.close().catch(() => undefined); // the server may have gone first
-    await http?.close();
+    await mcp?.close();
     await runtime?.close();
     await plain?.shutdown();
     await cluster?.stop();
@@ -145,21 +141,8 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
     runtime = await gatewayRuntime(options.cluster!)(options, io, (m) => (log += `${m}\n`));
     assert.match(log, /Code Mode's upstream servers are here/);
     gateway = runtime.sessions;
-    http = await startHttpServer({
-      createServer: (principal) =>
-        createCodemodeServer({
-          executor: runtime.executor,
-          sessions: runtime.sessions,
-          principal,
-          outputs: new OutputStore(),
-          ceiling: options.settings.limits.max,
-          extensions: runtime.extensions,
-        }),
-      port: 0,
-      allowAnonymous: true,
-    });
-    client = new Client({ name: 'cluster-codemode-e2e', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+    mcp = await localMcp(runtime, { name: 'cluster-codemode-e2e', ceiling: options.settings.limits.max });
+    client = mcp.client;
     const r = await call('run_code_mode', {
       code:
         'await codemode.memory.create_entities({ entities: [{ name: "ada", entityType: "person", observations: ["set on the gateway"] }] });\n' +

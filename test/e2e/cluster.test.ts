@@ -29,9 +29,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseServeArgs } from '../../src/cli/commands/serve.js';
 import { gatewayRuntime } from '../../src/cluster/gateway.js';
-import { startHttpServer } from '../../src/mcp/http-server.js';
-import { createCodemodeServer } from '../../src/mcp/server.js';
-import { OutputStore } from '../../src/mcp/output-store.js';
+import { localMcp } from '../../src/cluster/local-mcp.js';
 
 const WORKERS = ['w1', 'w2', 'w3'];
 /**
@@ -294,21 +292,8 @@ describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
     let log = '';
     const { io } = captureIO();
     const runtime = await gatewayRuntime(options.cluster!)(options, { ...io, env }, (m) => (log += `${m}\n`));
-    const http = await startHttpServer({
-      createServer: (principal) =>
-        createCodemodeServer({
-          executor: runtime.executor,
-          sessions: runtime.sessions,
-          principal,
-          outputs: new OutputStore(),
-          ceiling: options.settings.limits.max,
-          extensions: runtime.extensions,
-        }),
-      port: 0,
-      allowAnonymous: true,
-    });
-    const client = new Client({ name: 'cluster-test', version: '1' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(http.url)));
+    const mcp = await localMcp(runtime, { name: 'cluster-test', ceiling: options.settings.limits.max });
+    const { client } = mcp;
     try {
       const created = await client.callTool({ name: 'create_session', arguments: { language: 'python' } });
       const sessionId = /"session_id":\s*"([^"]+)"|\b(c[0-9a-f]{24})\b/
@@ -330,8 +315,7 @@ describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
       assert.match(JSON.stringify(one), /one-shot\\n/);
       await client.callTool({ name: 'close_session', arguments: { session_id: sessionId } });
     } finally {
-      await client.close();
-      await http.close();
+      await mcp.close();
       await runtime.close();
     }
     assert.match(log, /gateway g3: sessions and runs go to the cluster's workers/);
