@@ -32,7 +32,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 // The built CLI beside a built copy (dist/, where `npm run bench` runs), else the source through tsx.
 const MAIN = [path.resolve(here, '../cli/main.js'), path.resolve(here, '../cli/main.ts')].find((f) => existsSync(f))!;
 
-async function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

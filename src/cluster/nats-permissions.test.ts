@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -19,6 +18,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { KvWatchInclude } from '@nats-io/kv';
 import { isAppError } from '../errors.js';
 import { openLink, readCredentials, type Link, type LinkOptions } from './link.js';
+import { freePort } from './local-cluster.js';
 import { natsLinkOptions } from './node-options.js';
 import {
   gatewayInbox,
@@ -46,17 +46,6 @@ const pw = (u: ClusterUsers['workers'][number] | NonNullable<ClusterUsers['opera
   if (!('pass' in u)) throw new Error('not a password user');
   return { user: u.user, pass: u.pass };
 };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0));
-    });
-  });
-}
 
 interface Server {
   child: ChildProcess;
