@@ -43,6 +43,17 @@ describe('cluster status', () => {
         worker('w3', false),
       ],
       sessions: { live: 4, lost: 2, closed: 0 },
+      list: [
+        {
+          id: 's1',
+          owner: 'ann',
+          language: 'python',
+          worker: 'w1',
+          state: 'live',
+          executions: 3,
+          previousWorkers: ['w3'],
+        },
+      ],
     };
     const rows = formatStatus(status).split('\n');
     assert.match(rows[0]!, /REQUESTS\s+ERRORS/);
@@ -51,5 +62,7 @@ describe('cluster status', () => {
     assert.match(rows[2]!, /^w2\s+DEAF\s.*\s-\s+-\s/);
     assert.match(rows[3]!, /^w3\s+LOST\s/);
     assert.match(rows[4]!, /4 live, 2 lost/);
+    assert.match(rows[6]!, /^SESSION\s+WORKER\s+STATE/);
+    assert.match(rows[7]!, /^s1\s+w1\s+live\s+python\s+3\s+ann\s+\(w3\)$/);
   });
 });

@@ -24,16 +24,29 @@ export interface ClusterStatus {
     service?: ServiceCounters;
   })[];
   sessions: { live: number; lost: number; closed: number };
+  /** With `sessions: true`: every session not closed, by worker then id. */
+  list?: SessionRow[];
+}
+
+export interface SessionRow {
+  id: string;
+  owner: string;
+  language: string;
+  worker: string;
+  state: 'live' | 'lost';
+  executions: number;
+  /** Workers that held it before (failovers), oldest first. */
+  previousWorkers: string[];
 }
 
 export async function clusterStatus(
   link: Pick<Link, 'workers' | 'sessions' | 'nc'>,
   livenessMs: number,
-  now = Date.now(),
+  options: { sessions?: boolean; now?: number } = {},
 ): Promise<ClusterStatus> {
   let status: ClusterStatus;
   try {
-    status = await readStatus(link, livenessMs, now);
+    status = await readStatus(link, livenessMs, options.now ?? Date.now(), options.sessions === true);
   } catch (e) {
     throw natsFailure(e, 'the cluster buckets');
   }
@@ -67,10 +80,12 @@ async function serviceCounters(nc: Link['nc']): Promise<Map<string, ServiceCount
 async function readStatus(
   link: Pick<Link, 'workers' | 'sessions'>,
   livenessMs: number,
-  now = Date.now(),
+  now: number,
+  listSessions: boolean,
 ): Promise<ClusterStatus> {
   const perWorker = new Map<string, number>();
   const sessions = { live: 0, lost: 0, closed: 0 };
+  const list: SessionRow[] = [];
   // keys() walks a consumer: a key written meanwhile can come twice, hence the sets.
   for (const key of await keysOf(link.sessions)) {
     const e = await link.sessions.get(key);
@@ -78,6 +93,16 @@ async function readStatus(
     const r = sessionRecordSchema.safeParse(safeJson(() => e.json()));
     if (!r.success) continue;
     sessions[r.data.state]++;
+    if (listSessions && r.data.state !== 'closed')
+      list.push({
+        id: r.data.id,
+        owner: r.data.owner,
+        language: r.data.language,
+        worker: r.data.worker,
+        state: r.data.state,
+        executions: r.data.info.executionCount,
+        previousWorkers: r.data.previousWorkers,
+      });
     if (r.data.state === 'live') perWorker.set(r.data.worker, (perWorker.get(r.data.worker) ?? 0) + 1);
   }
   const workers: ClusterStatus['workers'] = [];
@@ -95,7 +120,8 @@ async function readStatus(
     });
   }
   workers.sort((a, b) => a.id.localeCompare(b.id));
-  return { workers, sessions };
+  list.sort((a, b) => a.worker.localeCompare(b.worker) || a.id.localeCompare(b.id));
+  return { workers, sessions, ...(listSessions ? { list } : {}) };
 }
 
 export function formatStatus(s: ClusterStatus): string {
@@ -111,6 +137,14 @@ export function formatStatus(s: ClusterStatus): string {
   lines.push(
     `sessions: ${s.sessions.live} live, ${s.sessions.lost} lost (resume at next use), ${s.sessions.closed} closed`,
   );
+  if (s.list !== undefined) {
+    lines.push('', 'SESSION                    WORKER                STATE  LANGUAGE    EXECS  OWNER  (MOVED FROM)');
+    for (const r of s.list)
+      lines.push(
+        `${r.id.padEnd(25)}  ${r.worker.padEnd(20)}  ${r.state.padEnd(5)}  ${r.language.padEnd(10)}  ${String(r.executions).padEnd(5)}  ${r.owner}${r.previousWorkers.length ? `  (${r.previousWorkers.join(', ')})` : ''}`,
+      );
+    if (s.list.length === 0) lines.push('(no live or lost session)');
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -403,10 +403,25 @@ describe('codemode cluster on NATS JetStream', { timeout: 180_000 }, () => {
 
   it('codemode cluster status lists the workers, their load and the sessions', async () => {
     const { io, out } = captureIO();
+    const held = await g1.create({ language: 'bash', owner: 'ops' });
     const { code, status } = await runClusterStatus(
-      ['--nats', cluster.urls.join(','), '--nats-credentials', cluster.credentialFile('operator'), '--json'],
+      [
+        '--nats',
+        cluster.urls.join(','),
+        '--nats-credentials',
+        cluster.credentialFile('operator'),
+        '--sessions',
+        '--json',
+      ],
       io,
     );
+    const row = status!.list?.find((r) => r.id === held.id);
+    assert.deepEqual(
+      row && [row.owner, row.state, row.worker],
+      ['ops', 'live', g1.view.session(held.id)?.record.worker],
+      'the session is listed with its owner and worker',
+    );
+    await g1.close(held.id, 'ops');
     assert.equal(code, 0);
     assert.deepEqual(
       status!.workers.map((w) => [w.id, w.alive]),

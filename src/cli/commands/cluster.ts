@@ -10,9 +10,11 @@ import { NATS_FLAGS, NATS_USAGE, natsLinkOptions } from '../../cluster/node-opti
 import { clusterStatus, formatStatus, type ClusterStatus } from '../../cluster/status.js';
 import type { CliIO, Command } from '../io.js';
 
-export const CLUSTER_USAGE = `usage: codemode cluster status --nats URL [--nats-credentials FILE] [--liveness-ms 3000] [--json]
+export const CLUSTER_USAGE = `usage: codemode cluster status --nats URL [--nats-credentials FILE] [--liveness-ms 3000]
+                               [--sessions] [--json]
 
-  List the workers (load, last heartbeat) and the sessions of a codemode cluster.
+  List the workers (load, last heartbeat, service counters, kits) and the sessions of a codemode cluster.
+  --sessions       also list each live or lost session: worker, state, language, executions, owner
 ${NATS_USAGE}`;
 
 export async function runClusterStatus(argv: string[], io: CliIO): Promise<{ code: number; status?: ClusterStatus }> {
@@ -20,12 +22,17 @@ export async function runClusterStatus(argv: string[], io: CliIO): Promise<{ cod
     args: argv,
     strict: true,
     allowPositionals: false,
-    options: { ...NATS_FLAGS, json: { type: 'boolean', default: false }, 'liveness-ms': { type: 'string' } },
+    options: {
+      ...NATS_FLAGS,
+      json: { type: 'boolean', default: false },
+      sessions: { type: 'boolean', default: false },
+      'liveness-ms': { type: 'string' },
+    },
   });
   const log = (m: string) => void io.stderr.write(`codemode cluster: ${m}\n`);
   const link = await openLink({ ...natsLinkOptions(values, io.env, io.cwd, 'codemode cluster status', log) });
   try {
-    const status = await clusterStatus(link, Number(values['liveness-ms'] ?? 3000));
+    const status = await clusterStatus(link, Number(values['liveness-ms'] ?? 3000), { sessions: values.sessions });
     io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
     return { code: status.workers.some((w) => w.alive) ? 0 : 1, status };
   } finally {
