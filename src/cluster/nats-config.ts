@@ -14,7 +14,7 @@
  * history stream; those streams also carry deny_purge/deny_delete (link.ts).
  */
 import { AppError } from '../errors.js';
-import { BUCKETS, HISTORY_STREAM, WORKER_SERVICE } from './protocol.js';
+import { BUCKETS, HISTORY_STREAM, SUBJECTS, WORKER_SERVICE } from './protocol.js';
 
 export interface PasswordUser {
   user: string;
@@ -96,8 +96,8 @@ export function workerPermissions(id: string): Permissions {
       // Streamed output goes to the requesting gateway's inbox.
       '_INBOX_G.>',
       // Kernel tool calls (Code Mode) to the gateways' queue group, and their cancels.
-      'codemode.tools',
-      'codemode.tools.cancel.*',
+      SUBJECTS.tools(id),
+      SUBJECTS.toolsCancel(id, '*'),
     ],
     subscribe: [
       `codemode.worker.${id}.session`,
@@ -124,7 +124,7 @@ export function gatewayPermissions(id: string): Permissions {
       'codemode.run',
       'codemode.cancel.*',
     ],
-    subscribe: ['codemode.events.*', `${gatewayInbox(id)}.>`, 'codemode.tools', 'codemode.tools.cancel.*'],
+    subscribe: ['codemode.events.*', `${gatewayInbox(id)}.>`, SUBJECTS.tools('*'), SUBJECTS.toolsCancel('*', '*')],
   };
 }
 

@@ -26,11 +26,14 @@ export const SUBJECTS = {
   cancel: (runId: string) => `codemode.cancel.${runId}`,
   /** History records, one message per execution, in the HISTORY stream. */
   history: (sessionId: string) => `codemode.history.${sessionId}`,
-  /** Kernel tool calls (Code Mode) from workers: a queue group of the gateways that hold upstream servers. */
-  tools: 'codemode.tools',
+  /**
+   * Kernel tool calls (Code Mode) from a worker, to a queue group of the gateways that hold upstream servers.
+   * The worker's id is in the subject, where permissions let only that worker publish: the gateway knows who asks.
+   */
+  tools: (workerId: string) => `codemode.tools.call.${workerId}`,
   toolsQueue: 'gateways',
-  /** Cancel a forwarded tool call by its id (any gateway may be running it). */
-  toolsCancel: (callId: string) => `codemode.tools.cancel.${callId}`,
+  /** Cancel a forwarded tool call by the asking worker and the call's id (any gateway may be running it). */
+  toolsCancel: (workerId: string, callId: string) => `codemode.tools.cancel.${workerId}.${callId}`,
 } as const;
 
 export const BUCKETS = {

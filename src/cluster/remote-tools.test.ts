@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { gatewayPermissions, workerPermissions } from './nats-config.js';
 import { PROTOCOL_VERSION, requestFrameSchema, toolRequestSchema } from './protocol.js';
-import { workerOfReply } from './remote-tools.js';
+import { workerOfCall, workerOfReply } from './remote-tools.js';
 
 describe('kernel tool calls across the cluster', () => {
   it('names the asking worker from its reply inbox, and nothing else', () => {
@@ -14,17 +14,25 @@ describe('kernel tool calls across the cluster', () => {
     assert.equal(workerOfReply(undefined), undefined, 'a publish without a reply subject');
   });
 
+  it('names the worker a call subject is for, and nothing else', () => {
+    assert.equal(workerOfCall('codemode.tools.call.w1'), 'w1');
+    assert.equal(workerOfCall('codemode.tools.call.*'), undefined);
+    assert.equal(workerOfCall('codemode.tools.cancel.w1.t1'), undefined);
+    assert.equal(workerOfCall('codemode.tools'), undefined);
+  });
+
   it('lets workers send tool calls but not take them (no worker reads another worker’s calls)', () => {
     const w = workerPermissions('w1');
-    assert.ok(w.publish.includes('codemode.tools'));
-    assert.ok(w.publish.includes('codemode.tools.cancel.*'));
+    assert.ok(w.publish.includes('codemode.tools.call.w1'));
+    assert.ok(w.publish.includes('codemode.tools.cancel.w1.*'));
+    assert.ok(!w.publish.some((s) => s.startsWith('codemode.tools.call.') && s !== 'codemode.tools.call.w1'));
     assert.ok(!w.subscribe.some((s) => s.startsWith('codemode.tools') || s === '>' || s === 'codemode.>'));
   });
 
   it('lets gateways take tool calls but not send them (a gateway cannot pose as a worker’s kernel)', () => {
     const g = gatewayPermissions('g1');
-    assert.ok(g.subscribe.includes('codemode.tools'));
-    assert.ok(g.subscribe.includes('codemode.tools.cancel.*'));
+    assert.ok(g.subscribe.includes('codemode.tools.call.*'));
+    assert.ok(g.subscribe.includes('codemode.tools.cancel.*.*'));
     assert.ok(!g.publish.some((s) => s.startsWith('codemode.tools')));
   });
 

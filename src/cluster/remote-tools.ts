@@ -2,10 +2,11 @@
  * Code Mode across the cluster: kernels on workers call upstream MCP tools that
  * only gateways hold (upstream servers and their credentials never reach a
  * worker). A worker's RemoteToolHost forwards each call with its session's id
- * on `codemode.tools` to the gateways' queue group; a gateway's ToolService
- * checks the session's record first — it exists, is not closed, belongs to the
- * owner the worker names, and runs on the asking worker (the reply inbox says
- * which: a worker can read only its own) — then calls its Code Mode runtime,
+ * on `codemode.tools.call.<worker>` to the gateways' queue group; a gateway's
+ * ToolService checks the session's record first: it exists, is not closed,
+ * belongs to the owner the worker names, and runs on the asking worker (the
+ * subject says which, and only that worker may publish there; the reply inbox,
+ * which only it can read, must agree). Then it calls its Code Mode runtime,
  * whose approval rules (requireApproval) are those of one machine. Errors come
  * back as values (AppError frames); a worker-side abort or timeout cancels the
  * upstream call at the gateway.
@@ -37,13 +38,16 @@ export const DEFAULT_TOOL_CALL_TIMEOUT_MS = 5 * 60_000;
 /** searchTools and declarations: no upstream call, only the gateway's catalogue. */
 const CATALOGUE_TIMEOUT_MS = 60_000;
 
+const CANCEL_PREFIX = SUBJECTS.toolsCancel('', '').slice(0, -1); // `codemode.tools.cancel.`
 const NO_GATEWAY =
-  'no gateway with Code Mode answers on codemode.tools (start one with `codemode serve --nats URL --config mcp.json`)';
+  'no gateway with Code Mode answers on codemode.tools.call (start one with `codemode serve --nats URL --config mcp.json`)';
 
 /** Worker side: one per session kernel. */
 export class RemoteToolHost implements ToolHost {
   constructor(
     private readonly link: Link,
+    /** This worker's id: the subject its calls go on. */
+    private readonly workerId: string,
     private readonly session: ToolSessionLookup,
     private readonly timeoutMs = DEFAULT_TOOL_CALL_TIMEOUT_MS,
   ) {}
@@ -54,7 +58,7 @@ export class RemoteToolHost implements ToolHost {
     const callId = `t${randomBytes(12).toString('hex')}`;
     const body: ToolRequest = { op: 'callTool', callId, ...s, server, tool, args, timeoutMs: this.timeoutMs };
     // The gateway stops the upstream call when told (abort), and by itself after timeoutMs.
-    const cancel = () => this.link.nc.publish(SUBJECTS.toolsCancel(callId));
+    const cancel = () => this.link.nc.publish(SUBJECTS.toolsCancel(this.workerId, callId));
     if (signal?.aborted) throw new AppError('CANCELLED', `${label} was cancelled`);
     let onAbort = () => {};
     const aborted = new Promise<never>((_, reject) => {
@@ -66,7 +70,7 @@ export class RemoteToolHost implements ToolHost {
     });
     try {
       return await Promise.race([
-        request(this.link, SUBJECTS.tools, body, { timeoutMs: this.timeoutMs + 2000 }),
+        request(this.link, SUBJECTS.tools(this.workerId), body, { timeoutMs: this.timeoutMs + 2000 }),
         aborted,
       ]);
     } catch (e) {
@@ -81,7 +85,7 @@ export class RemoteToolHost implements ToolHost {
     const s = this.#session('codemode.search');
     const raw = await request(
       this.link,
-      SUBJECTS.tools,
+      SUBJECTS.tools(this.workerId),
       { op: 'searchTools', ...s, query, detail } satisfies ToolRequest,
       { timeoutMs: CATALOGUE_TIMEOUT_MS },
     ).catch((e: unknown) => {
@@ -92,9 +96,14 @@ export class RemoteToolHost implements ToolHost {
 
   async declarations(language: 'typescript' | 'python'): Promise<string> {
     const s = this.#session('codemode declarations');
-    const raw = await request(this.link, SUBJECTS.tools, { op: 'declarations', ...s, language } satisfies ToolRequest, {
-      timeoutMs: CATALOGUE_TIMEOUT_MS,
-    }).catch((e: unknown) => {
+    const raw = await request(
+      this.link,
+      SUBJECTS.tools(this.workerId),
+      { op: 'declarations', ...s, language } satisfies ToolRequest,
+      {
+        timeoutMs: CATALOGUE_TIMEOUT_MS,
+      },
+    ).catch((e: unknown) => {
       throw this.#unreachable('codemode declarations', e);
     });
     return parseFrame(z.string(), raw, 'declarations reply');
@@ -124,7 +133,15 @@ export class RemoteToolHost implements ToolHost {
 
 /** The worker a reply subject belongs to (`_INBOX_W.<id>.…`), or undefined. */
 export function workerOfReply(subject: string | undefined): string | undefined {
-  const prefix = workerInbox('');
+  return idAfter(workerInbox(''), subject);
+}
+
+/** The worker a tool-call subject names (`codemode.tools.call.<id>`), or undefined. */
+export function workerOfCall(subject: string): string | undefined {
+  return idAfter(SUBJECTS.tools(''), subject);
+}
+
+function idAfter(prefix: string, subject: string | undefined): string | undefined {
   if (subject === undefined || !subject.startsWith(prefix)) return undefined;
   const id = subject.slice(prefix.length).split('.')[0] ?? '';
   return ID_PATTERN.test(id) ? id : undefined;
@@ -154,9 +171,13 @@ export class ToolService {
   async start(): Promise<void> {
     const { nc } = this.#o.link;
     this.#subs.push(
-      nc.subscribe(SUBJECTS.tools, { queue: SUBJECTS.toolsQueue, callback: (_e, m) => void this.#onRequest(m) }),
-      nc.subscribe(SUBJECTS.toolsCancel('*'), {
-        callback: (_e, m) => this.#calls.get(m.subject.slice(SUBJECTS.toolsCancel('').length))?.abort(),
+      nc.subscribe(SUBJECTS.tools('*'), {
+        queue: SUBJECTS.toolsQueue,
+        callback: (_e, m) => void this.#onRequest(m),
+      }),
+      // `codemode.tools.cancel.<worker>.<call>`: calls are kept under `<worker>.<call>`, so a worker cancels its own only.
+      nc.subscribe(SUBJECTS.toolsCancel('*', '*'), {
+        callback: (_e, m) => this.#calls.get(m.subject.slice(CANCEL_PREFIX.length))?.abort(),
       }),
     );
     await nc.flush();
@@ -177,8 +198,11 @@ export class ToolService {
     try {
       const frame = parseFrame(requestFrameSchema, await decodeFrame(this.#o.link, msg.data), 'tool request');
       const body = parseFrame(toolRequestSchema, frame.body, 'tool request');
-      await this.#authorize(body, workerOfReply(msg.reply));
-      await reply(this.#o.link, msg, okFrame(await this.#handle(body)), this.#log);
+      // Who asks: the subject (only that worker may publish there), and its reply inbox (only it can read) agrees.
+      const worker = workerOfCall(msg.subject);
+      const asking = worker !== undefined && worker === workerOfReply(msg.reply) ? worker : undefined;
+      await this.#authorize(body, asking);
+      await reply(this.#o.link, msg, okFrame(await this.#handle(body, asking!)), this.#log);
     } catch (e) {
       if (!isAppError(e)) this.#log(`cluster: a tool call failed: ${errorMessage(e)}`);
       await reply(this.#o.link, msg, errorToFrame(e), this.#log);
@@ -202,7 +226,7 @@ export class ToolService {
     return parsed.success && parsed.data.id === id ? parsed.data : undefined;
   }
 
-  async #handle(req: ToolRequest): Promise<unknown> {
+  async #handle(req: ToolRequest, worker: string): Promise<unknown> {
     const { host } = this.#o;
     switch (req.op) {
       case 'searchTools':
@@ -210,19 +234,20 @@ export class ToolService {
       case 'declarations':
         return host.declarations(req.language);
       case 'callTool': {
-        if (this.#calls.has(req.callId)) throw new AppError('ALREADY_EXISTS', `tool call ${req.callId} is running`);
+        const key = `${worker}.${req.callId}`;
+        if (this.#calls.has(key)) throw new AppError('ALREADY_EXISTS', `tool call ${req.callId} is running`);
         const abort = new AbortController();
         const timer = setTimeout(
           () => abort.abort(new AppError('TIMEOUT', `codemode.${req.server}.${req.tool}: the worker gave up waiting`)),
           req.timeoutMs,
         );
-        this.#calls.set(req.callId, abort);
+        this.#calls.set(key, abort);
         try {
           const value = await host.callTool(req.server, req.tool, req.args, abort.signal);
           return value === undefined ? null : value;
         } finally {
           clearTimeout(timer);
-          this.#calls.delete(req.callId);
+          this.#calls.delete(key);
         }
       }
     }

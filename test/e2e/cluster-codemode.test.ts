@@ -205,7 +205,7 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
     const s = await gateway.create({ language: 'python', owner: 'alice' });
     const home = gateway.view.session(s.id)!.record.worker;
     const other = home === 'w1' ? 'w2' : 'w1';
-    const ask = async (as: string, owner: string) => {
+    const ask = async (as: string, owner: string, subjectOf = as) => {
       const user = cluster.users.workers.find((w) => w.id === as)!;
       const nc = await connect({
         servers: cluster.urls[0]!,
@@ -215,7 +215,7 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
       });
       try {
         const body = { op: 'searchTools', sessionId: s.id, owner, query: 'nodes', detail: 'names' };
-        const msg = await nc.request(SUBJECTS.tools, JSON.stringify({ v: PROTOCOL_VERSION, body }), {
+        const msg = await nc.request(SUBJECTS.tools(subjectOf), JSON.stringify({ v: PROTOCOL_VERSION, body }), {
           timeout: 10_000,
         });
         return replyFrameSchema.parse(msg.json());
@@ -228,6 +228,8 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
     assert.equal(!mallory.ok && mallory.error.code, 'NOT_FOUND');
     const elsewhere = await ask(other, 'alice');
     assert.equal(!elsewhere.ok && elsewhere.error.code, 'NOT_FOUND');
+    // Posing as the session's worker: NATS refuses the publish (only a worker may send on its own call subject).
+    await assert.rejects(ask(other, 'alice', home), /Permissions Violation for Publish to "codemode\.tools\.call\./);
     // The check is not a blanket refusal: the session's own worker, for its owner, is answered.
     const own = await ask(home, 'alice');
     assert.ok(own.ok, JSON.stringify(own));

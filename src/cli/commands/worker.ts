@@ -105,7 +105,7 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
     const toGateways = link;
     // Kernel tool calls (Code Mode) go to the gateways that hold the upstream servers, each with its session's id.
     runtime = await defaultRuntime(
-      { ...options, toolHostFor: (s) => new RemoteToolHost(toGateways, () => started.worker?.sessionOf(s.id)) },
+      { ...options, toolHostFor: (s) => new RemoteToolHost(toGateways, id, () => started.worker?.sessionOf(s.id)) },
       io,
       log,
     );
