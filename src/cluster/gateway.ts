@@ -6,10 +6,17 @@
  * search_tools run here as on one machine, and kernels on workers reach the
  * same upstream servers through this gateway's ToolService
  * (src/cluster/remote-tools.ts); upstream credentials never leave it.
+ * One-shot runs with `cache: true` use this gateway's own result cache.
  */
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
+import path from 'node:path';
 import type { ServeOptions, ServeRuntime } from '../cli/commands/serve.js';
 import type { CliIO } from '../cli/io.js';
+import { CachingExecutor } from '../sandbox/caching-executor.js';
+import type { Executor } from '../sandbox/executor.js';
+import { resolveLimits } from '../sandbox/limits.js';
+import type { ResultCache, resultCacheKey } from '../store/result-cache.js';
 import { openLink } from './link.js';
 import { gatewayInbox } from './nats-config.js';
 import { checkNodeId, natsLinkOptions, type NatsFlagValues } from './node-options.js';
@@ -50,10 +57,22 @@ export function gatewayRuntime(
     });
     let sessions: RemoteSessionService | undefined;
     let tools: ToolService | undefined;
+    let cache: ResultCache | undefined;
     try {
       const maxWallMs = options.settings.limits.max.wallMs;
       sessions = await RemoteSessionService.open({ link, maxWallMs, log });
-      const executor = new RemoteExecutor(link, maxWallMs);
+      const remote = new RemoteExecutor(link, maxWallMs);
+      // One-shot runs with `cache: true` are answered from this gateway's own result cache (no cache: --no-store).
+      const opened = options.store ? await openGatewayCache(options) : undefined;
+      cache = opened?.cache;
+      const executor: Executor =
+        opened === undefined
+          ? remote
+          : new CachingExecutor(remote, {
+              cache: opened.cache,
+              keyOf: opened.keyOf,
+              resolveLimits: (o) => resolveLimits(o, options.settings.limits.defaults, options.settings.limits.max),
+            });
       if (codeMode !== undefined) {
         const view = sessions.view;
         tools = new ToolService({ link, host: codeMode.runtime, session: (s) => view.session(s)?.record, log });
@@ -65,6 +84,7 @@ export function gatewayRuntime(
       );
       const service = sessions;
       const toolService = tools;
+      const resultCache = cache;
       return {
         executor,
         sessions: service,
@@ -76,6 +96,7 @@ export function gatewayRuntime(
           await service.shutdown();
           await link.close();
           await codeMode?.runtime.close();
+          resultCache?.close();
         },
       };
     } catch (e) {
@@ -83,7 +104,16 @@ export function gatewayRuntime(
       await sessions?.shutdown();
       await link.close();
       await codeMode?.runtime.close();
+      cache?.close();
       throw e;
     }
   };
+}
+
+/** The gateway's result cache: the store's database file (settings store.path or --db), holding only cached runs. */
+async function openGatewayCache(options: ServeOptions): Promise<{ cache: ResultCache; keyOf: typeof resultCacheKey }> {
+  const { ResultCache: Cache, resultCacheKey: keyOf } = await import('../store/result-cache.js');
+  const file = options.db ?? options.settings.store.path;
+  mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  return { cache: new Cache(file), keyOf };
 }

@@ -22,6 +22,7 @@ import { workerInbox } from '../../src/cluster/nats-config.js';
 import { PROTOCOL_VERSION, replyFrameSchema, SUBJECTS } from '../../src/cluster/protocol.js';
 import { RemoteSessionService } from '../../src/cluster/remote-sessions.js';
 import { isAppError } from '../../src/errors.js';
+import { executorFor } from '../../src/sandbox/caching-executor.js';
 import { localMcp, type LocalMcp } from '../../src/cluster/local-mcp.js';
 
 const MODULES = path.resolve(import.meta.dirname, '../../node_modules/@modelcontextprotocol');
@@ -284,5 +285,36 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
       gateway.create({ language: 'python', kits: ['nope'] }),
       (e) => isAppError(e, 'INVALID_ARGUMENT') && /no live worker offers a kit named "nope"/.test(e.message),
     );
+  });
+  it("one-shot runs with cache: true are answered from the gateway's own result cache, per principal", async () => {
+    const env = { CODEMODE_HOME: path.join(cluster.dir, 'home-g2-cache') };
+    const args = ['--http', '--nats', cluster.urls.join(','), '--gateway-id', 'g2'];
+    const options = parseServeArgs([...args, '--nats-credentials', cluster.credentialFile('g2')], env, process.cwd());
+    assert.equal(options.store, true);
+    const io: CliIO = {
+      stdin: new PassThrough(),
+      stdout: new PassThrough(),
+      stderr: new PassThrough(),
+      env,
+      cwd: process.cwd(),
+      stdinIsTTY: false,
+    };
+    const cached = await gatewayRuntime(options.cluster!)(options, io, () => {});
+    try {
+      const run = (principal: string) =>
+        executorFor(cached.executor, principal).run({ language: 'bash', code: 'echo $RANDOM-$RANDOM-$$', cache: true });
+      const first = await run('pat');
+      const again = await run('pat');
+      assert.equal(first.status, 'ok', first.stderr);
+      assert.equal(first.cached, undefined);
+      assert.equal(again.cached, true);
+      assert.equal(again.stdout, first.stdout);
+      // Another principal's runs never come from pat's part of the cache.
+      const other = await run('quinn');
+      assert.equal(other.cached, undefined);
+      assert.notEqual(other.stdout, first.stdout);
+    } finally {
+      await cached.close();
+    }
   });
 });
