@@ -14,7 +14,7 @@ export const CLUSTER_USAGE = `usage: codemode cluster status --nats URL [--nats-
                                [--sessions] [--json]
 
   List the workers (load, last heartbeat, service counters, kits) and the sessions of a codemode cluster.
-  --sessions       also list each live or lost session: worker, state, language, executions, owner
+  --sessions           also list each live or lost session: worker, state, language, executions, owner
 ${NATS_USAGE}`;
 
 export async function runClusterStatus(argv: string[], io: CliIO): Promise<{ code: number; status?: ClusterStatus }> {
