@@ -5,7 +5,7 @@
  * replaced by a reference; the reader checks the size before fetching and
  * deletes the object after. NATS failures become retryable AppErrors.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
   connect,
@@ -31,6 +31,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { z } from 'zod';
 import { AppError, errorMessage, isAppError } from '../errors.js';
+import { secretFileWarning } from '../config/secret-file.js';
 import {
   BUCKETS,
   frameToError,
@@ -94,8 +95,8 @@ export function readCredentials(file: string, warn: (m: string) => void = () => 
       `cannot read the NATS credentials file ${file}: ${(e as NodeJS.ErrnoException).code}`,
     );
   }
-  if ((statSync(file).mode & 0o077) !== 0)
-    warn(`the NATS credentials file ${file} is readable by others; chmod 600 it`);
+  const exposed = secretFileWarning(file, 'NATS credentials file');
+  if (exposed !== undefined) warn(exposed);
   const line = (text.split('\n').find((l) => l.trim() !== '' && !l.trim().startsWith('#')) ?? '').trim();
   if (/^S[A-Z]/.test(line) && !line.includes(':')) return { nkeySeed: nkeySeed(line, file) };
   const at = line.indexOf(':');

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { ensureStateDirs, loadSettings } from '../../config/load-settings.js';
+import { secretFileWarning } from '../../config/secret-file.js';
 import type { DeepPartial, Settings } from '../../config/settings.js';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
 import { startHttpServer } from '../../mcp/http-server.js';
@@ -326,7 +327,8 @@ export function readTokenFile(file: string, warn: (message: string) => void = ()
       argument: '--token-file',
     });
   }
-  if ((statSync(file).mode & 0o077) !== 0) warn(`the token file ${file} is readable by others; chmod 600 it`);
+  const exposed = secretFileWarning(file, 'token file');
+  if (exposed !== undefined) warn(exposed);
   const tokens = text
     .split('\n')
     .map((l) => l.trim())
