@@ -60,6 +60,16 @@ async function waitUntil(check: () => boolean, what: string, ms = 20_000): Promi
   }
 }
 
+/** A CLI's I/O that keeps nothing, with this environment. */
+const quietIO = (env: Record<string, string>): CliIO => ({
+  stdin: new PassThrough(),
+  stdout: new PassThrough(),
+  stderr: new PassThrough(),
+  env,
+  cwd: process.cwd(),
+  stdinIsTTY: false,
+});
+
 const kit = (name: string, debian: string) => ({
   version: '1',
   description: `The ${name} kit (test).`,
@@ -130,14 +140,7 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
       env,
       process.cwd(),
     );
-    const io: CliIO = {
-      stdin: new PassThrough(),
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-      env,
-      cwd: process.cwd(),
-      stdinIsTTY: false,
-    };
+    const io = quietIO(env);
     let log = '';
     runtime = await gatewayRuntime(options.cluster!)(options, io, (m) => (log += `${m}\n`));
     assert.match(log, /Code Mode's upstream servers are here/);
@@ -291,14 +294,7 @@ describe('Code Mode and kits on a cluster gateway', { timeout: 120_000 }, () => 
     const args = ['--http', '--nats', cluster.urls.join(','), '--gateway-id', 'g2'];
     const options = parseServeArgs([...args, '--nats-credentials', cluster.credentialFile('g2')], env, process.cwd());
     assert.equal(options.store, true);
-    const io: CliIO = {
-      stdin: new PassThrough(),
-      stdout: new PassThrough(),
-      stderr: new PassThrough(),
-      env,
-      cwd: process.cwd(),
-      stdinIsTTY: false,
-    };
+    const io = quietIO(env);
     const cached = await gatewayRuntime(options.cluster!)(options, io, () => {});
     try {
       const run = (principal: string) =>
