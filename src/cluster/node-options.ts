@@ -1,37 +1,15 @@
 /**
  * The NATS flags every cluster role shares (--nats, --nats-credentials,
- * --nats-tls-*, --replicas), resolved from flags then environment into LinkOptions.
+ * --nats-tls-*, --replicas; defined in nats-flags.ts), resolved from flags then
+ * environment into LinkOptions.
  */
 import path from 'node:path';
 import { AppError } from '../errors.js';
 import { readCredentials, type LinkOptions } from './link.js';
 import { ID_PATTERN } from './protocol.js';
+import type { NatsFlagValues } from './nats-flags.js';
 
-export const NATS_FLAGS = {
-  nats: { type: 'string', multiple: true },
-  'nats-credentials': { type: 'string' },
-  'nats-tls-ca': { type: 'string' },
-  'nats-tls-cert': { type: 'string' },
-  'nats-tls-key': { type: 'string' },
-  replicas: { type: 'string' },
-} as const;
-
-export const NATS_USAGE = `  --nats URL           a NATS server of the cluster (repeatable, or comma-separated; also CODEMODE_NATS)
-  --nats-credentials F this node's NATS credentials: one line "user:password" or an NKEY user seed SU...
-                       (also CODEMODE_NATS_CREDENTIALS)
-  --nats-tls-ca F      connect over TLS, trusting this CA's server certificates (also CODEMODE_NATS_TLS_CA)
-  --nats-tls-cert F    with --nats-tls-key: this node's client certificate, for servers that verify clients
-  --nats-tls-key F     (also CODEMODE_NATS_TLS_CERT, CODEMODE_NATS_TLS_KEY)
-  --replicas N         JetStream replicas of the buckets (default 3 with 3+ --nats URLs, else 1)`;
-
-export interface NatsFlagValues {
-  nats?: string[] | undefined;
-  'nats-credentials'?: string | undefined;
-  'nats-tls-ca'?: string | undefined;
-  'nats-tls-cert'?: string | undefined;
-  'nats-tls-key'?: string | undefined;
-  replicas?: string | undefined;
-}
+export { NATS_FLAGS, NATS_USAGE, type NatsFlagValues } from './nats-flags.js';
 
 export function natsLinkOptions(
   values: NatsFlagValues,

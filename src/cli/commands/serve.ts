@@ -20,6 +20,8 @@ import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { ensureStateDirs, loadSettings } from '../../config/load-settings.js';
 import { secretFileWarning } from '../../config/secret-file.js';
+import type { GatewayFlags } from '../../cluster/gateway.js';
+import { NATS_FLAGS } from '../../cluster/nats-flags.js';
 import type { DeepPartial, Settings } from '../../config/settings.js';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
 import { startHttpServer } from '../../mcp/http-server.js';
@@ -65,7 +67,7 @@ export interface ServeOptions {
   /** Everything else: limits, sessions, workspaces (flags > env > settings file > defaults). */
   settings: Settings;
   /** --nats: serve as a cluster gateway (src/cluster/gateway.ts); the flags as given. */
-  cluster?: import('../../cluster/gateway.js').GatewayFlags;
+  cluster?: GatewayFlags;
   /** Programmatic, for `codemode worker`: each session's kernel tool calls go to the cluster's gateways. */
   toolHostFor?: (session: { id: string; owner: string }) => ToolHost | undefined;
 }
@@ -173,12 +175,7 @@ export function parseServeArgs(
         db: { type: 'string' },
         settings: { type: 'string' },
         'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
-        nats: { type: 'string', multiple: true },
-        'nats-credentials': { type: 'string' },
-        'nats-tls-ca': { type: 'string' },
-        'nats-tls-cert': { type: 'string' },
-        'nats-tls-key': { type: 'string' },
-        replicas: { type: 'string' },
+        ...NATS_FLAGS,
         'gateway-id': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -186,15 +183,8 @@ export function parseServeArgs(
   } catch (e) {
     throw new AppError('INVALID_ARGUMENT', errorMessage(e));
   }
-  const clusterFlags = [
-    'nats-credentials',
-    'nats-tls-ca',
-    'nats-tls-cert',
-    'nats-tls-key',
-    'replicas',
-    'gateway-id',
-  ] as const;
-  if (values.nats === undefined && clusterFlags.some((f) => values[f] !== undefined)) {
+  const clusterFlags = [...(Object.keys(NATS_FLAGS) as (keyof typeof NATS_FLAGS)[]), 'gateway-id' as const];
+  if (values.nats === undefined && clusterFlags.some((f) => f !== 'nats' && values[f] !== undefined)) {
     throw new AppError(
       'INVALID_ARGUMENT',
       '--nats-credentials, --nats-tls-*, --replicas and --gateway-id only apply with --nats',
@@ -278,15 +268,7 @@ export function parseServeArgs(
     ...(values.nats === undefined
       ? {}
       : {
-          cluster: {
-            nats: values.nats,
-            'nats-credentials': values['nats-credentials'],
-            'nats-tls-ca': values['nats-tls-ca'],
-            'nats-tls-cert': values['nats-tls-cert'],
-            'nats-tls-key': values['nats-tls-key'],
-            replicas: values.replicas,
-            'gateway-id': values['gateway-id'],
-          },
+          cluster: Object.fromEntries(clusterFlags.map((f) => [f, values[f]])) as GatewayFlags,
         }),
   };
 }
