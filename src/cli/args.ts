@@ -6,9 +6,21 @@ export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: s
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new AppError('INVALID_ARGUMENT', (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
+    throw invalidArgument(e);
   }
 }
+
+/** The same for commands that take flags only: a positional argument is an error too. */
+export function parseFlags<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T) {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true });
+  } catch (e) {
+    throw invalidArgument(e);
+  }
+}
+
+const invalidArgument = (e: unknown) =>
+  new AppError('INVALID_ARGUMENT', (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''));
 
 /** A positive number from a flag, or undefined when the flag was not given. */
 export function numberFlag(value: string | undefined, flag: string, scale = 1): number | undefined {

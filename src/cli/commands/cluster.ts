@@ -3,11 +3,11 @@
  * sessions, read from the NATS buckets. `--json` for scripts. Exit 1 when
  * no live worker is there.
  */
-import { parseArgs } from 'node:util';
 import { errorMessage, isAppError } from '../../errors.js';
 import { openLink } from '../../cluster/link.js';
 import { NATS_FLAGS, NATS_USAGE, natsLinkOptions } from '../../cluster/node-options.js';
 import { clusterStatus, formatStatus, type ClusterStatus } from '../../cluster/status.js';
+import { parseFlags } from '../args.js';
 import type { CliIO, Command } from '../io.js';
 
 export const CLUSTER_USAGE = `usage: codemode cluster status --nats URL [--nats-credentials FILE] [--liveness-ms 3000]
@@ -18,16 +18,11 @@ export const CLUSTER_USAGE = `usage: codemode cluster status --nats URL [--nats-
 ${NATS_USAGE}`;
 
 export async function runClusterStatus(argv: string[], io: CliIO): Promise<{ code: number; status?: ClusterStatus }> {
-  const { values } = parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      ...NATS_FLAGS,
-      json: { type: 'boolean', default: false },
-      sessions: { type: 'boolean', default: false },
-      'liveness-ms': { type: 'string' },
-    },
+  const { values } = parseFlags(argv, {
+    ...NATS_FLAGS,
+    json: { type: 'boolean', default: false },
+    sessions: { type: 'boolean', default: false },
+    'liveness-ms': { type: 'string' },
   });
   const log = (m: string) => void io.stderr.write(`codemode cluster: ${m}\n`);
   const link = await openLink({ ...natsLinkOptions(values, io.env, io.cwd, 'codemode cluster status', log) });
@@ -54,6 +49,6 @@ export const clusterCommand: Command = async (argv, io) => {
     return (await runClusterStatus(rest, io)).code;
   } catch (e) {
     io.stderr.write(`codemode cluster: ${errorMessage(e)}\n`);
-    return isAppError(e, 'INVALID_ARGUMENT') || isAppError(e, 'INVALID_CONFIG') || e instanceof TypeError ? 2 : 1;
+    return isAppError(e, 'INVALID_ARGUMENT') || isAppError(e, 'INVALID_CONFIG') ? 2 : 1;
   }
 };

@@ -16,7 +16,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { ensureStateDirs, loadSettings } from '../../config/load-settings.js';
 import { secretFileWarning } from '../../config/secret-file.js';
@@ -42,6 +41,7 @@ import type { StoreHealth } from '../../store/store-status.js';
 import type { SessionService } from '../../sessions/contract.js';
 import type { AgentToolConfig } from '../../mcp/tools/agent.js';
 import type { CliIO, Command } from '../io.js';
+import { parseFlags } from '../args.js';
 
 export interface ServeOptions {
   http: boolean;
@@ -154,35 +154,25 @@ export function parseServeArgs(
   cwd: string = process.cwd(),
   onWarning: (message: string) => void = () => {},
 ): ServeOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        http: { type: 'boolean', default: false },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        token: { type: 'string', multiple: true },
-        'token-file': { type: 'string' },
-        'no-auth': { type: 'boolean', default: false },
-        'allow-host': { type: 'string', multiple: true },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        config: { type: 'string' },
-        'no-store': { type: 'boolean', default: false },
-        db: { type: 'string' },
-        settings: { type: 'string' },
-        'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
-        ...NATS_FLAGS,
-        'gateway-id': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    throw new AppError('INVALID_ARGUMENT', errorMessage(e));
-  }
+  const { values } = parseFlags(argv, {
+    http: { type: 'boolean', default: false },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    token: { type: 'string', multiple: true },
+    'token-file': { type: 'string' },
+    'no-auth': { type: 'boolean', default: false },
+    'allow-host': { type: 'string', multiple: true },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    config: { type: 'string' },
+    'no-store': { type: 'boolean', default: false },
+    db: { type: 'string' },
+    settings: { type: 'string' },
+    'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
+    ...NATS_FLAGS,
+    'gateway-id': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   const clusterFlags = [...(Object.keys(NATS_FLAGS) as (keyof typeof NATS_FLAGS)[]), 'gateway-id' as const];
   if (values.nats === undefined && clusterFlags.some((f) => f !== 'nats' && values[f] !== undefined)) {
     throw new AppError(

@@ -7,7 +7,6 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
 import { startHttpServer, type RunningHttpServer } from '../../mcp/http-server.js';
 import { createWorkbench } from '../../mcp/http/workbench.js';
@@ -17,6 +16,7 @@ import { executorFor } from '../../sandbox/caching-executor.js';
 import type { CliIO, Command } from '../io.js';
 import { defaultRuntime, parseServeArgs, type RuntimeFactory } from './serve.js';
 import { writeLauncherPage, type LauncherPage } from './ui-launcher.js';
+import { parseFlags } from '../args.js';
 
 export const UI_USAGE = `usage: codemode ui [--port P] [--open] [--settings FILE] [--config mcp.json] [--no-store]
 
@@ -37,24 +37,14 @@ export interface UiOptions {
 }
 
 export function parseUiArgs(argv: string[]): UiOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        open: { type: 'boolean', default: false },
-        settings: { type: 'string' },
-        config: { type: 'string' },
-        'no-store': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (e) {
-    throw new AppError('INVALID_ARGUMENT', errorMessage(e));
-  }
+  const { values } = parseFlags(argv, {
+    port: { type: 'string' },
+    open: { type: 'boolean', default: false },
+    settings: { type: 'string' },
+    config: { type: 'string' },
+    'no-store': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) throw new AppError('INVALID_ARGUMENT', 'help requested', { help: true });
   const port = values.port === undefined ? 0 : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

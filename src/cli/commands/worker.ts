@@ -5,7 +5,6 @@
  * checkpoints and history live in JetStream. Stops on SIGINT/SIGTERM.
  */
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { AppError, errorMessage, isAppError } from '../../errors.js';
 import { LANGUAGES } from '../../sandbox/executor.js';
 import { openLink } from '../../cluster/link.js';
@@ -16,6 +15,7 @@ import { ClusterWorker, DEFAULT_CHECKPOINT_SCHEDULE, type CheckpointSchedule } f
 import type { CliIO, Command } from '../io.js';
 import { SERVER_VERSION } from '../../mcp/server.js';
 import { defaultRuntime, parseServeArgs } from './serve.js';
+import { parseFlags } from '../args.js';
 
 export const WORKER_USAGE = `usage: codemode worker --nats URL [--id NAME] [--nats-credentials FILE] [--replicas N]
                        [--heartbeat-ms 1000] [--checkpoint-large-mib 8] [--checkpoint-every-ms 10000]
@@ -37,20 +37,15 @@ export const workerCommand: Command = async (argv: string[], io: CliIO) => {
   const log = (m: string) => void io.stderr.write(`codemode worker: ${m}\n`);
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        ...NATS_FLAGS,
-        id: { type: 'string' },
-        'heartbeat-ms': { type: 'string' },
-        'checkpoint-large-mib': { type: 'string' },
-        'checkpoint-every-ms': { type: 'string' },
-        settings: { type: 'string' },
-        'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
+    ({ values } = parseFlags(argv, {
+      ...NATS_FLAGS,
+      id: { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'checkpoint-large-mib': { type: 'string' },
+      'checkpoint-every-ms': { type: 'string' },
+      settings: { type: 'string' },
+      'unsandboxed-i-know-this-is-unsafe': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     }));
   } catch (e) {
     io.stderr.write(`codemode worker: ${errorMessage(e)}\n${WORKER_USAGE}\n`);
