@@ -22,14 +22,13 @@ import { RemoteSessionService } from '../../src/cluster/remote-sessions.js';
 import { isAppError } from '../../src/errors.js';
 import type { CliIO } from '../../src/cli/io.js';
 import { PassThrough } from 'node:stream';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { parseServeArgs } from '../../src/cli/commands/serve.js';
 import { gatewayRuntime } from '../../src/cluster/gateway.js';
 import { localMcp } from '../../src/cluster/local-mcp.js';
+import { spawnServe, type ServeProcess } from './serve-process.js';
 
 const WORKERS = ['w1', 'w2', 'w3'];
 /**
@@ -75,19 +74,12 @@ function captureIO(): { io: CliIO; out: () => string } {
   };
 }
 
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
 const TOKEN = `cluster-e2e-${randomBytes(12).toString('hex')}`;
 
 /** A real gateway process: `codemode serve --http --nats`, resolved once it says where it listens. */
-async function spawnGateway(id: string): Promise<{ child: ChildProcess; url: URL; exited: Promise<unknown> }> {
-  const child = spawn(
-    process.execPath,
+async function spawnGateway(id: string): Promise<ServeProcess> {
+  return spawnServe(
     [
-      '--no-node-snapshot',
-      '--import',
-      'tsx',
-      MAIN,
-      'serve',
       '--http',
       '--port',
       '0',
@@ -99,24 +91,8 @@ async function spawnGateway(id: string): Promise<{ child: ChildProcess; url: URL
       '--nats-credentials',
       cluster.credentialFile(id),
     ],
-    {
-      env: { ...process.env, CODEMODE_HOME: `${cluster.dir}/home-${id}`, CODEMODE_TOKEN: TOKEN },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
+    { CODEMODE_HOME: `${cluster.dir}/home-${id}`, CODEMODE_TOKEN: TOKEN },
   );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  let stderr = '';
-  const url = await new Promise<URL>((resolve, reject) => {
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      const m = /serving MCP on (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(new URL(m[1]!));
-    });
-    void exited.then((code) =>
-      reject(new Error(`gateway ${id} exited (${String(code)}) before listening:\n${stderr}`)),
-    );
-  });
-  return { child, url, exited };
 }
 
 async function mcpClient(url: URL): Promise<Client> {

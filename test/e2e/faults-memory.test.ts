@@ -6,16 +6,14 @@
  * error (nothing ran), and it serves normally afterwards.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { spawnServe } from './serve-process.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TOKEN = 'faults-memory-token-0123456789abcdef';
 const MiB = 1024 * 1024;
 
@@ -30,44 +28,11 @@ describe('faults: a burst of large results', () => {
     async () => {
       const settings = path.join(dir, 'settings.json');
       writeFileSync(settings, JSON.stringify({ server: { maxOutputInFlightBytes: 64 * MiB } }));
-      const child = spawn(
-        process.execPath,
-        [
-          '--no-node-snapshot',
-          '--import',
-          'tsx',
-          path.join(ROOT, 'src/cli/main.ts'),
-          'serve',
-          '--http',
-          '--port',
-          '0',
-          '--no-store',
-          '--settings',
-          settings,
-        ],
-        {
-          cwd: ROOT,
-          env: { ...process.env, CODEMODE_HOME: path.join(dir, 'home'), CODEMODE_TOKEN: TOKEN },
-          stdio: ['ignore', 'ignore', 'pipe'],
-        },
-      );
-      let stderr = '';
-      let exitCode: number | null | undefined;
-      const exited = new Promise<void>((resolve) =>
-        child.on('exit', (code) => {
-          exitCode = code;
-          resolve();
-        }),
-      );
+      const { child, url, exited } = await spawnServe(['--http', '--port', '0', '--no-store', '--settings', settings], {
+        CODEMODE_HOME: path.join(dir, 'home'),
+        CODEMODE_TOKEN: TOKEN,
+      });
       try {
-        const url = await new Promise<URL>((resolve, reject) => {
-          child.stderr.on('data', (c: Buffer) => {
-            stderr += c.toString();
-            const m = /serving MCP on (http:\/\/\S+)/.exec(stderr);
-            if (m) resolve(new URL(m[1]!));
-          });
-          void exited.then(() => reject(new Error(`serve exited before listening:\n${stderr}`)));
-        });
         const client = new Client({ name: 'codemode-faults-memory', version: '1.0.0' });
         await client.connect(
           new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } }),
@@ -102,7 +67,7 @@ describe('faults: a burst of large results', () => {
         }
         assert.match(text(busy[0]!), /LIMIT_EXCEEDED/);
         assert.match(text(busy[0]!), /hint: Retry in a few seconds/);
-        assert.equal(exitCode, undefined, 'the server is still running');
+        assert.ok(child.exitCode === null && child.signalCode === null, 'the server is still running');
         // And it serves normally afterwards.
         const again = await client.callTool({
           name: 'execute_code',

@@ -8,57 +8,27 @@
  * restart the session resumes with the interrupted execution in its history).
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { spawnCodemode, spawnServe, type ServeProcess } from './serve-process.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(ROOT, 'src/cli/main.ts');
 const TOKEN = 'faults-e2e-token-0123456789abcdef';
 const isRoot = process.getuid?.() === 0;
 
 type Structured = Record<string, unknown>;
 
-interface Served {
-  child: ChildProcess;
-  url: URL;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
+type Served = ServeProcess;
 
 /** Start `codemode serve --http` on a free port; resolves when it says where it listens. */
-async function serve(home: string, db: string): Promise<Served> {
-  const child = spawn(
-    process.execPath,
-    ['--no-node-snapshot', '--import', 'tsx', MAIN, 'serve', '--http', '--port', '0', '--db', db],
-    {
-      cwd: ROOT,
-      env: { ...process.env, CODEMODE_HOME: home, CODEMODE_TOKEN: TOKEN },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  let stderr = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const url = await new Promise<URL>((resolve, reject) => {
-    child.stderr!.on('data', (c: Buffer) => {
-      stderr += c.toString();
-      const m = /serving MCP on (http:\/\/\S+)/.exec(stderr);
-      if (m) resolve(new URL(m[1]!));
-    });
-    void exited.then((code) => reject(new Error(`serve exited (${code}) before listening:\n${stderr}`)));
-  });
-  return { child, url, stderr: () => stderr, exited };
-}
+const serve = (home: string, db: string): Promise<Served> =>
+  spawnServe(['--http', '--port', '0', '--db', db], { CODEMODE_HOME: home, CODEMODE_TOKEN: TOKEN });
 
-process.on('exit', () => {
-  if (process.env.FAULTS_DEBUG) for (const s of all) process.stderr.write(`--- serve stderr ---\n${s.stderr()}\n`);
-});
 const all: Served[] = [];
 
 async function connect(s: Served): Promise<Client> {
@@ -232,17 +202,12 @@ describe('faults: a bad database at start', () => {
         const db = path.join(home, 'bad.db');
         spoil(db);
         const bytes = readFileSync(db);
-        const child = spawn(
-          process.execPath,
-          ['--no-node-snapshot', '--import', 'tsx', MAIN, 'serve', '--http', '--port', '0', '--db', db],
-          {
-            cwd: ROOT,
-            env: { ...process.env, CODEMODE_HOME: home, CODEMODE_TOKEN: TOKEN },
-            stdio: ['ignore', 'ignore', 'pipe'],
-          },
-        );
+        const child = spawnCodemode(['serve', '--http', '--port', '0', '--db', db], {
+          CODEMODE_HOME: home,
+          CODEMODE_TOKEN: TOKEN,
+        });
         let stderr = '';
-        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
         const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
         assert.equal(code, 1, stderr);
         assert.match(stderr, /cannot start: the session store .* cannot be used: /);

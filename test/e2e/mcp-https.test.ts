@@ -6,15 +6,14 @@
  * does not is refused by TLS itself.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { spawnServe } from './serve-process.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'https-token-0123456789abcdef';
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
@@ -85,14 +84,8 @@ describe('serve over HTTPS', { skip: hasOpenssl ? false : 'openssl is not instal
     assert.equal(made.status, 0, made.stderr);
     ca = readFileSync(path.join(dir, 'cert.pem'));
     writeFileSync(path.join(dir, 'tokens'), `${TOKEN}\n`, { mode: 0o600 });
-    child = spawn(
-      process.execPath,
+    ({ child, url } = await spawnServe(
       [
-        '--no-node-snapshot',
-        '--import',
-        'tsx',
-        path.join(ROOT, 'src/cli/main.ts'),
-        'serve',
         '--no-store',
         '--http',
         '--port',
@@ -104,17 +97,8 @@ describe('serve over HTTPS', { skip: hasOpenssl ? false : 'openssl is not instal
         '--tls-key',
         path.join(dir, 'key.pem'),
       ],
-      { cwd: ROOT, env: { ...process.env, CODEMODE_HOME: dir }, stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    url = await new Promise<URL>((resolve, reject) => {
-      child.stderr?.on('data', (c: Buffer) => {
-        stderr += c.toString();
-        const m = /serving MCP on (https:\/\/\S+)/.exec(stderr);
-        if (m?.[1] !== undefined) resolve(new URL(m[1]));
-      });
-      child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-    });
+      { CODEMODE_HOME: dir },
+    ));
   });
   after(async () => {
     if (child.exitCode === null) {
