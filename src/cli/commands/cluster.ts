@@ -7,7 +7,7 @@ import { errorMessage, isAppError } from '../../errors.js';
 import { openLink } from '../../cluster/link.js';
 import { NATS_FLAGS, NATS_USAGE, natsLinkOptions } from '../../cluster/node-options.js';
 import { clusterStatus, formatStatus, type ClusterStatus } from '../../cluster/status.js';
-import { parseFlags } from '../args.js';
+import { numberFlag, parseFlags } from '../args.js';
 import type { CliIO, Command } from '../io.js';
 
 export const CLUSTER_USAGE = `usage: codemode cluster status --nats URL [--nats-credentials FILE] [--liveness-ms 3000]
@@ -24,10 +24,11 @@ export async function runClusterStatus(argv: string[], io: CliIO): Promise<{ cod
     sessions: { type: 'boolean', default: false },
     'liveness-ms': { type: 'string' },
   });
+  const livenessMs = numberFlag(values['liveness-ms'], 'liveness-ms') ?? 3000;
   const log = (m: string) => void io.stderr.write(`codemode cluster: ${m}\n`);
   const link = await openLink({ ...natsLinkOptions(values, io.env, io.cwd, 'codemode cluster status', log) });
   try {
-    const status = await clusterStatus(link, Number(values['liveness-ms'] ?? 3000), { sessions: values.sessions });
+    const status = await clusterStatus(link, livenessMs, { sessions: values.sessions });
     io.stdout.write(values.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
     return { code: status.workers.some((w) => w.alive) ? 0 : 1, status };
   } finally {
